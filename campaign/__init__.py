@@ -1,0 +1,119 @@
+"""campaign: a bulk outbound SMS engine with a JSON:API in the Omnigage style.
+
+`create_app` builds the Flask app: configuration from the environment, extensions, the API
+blueprints, one set of JSON:API error handlers, and the `campaign` command line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask, Response, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from campaign.config import check_production, current_environ, load_config
+from campaign.errors import ApiError, ApiErrors
+from campaign.extensions import db, migrate, redis_store
+from campaign.jsonapi import check_acceptable, error_response
+
+MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
+log = logging.getLogger(__name__)
+
+
+def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment, with `overrides` laid over it (tests, CLI)."""
+    config = load_config(current_environ(overrides))
+    check_production(config)
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"] or None,
+                instance_relative_config=False)
+    app.config.update(config)
+    app.config.update(_derived_config(app))
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, compare_type=True)
+    redis_store.init_app(app)
+    _register_api(Api(app))
+    _register_error_handlers(app)
+    app.before_request(_guard_api)
+    from campaign.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _derived_config(app: Flask) -> dict[str, object]:
+    """Settings computed from others: embedded defaults, body limits, the OpenAPI page."""
+    derived: dict[str, object] = {}
+    if not app.config["SECRET_KEY"]:
+        derived["SECRET_KEY"] = os.urandom(32).hex()
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        derived["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/campaign.db"
+    if not app.config["REDIS_URL"]:
+        from campaign.embedded_redis import ensure_embedded_redis
+
+        derived["REDIS_URL"] = ensure_embedded_redis(app.instance_path)
+    # Room for a full bulk upload with large meta objects, and not much more.
+    derived["MAX_CONTENT_LENGTH"] = app.config["MAX_BULK"] * (app.config["MAX_META_BYTES"] + 512)
+    derived.update(
+        API_TITLE="campaign",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    )
+    return derived
+
+
+def _register_api(api: Api) -> None:
+    from campaign.resources import BLUEPRINTS
+    from campaign.resources.openapi import document_api
+
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    document_api(api)
+
+
+def _guard_api() -> None:
+    """Every /api/v1 request negotiates its media type and authenticates first."""
+    if not request.path.startswith("/api/v1"):
+        return
+    from campaign.auth import authenticate
+
+    check_acceptable(request)
+    authenticate(request)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    # Registered after flask-smorest's own, so these win: one error shape everywhere.
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        db.session.rollback()
+        return error_response([error], error.status)
+
+    @app.errorhandler(ApiErrors)
+    def api_errors(error: ApiErrors) -> Response:
+        db.session.rollback()
+        return error_response(error.errors, error.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        db.session.rollback()
+        status = error.code or 500
+        detail = error.description or error.name
+        response = error_response([ApiError(detail, status=status, title=error.name)], status)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        db.session.rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        detail = "the server failed to handle this request; the failure has been logged"
+        return error_response([ApiError(detail, status=500, title="Internal server error")], 500)

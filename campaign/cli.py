@@ -1,0 +1,163 @@
+"""The `campaign` command: database, accounts, tokens, phone numbers, workers, and a quick start.
+
+Output lines that scripts read (a token, an id) are always the last line of stdout; errors are
+one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import select
+
+from campaign.errors import ApiError
+from campaign.extensions import db
+from campaign.models import Account, ApiToken, utcnow
+
+
+def _account(key: str) -> Account:
+    account = db.session.scalar(select(Account).where(Account.key == key))
+    if account is None:
+        raise click.ClickException(f"no account with key {key!r}")
+    return account
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the operator commands to the app's CLI group (Flask-Migrate adds `db`)."""
+    app.cli.add_command(accounts)
+    app.cli.add_command(tokens)
+    app.cli.add_command(phone_numbers)
+    app.cli.add_command(worker)
+    app.cli.add_command(run)
+
+
+@click.group(help="Manage accounts (tenants).")
+def accounts() -> None:
+    pass
+
+
+@accounts.command("create")
+@click.argument("key")
+@click.option("--name", required=True, help="Display name of the account.")
+def create_account(key: str, name: str) -> None:
+    """Create an account whose X-Account-Key is KEY."""
+    if not key.strip() or len(key) > 64 or any(c.isspace() for c in key):
+        raise click.ClickException("the account key must be 1-64 characters without spaces")
+    if db.session.scalar(select(Account.id).where(Account.key == key)):
+        raise click.ClickException(f"an account with key {key!r} already exists")
+    account = Account(key=key, name=name)
+    db.session.add(account)
+    db.session.commit()
+    click.echo(f"created account {key}")
+    click.echo(account.id)
+
+
+@click.group(help="Manage API tokens.")
+def tokens() -> None:
+    pass
+
+
+@tokens.command("create")
+@click.argument("key")
+def create_token(key: str) -> None:
+    """Issue a token for account KEY; prints TOKENKEY:SECRET (the secret is not stored)."""
+    token, secret = ApiToken.issue(_account(key))
+    db.session.add(token)
+    db.session.commit()
+    click.echo(f"{token.id}:{secret}")
+
+
+@tokens.command("revoke")
+@click.argument("token_key")
+def revoke_token(token_key: str) -> None:
+    """Revoke the token TOKENKEY."""
+    token = db.session.get(ApiToken, token_key)
+    if token is None:
+        raise click.ClickException(f"no token with key {token_key!r}")
+    token.revoked_at = token.revoked_at or utcnow()
+    db.session.commit()
+    click.echo(f"revoked token {token_key}")
+
+
+@click.group("phone-numbers", help="Manage sender phone numbers.")
+def phone_numbers() -> None:
+    pass
+
+
+@phone_numbers.command("create")
+@click.argument("key")
+@click.argument("number")
+@click.option("--throughput", type=click.IntRange(1, 10_000), default=None,
+              help="Messages per second this sender may send (default CAMPAIGN_DEFAULT_THROUGHPUT).")
+@click.option("--name", default=None, help="A label for the number.")
+def create_phone_number_command(key: str, number: str, throughput: int | None,
+                                name: str | None) -> None:
+    """Add NUMBER as a sender of account KEY; prints the phone number's id."""
+    from campaign.services.phone_numbers import create_phone_number
+
+    try:
+        phone = create_phone_number(_account(key), number, name=name, throughput=throughput)
+    except ApiError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"created phone number {phone.number} ({phone.throughput}/s)")
+    click.echo(phone.id)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on the dispatch and send queues, with the app context."""
+    from campaign.workers.runner import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="HTTP port (default: PORT).")
+def run(port: int | None) -> None:
+    """Quick start: migrate, then serve the API and run a worker together until Ctrl-C."""
+    from flask_migrate import upgrade
+
+    upgrade()
+    port = port or current_app.config["PORT"]
+    env = dict(os.environ)
+    # The children find the same SQLite file and embedded Redis through the instance folder.
+    env["CAMPAIGN_INSTANCE_PATH"] = current_app.instance_path
+    env.setdefault("DATABASE_URL", current_app.config["SQLALCHEMY_DATABASE_URI"])
+    env.setdefault("REDIS_URL", current_app.config["REDIS_URL"])
+    children = [
+        subprocess.Popen([sys.executable, "-m", "campaign.cli", "worker"], env=env),
+        subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                          "--workers", "2", "campaign:create_app()"], env=env),
+    ]
+    click.echo(f"campaign is serving http://127.0.0.1:{port}/api/v1 (Ctrl-C stops it)")
+    try:
+        for child in children:
+            child.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            child.wait(timeout=30)
+
+
+def main() -> None:
+    """Entry point of the `campaign` console script."""
+    from campaign import create_app
+
+    group = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False,
+                       load_dotenv=False, help="campaign: bulk SMS campaign engine")
+    group.main(prog_name="campaign")
+
+
+if __name__ == "__main__":
+    main()

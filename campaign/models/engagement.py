@@ -1,0 +1,94 @@
+"""Engagements (campaigns) and the state machine of their status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.extensions import db
+from campaign.models.base import AccountScoped, Timestamps, UTCDateTime, id_column
+
+if TYPE_CHECKING:
+    from campaign.models.activity import Activity
+    from campaign.models.phone_number import PhoneNumber
+
+
+class EngagementStatus(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class DeliveryType(StrEnum):
+    IMMEDIATELY = "immediately"
+    SCHEDULED = "scheduled"
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+
+
+S = EngagementStatus
+# Which status may follow which. `sending` and `completed` are set by the dispatcher only.
+TRANSITIONS: dict[EngagementStatus, frozenset[EngagementStatus]] = {
+    S.PENDING: frozenset({S.SCHEDULED, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.SENDING, S.PAUSED, S.CANCELLED, S.COMPLETED}),
+    S.SENDING: frozenset({S.PAUSED, S.CANCELLED, S.COMPLETED}),
+    S.PAUSED: frozenset({S.SCHEDULED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+CLIENT_STATUSES = frozenset({S.SCHEDULED, S.PAUSED, S.CANCELLED})
+ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.SENDING})
+
+
+class InvalidTransition(Exception):
+    """A status change the state machine does not allow; `detail` says why."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Engagement(AccountScoped, Timestamps, db.Model):
+    __tablename__ = "engagements"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(255))
+    direction: Mapped[str] = mapped_column(String(16), default=Direction.OUTBOUND.value)
+    status: Mapped[str] = mapped_column(String(16), default=S.PENDING.value, index=True)
+    delivery_type: Mapped[str] = mapped_column(String(16), default=DeliveryType.IMMEDIATELY.value)
+    delivery_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the engagement was last PATCHed to `scheduled`; null while pending.
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    count_total: Mapped[int | None]
+    count_complete: Mapped[int | None]
+    count_incomplete: Mapped[int | None]
+    count_hold: Mapped[int | None]
+
+    activity: Mapped[Activity | None] = relationship(
+        back_populates="engagement", uselist=False, lazy="selectin"
+    )
+
+    @property
+    def phone_numbers(self) -> list[PhoneNumber]:
+        """The senders this engagement uses: its activity's phone number."""
+        if self.activity is None or self.activity.phone_number is None:
+            return []
+        return [self.activity.phone_number]
+
+    def transition_to(self, target: EngagementStatus) -> None:
+        """Move to `target`, or raise InvalidTransition saying why not."""
+        current = EngagementStatus(self.status)
+        if target not in TRANSITIONS[current]:
+            raise InvalidTransition(
+                f"an engagement that is {current.value} cannot become {target.value}"
+            )
+        self.status = target.value

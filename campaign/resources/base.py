@@ -1,0 +1,154 @@
+"""What every resource module shares: the schema base, its field types, and the list/read views.
+
+Schemas are marshmallow-jsonapi schemas with dasherized names. Relationships render their linkage
+from the foreign-key column (no extra query per row) and load the related row only when included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, current_app, request
+from marshmallow import fields as ma_fields
+from marshmallow_jsonapi import Schema, fields
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
+
+from campaign.auth import current_account
+from campaign.errors import NotFound
+from campaign.extensions import db
+from campaign.jsonapi import document_response
+from campaign.listing import paginate, parse_detail_query, parse_list_query
+
+API_PREFIX = "/api/v1"
+
+
+def dasherize(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class Timestamp(ma_fields.DateTime):
+    """UTC with microseconds, `YYYY-MM-DDThh:mm:ss.ssssssZ`, as TextIt and Omnigage write it."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if moment.tzinfo is None:
+            raise self.make_error("invalid", input=value, obj_type="datetime with a time zone")
+        return moment.astimezone(UTC)
+
+
+class Related(fields.Relationship):
+    """A relationship whose linkage comes from `<name>_id` unless the related row is included."""
+
+    def __init__(self, type_: str, *, id_attribute: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("include_resource_linkage", True)
+        super().__init__(type_=type_, **kwargs)
+        self.id_attribute = id_attribute
+
+    def serialize(self, attr: str, obj: Any, accessor: Any = None) -> Any:
+        if self.id_attribute and not self.include_data:
+            return self._serialize(getattr(obj, self.id_attribute), attr, obj)
+        return super().serialize(attr, obj, accessor)
+
+    def _get_id(self, value: Any) -> Any:
+        return value if isinstance(value, str) else value.id
+
+
+class ResourceSchema(Schema):
+    """Base of every resource schema: string ids, dasherized names, timestamps."""
+
+    id = fields.Str(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+    class Meta:
+        type_ = "resources"
+        inflect = dasherize
+        ordered = True
+
+
+def scoped(model: Any) -> Select[Any]:
+    """Rows of `model` that belong to the current account."""
+    return select(model).where(model.account_id == current_account().id)
+
+
+def get_owned(model: Any, id_: str, *, for_update: bool = False) -> Any:
+    """The current account's row with this id, or 404 (another account's row is not found)."""
+    statement = scoped(model).where(model.id == id_)
+    if for_update:
+        statement = statement.with_for_update()
+    row = db.session.scalars(statement).first()
+    if row is None:
+        raise NotFound(f"no {model.__tablename__.replace('_', '-')} with id {id_!r}")
+    return row
+
+
+def resource_url(type_: str, id_: str) -> str:
+    return f"{API_PREFIX}/{type_}/{id_}"
+
+
+def dump(schema_class: type[ResourceSchema], data: Any, *, many: bool = False,
+         include: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON:API document for one row or a list, with `included` rows."""
+    fields_to_include = tuple(path.replace("-", "_") for path in include)
+    document = schema_class(many=many, include_data=fields_to_include).dump(data)
+    document.setdefault("jsonapi", {"version": "1.0"})
+    return document
+
+
+def _includable(schema_class: type[ResourceSchema]) -> list[str]:
+    return [
+        dasherize(name)
+        for name, field in schema_class._declared_fields.items()
+        if isinstance(field, fields.Relationship) and getattr(field, "_Relationship__schema", None)
+    ]
+
+
+def list_response(
+    model: Any,
+    schema_class: type[ResourceSchema],
+    filters: Mapping[str, Any],
+    *,
+    statement: Select[Any] | None = None,
+) -> Response:
+    """A page of the current account's rows; `filters` maps filter names to their columns."""
+    config = current_app.config
+    query = parse_list_query(
+        request.args,
+        filters=list(filters),
+        includes=_includable(schema_class),
+        default_size=min(config["PAGE_SIZE"], config["MAX_PAGE_SIZE"]),
+        max_size=config["MAX_PAGE_SIZE"],
+    )
+    statement = scoped(model) if statement is None else statement
+    for name, value in query.filters.items():
+        statement = statement.where(filters[name] == value)
+    for path in query.include:
+        attribute = getattr(model, path.replace("-", "_"))
+        if isinstance(attribute, InstrumentedAttribute):
+            statement = statement.options(selectinload(attribute))
+    page = paginate(statement, model, query, request.base_url, request.args)
+    document = dump(schema_class, page.rows, many=True, include=query.include)
+    document["links"] = page.links
+    return document_response(document)
+
+
+def detail_response(row: Any, schema_class: type[ResourceSchema], status: int = 200,
+                    headers: dict[str, str] | None = None) -> Response:
+    """One row as a document, honouring `include=` on the query string."""
+    include = parse_detail_query(request.args, _includable(schema_class))
+    return document_response(dump(schema_class, row, include=include), status, headers=headers)
+
+
+def created_response(row: Any, schema_class: type[ResourceSchema]) -> Response:
+    """201 with the new row and its `Location`."""
+    location = resource_url(schema_class.Meta.type_, row.id)
+    document = dump(schema_class, row)
+    return document_response(document, 201, headers={"Location": location})

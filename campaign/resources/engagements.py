@@ -1,0 +1,91 @@
+"""`engagements`: campaigns; PATCH `status: scheduled` hands one to the dispatcher (202)."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import validate
+from marshmallow_jsonapi import fields
+
+from campaign.auth import current_account
+from campaign.documents import load_resource, read_document
+from campaign.models import DeliveryType, Direction, Engagement, EngagementStatus
+from campaign.resources.base import (
+    Related,
+    ResourceSchema,
+    Timestamp,
+    created_response,
+    detail_response,
+    get_owned,
+    list_response,
+)
+from campaign.services.engagements import create_engagement, update_engagement
+
+blp = Blueprint("engagements", __name__, url_prefix="/api/v1/engagements",
+                description="Campaigns: PATCH status to scheduled to send")
+
+
+def _words(enum: type) -> list[str]:
+    return [member.value for member in enum]
+
+
+class EngagementSchema(ResourceSchema):
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=255))
+    direction = fields.Str(load_default=Direction.OUTBOUND.value,
+                           validate=validate.OneOf(_words(Direction)))
+    status = fields.Str(validate=validate.OneOf(_words(EngagementStatus)))
+    delivery_type = fields.Str(load_default=DeliveryType.IMMEDIATELY.value,
+                               validate=validate.OneOf(_words(DeliveryType)))
+    delivery_time = Timestamp(allow_none=True)
+    count_total = fields.Int(dump_only=True, allow_none=True)
+    count_complete = fields.Int(dump_only=True, allow_none=True)
+    count_incomplete = fields.Int(dump_only=True, allow_none=True)
+    count_hold = fields.Int(dump_only=True, allow_none=True)
+    activity = Related("activities", schema="ActivitySchema", dump_only=True)
+    phone_numbers = Related("phone-numbers", schema="PhoneNumberSchema", many=True,
+                            dump_only=True)
+
+    class Meta(ResourceSchema.Meta):
+        type_ = "engagements"
+        self_url = "/api/v1/engagements/{id}"
+        self_url_kwargs = {"id": "<id>"}
+
+
+class EngagementPatchSchema(EngagementSchema):
+    """On update nothing defaults: an absent attribute stays as it is."""
+
+    direction = fields.Str(validate=validate.OneOf(_words(Direction)))
+    delivery_type = fields.Str(validate=validate.OneOf(_words(DeliveryType)))
+
+    class Meta(EngagementSchema.Meta):
+        pass
+
+
+@blp.route("")
+class EngagementList(MethodView):
+    def get(self) -> Response:
+        """List engagements"""
+        return list_response(Engagement, EngagementSchema, {"status": Engagement.status})
+
+    def post(self) -> Response:
+        """Create an engagement (pending)"""
+        attributes = load_resource(EngagementSchema(), read_document(request).data)
+        engagement = create_engagement(current_account(), **attributes)
+        return created_response(engagement, EngagementSchema)
+
+
+@blp.route("/<string:engagement_id>")
+class EngagementDetail(MethodView):
+    def get(self, engagement_id: str) -> Response:
+        """Read an engagement and its counters"""
+        return detail_response(get_owned(Engagement, engagement_id), EngagementSchema)
+
+    def patch(self, engagement_id: str) -> Response:
+        """Change an engagement; `status: scheduled` answers 202 and starts sending"""
+        document = read_document(request)
+        engagement = get_owned(Engagement, engagement_id, for_update=True)
+        changes = load_resource(EngagementPatchSchema(), document.data, id_=engagement.id,
+                                partial=True)
+        dispatching = update_engagement(engagement, changes)
+        return detail_response(engagement, EngagementSchema, 202 if dispatching else 200)

@@ -1,0 +1,97 @@
+"""`envelopes`: the recipients of an engagement, created one at a time or in bulk (`ext=bulk`)."""
+
+from __future__ import annotations
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow_jsonapi import fields
+from sqlalchemy import select
+
+from campaign.auth import current_account
+from campaign.documents import check_resource, read_document
+from campaign.errors import ApiErrors
+from campaign.extensions import db
+from campaign.jsonapi import document_response
+from campaign.models import Envelope
+from campaign.resources.base import (
+    Related,
+    ResourceSchema,
+    Timestamp,
+    detail_response,
+    dump,
+    get_owned,
+    list_response,
+    resource_url,
+)
+from campaign.services.envelopes import create_envelopes, delete_envelope, update_envelope
+
+blp = Blueprint("envelopes", __name__, url_prefix="/api/v1/envelopes",
+                description="Recipients; POST an array with Content-Type ext=bulk to upload many")
+
+
+class EnvelopeSchema(ResourceSchema):
+    phone_number = fields.Str(required=True, metadata={"description": "stored as E.164"})
+    meta = fields.Dict(metadata={"description": "flat object read by the template's variables"})
+    status = fields.Str(dump_only=True)
+    retry_attempts = fields.Int(dump_only=True)
+    scheduled_at = Timestamp(dump_only=True, allow_none=True)
+    processed_at = Timestamp(dump_only=True, allow_none=True)
+    completed_at = Timestamp(dump_only=True, allow_none=True)
+    engagement = Related("engagements", id_attribute="engagement_id", required=True,
+                         schema="EngagementSchema")
+    activity = Related("activities", id_attribute="activity_id", dump_only=True,
+                       schema="ActivitySchema")
+
+    class Meta(ResourceSchema.Meta):
+        type_ = "envelopes"
+        self_url = "/api/v1/envelopes/{id}"
+        self_url_kwargs = {"id": "<id>"}
+
+
+@blp.route("")
+class EnvelopeList(MethodView):
+    def get(self) -> Response:
+        """List envelopes"""
+        return list_response(Envelope, EnvelopeSchema, {
+            "engagement": Envelope.engagement_id,
+            "activity": Envelope.activity_id,
+            "status": Envelope.status,
+            "phone-number": Envelope.phone_number,
+        })
+
+    def post(self) -> Response:
+        """Create one envelope, or many at once with `Content-Type: ...; ext=bulk` (all or none)"""
+        document = read_document(request, bulk_allowed=True)
+        bulk = isinstance(document.data, list)
+        items = document.data if bulk else [document.data]
+        ids = create_envelopes(current_account(), items, bulk=bulk)
+        if not bulk:
+            envelope = db.session.get(Envelope, ids[0])
+            return document_response(dump(EnvelopeSchema, envelope), 201,
+                                     headers={"Location": resource_url("envelopes", ids[0])})
+        by_id = {row.id: row for row in db.session.scalars(
+            select(Envelope).where(Envelope.id.in_(ids)))}
+        rows = [by_id[id_] for id_ in ids]
+        return document_response(dump(EnvelopeSchema, rows, many=True), 201, bulk=True)
+
+
+@blp.route("/<string:envelope_id>")
+class EnvelopeDetail(MethodView):
+    def get(self, envelope_id: str) -> Response:
+        """Read an envelope"""
+        return detail_response(get_owned(Envelope, envelope_id), EnvelopeSchema)
+
+    def patch(self, envelope_id: str) -> Response:
+        """Change an envelope's number or meta (while its engagement is pending)"""
+        document = read_document(request)
+        envelope = get_owned(Envelope, envelope_id, for_update=True)
+        errors = check_resource(document.data, "envelopes", id_=envelope.id)
+        if errors:
+            raise ApiErrors(errors)
+        return detail_response(update_envelope(envelope, document.data), EnvelopeSchema)
+
+    def delete(self, envelope_id: str) -> Response:
+        """Delete an envelope (while its engagement is pending)"""
+        delete_envelope(get_owned(Envelope, envelope_id))
+        return Response(status=204)

@@ -1,0 +1,62 @@
+"""`texts` (read-only): one message per envelope, with its fate as the carrier reported it."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow_jsonapi import fields
+
+from campaign.models import Text
+from campaign.resources.base import (
+    Related,
+    ResourceSchema,
+    Timestamp,
+    detail_response,
+    get_owned,
+    list_response,
+)
+
+blp = Blueprint("texts", __name__, url_prefix="/api/v1/texts",
+                description="Messages sent by engagements (read-only); filter[engagement]=ID")
+
+
+class TextSchema(ResourceSchema):
+    to = fields.Str(dump_only=True)
+    from_ = fields.Str(dump_only=True, data_key="from")
+    body = fields.Str(dump_only=True, allow_none=True)
+    status = fields.Str(dump_only=True)
+    segments = fields.Int(dump_only=True, allow_none=True)
+    error_code = fields.Str(dump_only=True, allow_none=True)
+    error_detail = fields.Str(dump_only=True, allow_none=True)
+    provider_message_id = fields.Str(dump_only=True, allow_none=True)
+    retry_attempts = fields.Int(dump_only=True)
+    sent_at = Timestamp(dump_only=True, allow_none=True)
+    delivered_at = Timestamp(dump_only=True, allow_none=True)
+    envelope = Related("envelopes", id_attribute="envelope_id", dump_only=True,
+                       schema="EnvelopeSchema")
+    engagement = Related("engagements", id_attribute="engagement_id", dump_only=True,
+                         schema="EngagementSchema")
+
+    class Meta(ResourceSchema.Meta):
+        type_ = "texts"
+        self_url = "/api/v1/texts/{id}"
+        self_url_kwargs = {"id": "<id>"}
+
+
+@blp.route("")
+class TextList(MethodView):
+    def get(self) -> Response:
+        """List texts"""
+        return list_response(Text, TextSchema, {
+            "engagement": Text.engagement_id,
+            "envelope": Text.envelope_id,
+            "status": Text.status,
+        })
+
+
+@blp.route("/<string:text_id>")
+class TextDetail(MethodView):
+    def get(self, text_id: str) -> Response:
+        """Read a text"""
+        return detail_response(get_owned(Text, text_id), TextSchema)

@@ -1,0 +1,1 @@
+"""Verbs over the models that own their transaction: validate, change, commit, then enqueue."""

@@ -1,0 +1,181 @@
+"""Engagement verbs: create, change, and the client's status moves (schedule, pause, cancel).
+
+`update_engagement` owns the transaction: it validates, changes the row, commits and only then
+enqueues the dispatcher, so a worker never reads an uncommitted schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+
+from campaign.errors import ApiError, Conflict, InvalidAttribute
+from campaign.extensions import db
+from campaign.models import (
+    Account,
+    DeliveryType,
+    Engagement,
+    EngagementStatus,
+    Envelope,
+    EnvelopeStatus,
+    InvalidTransition,
+    Text,
+    TextStatus,
+    utcnow,
+)
+from campaign.models.engagement import CLIENT_STATUSES
+from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
+
+STATUS_POINTER = "/data/attributes/status"
+DELIVERY_TIME_POINTER = "/data/attributes/delivery-time"
+# Delivery settings are frozen once the dispatcher may be working on the engagement.
+_EDITABLE_DELIVERY = frozenset({EngagementStatus.PENDING, EngagementStatus.PAUSED})
+
+
+def create_engagement(account: Account, *, name: str, direction: str = "outbound",
+                      delivery_type: str = DeliveryType.IMMEDIATELY.value,
+                      delivery_time: Any = None, status: str | None = None) -> Engagement:
+    """A new engagement, always `pending`: it has no activity or envelopes to send yet."""
+    if status not in (None, EngagementStatus.PENDING.value):
+        raise Conflict(
+            "a new engagement is pending; add an activity and envelopes, then PATCH its status "
+            "to scheduled",
+            pointer=STATUS_POINTER,
+        )
+    engagement = Engagement(account_id=account.id, name=name, direction=direction,
+                            delivery_type=delivery_type, delivery_time=delivery_time,
+                            status=EngagementStatus.PENDING.value)
+    _check_delivery(engagement)
+    db.session.add(engagement)
+    db.session.commit()
+    return engagement
+
+
+def _check_delivery(engagement: Engagement) -> None:
+    if engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time is None:
+        raise InvalidAttribute("delivery-time is required when delivery-type is scheduled",
+                               pointer=DELIVERY_TIME_POINTER)
+
+
+def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
+    """Apply a PATCH; True when it (newly or again) asks for dispatch, answered with 202.
+
+    The row is locked by the caller (`SELECT ... FOR UPDATE`), so two PATCHes to `scheduled`
+    cannot both see `pending` and start two dispatches.
+    """
+    target = changes.pop("status", None)
+    current = EngagementStatus(engagement.status)
+    delivery = {key: changes.pop(key) for key in ("delivery_type", "delivery_time")
+                if key in changes}
+    for name, value in changes.items():
+        setattr(engagement, name, value)
+    if delivery:
+        _change_delivery(engagement, current, delivery)
+    if target is None or target == current:
+        db.session.commit()
+        return target == EngagementStatus.SCHEDULED
+    if EngagementStatus(target) not in CLIENT_STATUSES:
+        raise Conflict(f"status {target} is set by the dispatcher, not by clients",
+                       pointer=STATUS_POINTER)
+    if target == EngagementStatus.SCHEDULED and current == EngagementStatus.SENDING:
+        db.session.commit()
+        return True  # already running: asking again changes nothing
+    try:
+        engagement.transition_to(EngagementStatus(target))
+    except InvalidTransition as exc:
+        raise Conflict(exc.detail, pointer=STATUS_POINTER) from None
+    if target == EngagementStatus.SCHEDULED:
+        _schedule(engagement)
+        return True
+    if target == EngagementStatus.CANCELLED:
+        _cancel_remaining(engagement)
+    db.session.commit()
+    return False
+
+
+def _change_delivery(engagement: Engagement, current: EngagementStatus,
+                     delivery: dict[str, Any]) -> None:
+    if current not in _EDITABLE_DELIVERY:
+        key = next(iter(delivery)).replace("_", "-")
+        raise Conflict(f"{key} can change only while the engagement is pending or paused",
+                       pointer=f"/data/attributes/{key}")
+    for name, value in delivery.items():
+        setattr(engagement, name, value)
+    _check_delivery(engagement)
+
+
+def _schedule(engagement: Engagement) -> None:
+    """Check the engagement can send, record the schedule, commit, then wake the dispatcher."""
+    errors = scheduling_problems(engagement)
+    if errors:
+        raise errors[0]
+    now = utcnow()
+    if engagement.count_total is None:
+        total = db.session.scalar(
+            select(func.count()).where(Envelope.engagement_id == engagement.id)
+        )
+        engagement.count_total = total
+        engagement.count_complete = engagement.count_incomplete = engagement.count_hold = 0
+    activity = engagement.activity
+    assert activity is not None
+    # Envelopes uploaded before the activity existed get it now, as Omnigage fills it in.
+    db.session.execute(
+        update(Envelope)
+        .where(Envelope.engagement_id == engagement.id, Envelope.activity_id.is_(None))
+        .values(activity_id=activity.id)
+    )
+    engagement.scheduled_at = now
+    db.session.commit()
+    start = engagement.delivery_time if engagement.delivery_type == DeliveryType.SCHEDULED else None
+    from campaign.workers.dispatch import dispatch_engagement
+
+    enqueue_unique(dispatch_engagement, engagement.id, queue=DISPATCH_QUEUE,
+                   job_id=dispatch_job_id(engagement), at=start)
+
+
+def dispatch_job_id(engagement: Engagement) -> str:
+    """One dispatch per scheduling: a resume after a pause gets a new id, a repeat does not."""
+    assert engagement.scheduled_at is not None
+    return f"dispatch-{engagement.id}-{int(engagement.scheduled_at.timestamp() * 1_000_000)}"
+
+
+def scheduling_problems(engagement: Engagement) -> list[ApiError]:
+    """Why this engagement cannot be scheduled now (empty when it can)."""
+    activity = engagement.activity
+    if activity is None:
+        return [Conflict("the engagement has no activity; create a text activity first",
+                         pointer=STATUS_POINTER)]
+    if activity.text_template_id is None or activity.phone_number_id is None:
+        return [Conflict("the engagement's activity has lost its text template or phone number",
+                         pointer=STATUS_POINTER)]
+    has_envelopes = db.session.scalar(
+        select(exists().where(Envelope.engagement_id == engagement.id))
+    )
+    if not has_envelopes:
+        return [Conflict("the engagement has no envelopes; upload recipients first",
+                         pointer=STATUS_POINTER)]
+    if (engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time
+            and engagement.delivery_time <= utcnow()):
+        return [InvalidAttribute("delivery-time is in the past; choose a future time or "
+                                 "delivery-type immediately", pointer=DELIVERY_TIME_POINTER)]
+    return []
+
+
+def _cancel_remaining(engagement: Engagement) -> None:
+    """Everything not yet handed to a carrier is cancelled with the engagement."""
+    now = utcnow()
+    db.session.execute(
+        update(Text)
+        .where(Text.engagement_id == engagement.id, Text.status == TextStatus.QUEUED.value)
+        .values(status=TextStatus.CANCELLED.value, updated_at=now)
+    )
+    db.session.execute(
+        update(Envelope)
+        .where(Envelope.engagement_id == engagement.id,
+               Envelope.status.in_([EnvelopeStatus.PENDING.value,
+                                    EnvelopeStatus.PROCESSING.value]),
+               ~exists().where(Text.envelope_id == Envelope.id,
+                               Text.status != TextStatus.CANCELLED.value))
+        .values(status=EnvelopeStatus.CANCELLED.value, completed_at=now, updated_at=now)
+    )

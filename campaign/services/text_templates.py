@@ -1,0 +1,73 @@
+"""Creating and changing text templates; every body is compiled (and so vetted) before it is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, select
+
+from campaign.errors import Conflict, InvalidAttribute
+from campaign.extensions import db
+from campaign.models import Account, Activity, Engagement, TextTemplate
+from campaign.models.engagement import ACTIVE_STATUSES, EngagementStatus
+from campaign.templates_engine import TemplateError, compile_template
+
+BODY_POINTER = "/data/attributes/body"
+_RENDERS_TEMPLATE = ACTIVE_STATUSES | {EngagementStatus.PAUSED}
+
+
+def _variables(body: str) -> list[str]:
+    try:
+        return list(compile_template(body).variables)
+    except TemplateError as exc:
+        raise InvalidAttribute(str(exc), pointer=BODY_POINTER, title="Invalid template") from None
+
+
+def create_text_template(account: Account, *, name: str, body: str) -> TextTemplate:
+    """Validate the body, record the variables it reads, and commit."""
+    template = TextTemplate(account_id=account.id, name=name, body=body,
+                            variables=_variables(body))
+    db.session.add(template)
+    db.session.commit()
+    return template
+
+
+def _in_use(template: TextTemplate) -> bool:
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    Activity.text_template_id == template.id,
+                    Activity.engagement_id == Engagement.id,
+                    Engagement.status.in_([status.value for status in _RENDERS_TEMPLATE]),
+                )
+            )
+        )
+    )
+
+
+def update_text_template(template: TextTemplate, changes: dict[str, Any]) -> TextTemplate:
+    """Change name or body; the body is frozen while an engagement renders it."""
+    if "body" in changes and changes["body"] != template.body:
+        if _in_use(template):
+            raise Conflict(
+                "this template is being sent by an engagement that is scheduled, sending or "
+                "paused; its body cannot change until that engagement ends",
+                pointer=BODY_POINTER,
+            )
+        template.variables = _variables(changes["body"])
+    for name, value in changes.items():
+        setattr(template, name, value)
+    db.session.commit()
+    return template
+
+
+def delete_text_template(template: TextTemplate) -> None:
+    """Delete a template that no running engagement renders."""
+    if _in_use(template):
+        raise Conflict(
+            "this template is being sent by an engagement that is scheduled, sending or paused",
+            pointer="/data",
+        )
+    db.session.delete(template)
+    db.session.commit()

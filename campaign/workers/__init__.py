@@ -1,0 +1,1 @@
+"""Background work on RQ: queue names and enqueueing (`queues`), and the jobs themselves."""

@@ -1,0 +1,59 @@
+"""Queue names, in the priority order workers listen to them, and the enqueue helpers.
+
+Jobs carry ids only; Postgres holds the truth. Job ids are deterministic and enqueued with
+`unique=True`, so a repeated request or a sweep cannot start the same work twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import redis
+from flask import current_app
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+
+from campaign.extensions import redis_store
+
+log = logging.getLogger(__name__)
+
+DISPATCH_QUEUE = "dispatch"
+SEND_QUEUE = "send"
+# Fan-out first: it is short and unblocks every send job behind it.
+QUEUE_NAMES: tuple[str, ...] = (DISPATCH_QUEUE, SEND_QUEUE)
+
+
+def get_queue(name: str) -> Queue:
+    return Queue(name, connection=redis_store.connection)
+
+
+def enqueue_unique(
+    func: Callable[..., Any],
+    *args: Any,
+    queue: str,
+    job_id: str,
+    at: datetime | None = None,
+) -> bool:
+    """Enqueue `func(*args)` under `job_id` unless that job exists; False when it did or when
+    Redis is unreachable (the sweep re-enqueues from Postgres, so nothing is lost)."""
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "unique": True,
+        "job_timeout": current_app.config["JOB_TIMEOUT"],
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 24 * 3600,
+    }
+    try:
+        if at is None:
+            get_queue(queue).enqueue(func, *args, **options)
+        else:
+            get_queue(queue).enqueue_at(at, func, *args, **options)
+    except DuplicateJobError:
+        return False
+    except redis.RedisError:
+        log.warning("could not enqueue %s; the sweep will pick it up", job_id, exc_info=True)
+        return False
+    return True
