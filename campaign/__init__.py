@@ -6,6 +6,7 @@ blueprints, one set of JSON:API error handlers, and the `campaign` command line.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from collections.abc import Mapping
@@ -36,6 +37,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, compare_type=True)
     redis_store.init_app(app)
     _register_api(Api(app))
+    from campaign.resources.callbacks import blp as callbacks
+
+    app.register_blueprint(callbacks)
+    _register_dashboard(app)
     _register_error_handlers(app)
     app.before_request(_guard_api)
     from campaign.cli import register_commands
@@ -48,7 +53,7 @@ def _derived_config(app: Flask) -> dict[str, object]:
     """Settings computed from others: embedded defaults, body limits, the OpenAPI page."""
     derived: dict[str, object] = {}
     if not app.config["SECRET_KEY"]:
-        derived["SECRET_KEY"] = os.urandom(32).hex()
+        derived["SECRET_KEY"] = _instance_secret(app.instance_path)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         os.makedirs(app.instance_path, exist_ok=True)
         derived["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/campaign.db"
@@ -68,6 +73,49 @@ def _derived_config(app: Flask) -> dict[str, object]:
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
     return derived
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A development secret kept in the instance folder, so the web process and the workers
+    agree on it (it signs Kannel delivery-report URLs) across restarts."""
+    os.makedirs(instance_path, exist_ok=True)
+    path = os.path.join(instance_path, "secret_key")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as existing:
+            return existing.read().strip()
+    secret = os.urandom(32).hex()
+    with os.fdopen(descriptor, "w") as new:
+        new.write(secret)
+    return secret
+
+
+def _register_dashboard(app: Flask) -> None:
+    """The RQ dashboard at /rq, behind HTTP Basic credentials; off unless they are configured."""
+    username, password = app.config["RQ_DASHBOARD_USERNAME"], app.config["RQ_DASHBOARD_PASSWORD"]
+    if not username or not password:
+        return
+    import rq_dashboard
+
+    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", [app.config["REDIS_URL"]])
+    app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", 2500)
+    app.config.setdefault("RQ_DASHBOARD_WEB_BACKGROUND", "black")
+    app.config.setdefault("RQ_DASHBOARD_DELETE_JOBS", False)
+
+    def require_credentials() -> Response | None:
+        if request.blueprint != rq_dashboard.blueprint.name:
+            return None
+        auth = request.authorization
+        if (auth is not None and auth.type == "basic"
+                and hmac.compare_digest(auth.username or "", username)
+                and hmac.compare_digest(auth.password or "", password)):
+            return None
+        return Response("RQ dashboard: credentials required", 401,
+                        {"WWW-Authenticate": 'Basic realm="rq-dashboard"'})
+
+    app.before_request(require_credentials)
+    app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
 
 
 def _register_api(api: Api) -> None:

@@ -16,6 +16,15 @@ from campaign.errors import Forbidden, Unauthorized
 from campaign.extensions import db
 from campaign.models import Account, ApiToken
 from campaign.models.account import verify_token
+from campaign.models.base import ID_ALPHABET, ID_LENGTH
+
+_ID_CHARACTERS = frozenset(ID_ALPHABET)
+
+
+def _could_be_token_id(token_key: str) -> bool:
+    """Only ids `new_id` can produce reach the database: Postgres rejects a NUL byte in a text
+    parameter with an error (a 500), and a lookup of anything else could only miss."""
+    return len(token_key) == ID_LENGTH and _ID_CHARACTERS.issuperset(token_key)
 
 
 def _credentials(request: Request) -> tuple[str, str]:
@@ -26,8 +35,9 @@ def _credentials(request: Request) -> tuple[str, str]:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("the Basic credentials are not valid base64",
-                               header="Authorization") from None
+            raise Unauthorized(
+                "the Basic credentials are not valid base64", header="Authorization"
+            ) from None
     elif scheme == "token":
         decoded = value.strip()
     else:
@@ -47,13 +57,15 @@ def authenticate(request: Request) -> Account:
     if not account_key:
         raise Unauthorized("the X-Account-Key header is required", header="X-Account-Key")
     token_key, secret = _credentials(request)
-    token = db.session.get(ApiToken, token_key) if len(token_key) <= 64 else None
+    token = db.session.get(ApiToken, token_key) if _could_be_token_id(token_key) else None
     if not verify_token(token, secret):
         raise Unauthorized("the API token is unknown, revoked or wrong", header="Authorization")
     assert token is not None
     if token.account.key != account_key:
-        raise Forbidden("this token does not belong to the account named by X-Account-Key",
-                        header="X-Account-Key")
+        raise Forbidden(
+            "this token does not belong to the account named by X-Account-Key",
+            header="X-Account-Key",
+        )
     g.account = token.account
     return token.account
 

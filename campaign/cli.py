@@ -111,11 +111,14 @@ def create_phone_number_command(key: str, number: str, throughput: int | None,
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-def worker(burst: bool) -> None:
+@click.option("--in-process", is_flag=True,
+              help="Run jobs in this process instead of a forked child per job.")
+def worker(burst: bool, in_process: bool) -> None:
     """Run an RQ worker on the dispatch and send queues, with the app context."""
     from campaign.workers.runner import run_worker
 
-    run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
+    run_worker(current_app._get_current_object(),  # type: ignore[attr-defined]
+               burst=burst, in_process=in_process)
 
 
 @click.command()

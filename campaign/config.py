@@ -63,6 +63,13 @@ def _region(raw: str) -> str:
     return value
 
 
+def _base_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"expected an http(s) URL, got {raw!r}")
+    return value
+
+
 def database_url(raw: str) -> str:
     """Accept Heroku's `postgres://` and plain `postgresql://`, and use the psycopg 3 driver."""
     url = raw.strip()
@@ -108,6 +115,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CAMPAIGN_DEFAULT_THROUGHPUT", "DEFAULT_THROUGHPUT",
             _int("CAMPAIGN_DEFAULT_THROUGHPUT", 1, 10_000), 1,
             "messages per second of a new phone number (a US long code allows 1)"),
+    Setting("SMS_PROVIDER", "SMS_PROVIDER", _choice("SMS_PROVIDER", "console", "twilio", "kannel"),
+            "console", "which carrier sends the texts"),
+    Setting("PUBLIC_BASE_URL", "PUBLIC_BASE_URL", _base_url, None,
+            "https://host the carriers call back (status callbacks, delivery reports)"),
+    Setting("TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID", _text, None, "Twilio account SID"),
+    Setting("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN", _text, None,
+            "Twilio auth token (Basic auth and X-Twilio-Signature)"),
+    Setting("TWILIO_API_BASE", "TWILIO_API_BASE", _base_url, "https://api.twilio.com",
+            "Twilio API base URL"),
+    Setting("KANNEL_SENDSMS_URL", "KANNEL_SENDSMS_URL", _text, None,
+            "Kannel smsbox sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms"),
+    Setting("KANNEL_USERNAME", "KANNEL_USERNAME", _text, None, "Kannel sendsms username"),
+    Setting("KANNEL_PASSWORD", "KANNEL_PASSWORD", _text, None, "Kannel sendsms password"),
+    Setting("PROVIDER_CONNECT_TIMEOUT", "PROVIDER_CONNECT_TIMEOUT",
+            _float("PROVIDER_CONNECT_TIMEOUT", 0.1, 60), 5.0, "seconds to connect to a carrier"),
+    Setting("PROVIDER_READ_TIMEOUT", "PROVIDER_READ_TIMEOUT",
+            _float("PROVIDER_READ_TIMEOUT", 0.1, 300), 15.0, "seconds to wait for its answer"),
+    Setting("CAMPAIGN_SEND_CONCURRENCY", "SEND_CONCURRENCY",
+            _int("CAMPAIGN_SEND_CONCURRENCY", 1, 512), 32,
+            "provider requests one send job keeps in flight"),
+    Setting("CAMPAIGN_BATCH_SIZE", "BATCH_SIZE", _int("CAMPAIGN_BATCH_SIZE", 1, 100_000), 500,
+            "texts per send job"),
+    Setting("CAMPAIGN_MAX_SEGMENTS", "MAX_SEGMENTS", _int("CAMPAIGN_MAX_SEGMENTS", 1, 255), 10,
+            "longest text, in SMS segments; longer renders fail"),
+    Setting("CAMPAIGN_MAX_ATTEMPTS", "MAX_ATTEMPTS", _int("CAMPAIGN_MAX_ATTEMPTS", 1, 20), 3,
+            "provider attempts per text for retryable errors"),
+    Setting("CAMPAIGN_STUCK_AFTER", "STUCK_AFTER", _float("CAMPAIGN_STUCK_AFTER", 1, 86_400),
+            120.0, "seconds a text may stay `sending` before the sweep marks it `unknown`"),
+    Setting("CAMPAIGN_SWEEP_INTERVAL", "SWEEP_INTERVAL",
+            _float("CAMPAIGN_SWEEP_INTERVAL", 0.5, 3600), 30.0,
+            "seconds between sweeps for lost work"),
+    Setting("RQ_DASHBOARD_USERNAME", "RQ_DASHBOARD_USERNAME", _text, None,
+            "user for the RQ dashboard at /rq (unset: dashboard disabled)"),
+    Setting("RQ_DASHBOARD_PASSWORD", "RQ_DASHBOARD_PASSWORD", _text, None,
+            "password for the RQ dashboard"),
     Setting("CAMPAIGN_JOB_TIMEOUT", "JOB_TIMEOUT", _float("CAMPAIGN_JOB_TIMEOUT", 1, 86_400),
             600.0, "seconds an RQ job may run before the worker kills it"),
 )

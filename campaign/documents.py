@@ -15,11 +15,21 @@ from marshmallow import ValidationError
 from marshmallow_jsonapi import Schema
 from marshmallow_jsonapi.fields import BaseRelationship
 
-from campaign.errors import ApiError, ApiErrors, Conflict, Forbidden, InvalidAttribute, InvalidDocument
+from campaign.errors import (
+    ApiError,
+    ApiErrors,
+    Conflict,
+    Forbidden,
+    InvalidAttribute,
+    InvalidDocument,
+    InvalidParameter,
+)
 from campaign.jsonapi import request_extensions
 
 _RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships", "links", "meta"})
 _DOCUMENT_MEMBERS = frozenset({"data", "included", "meta", "links", "jsonapi"})
+# A write answers with one resource: `include` is the only query parameter that can apply.
+_WRITE_PARAMETERS = frozenset({"include"})
 
 
 @dataclass(frozen=True)
@@ -31,8 +41,14 @@ class Document:
 
 
 def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
-    """Negotiate, parse and shape-check the request body's top level."""
+    """Negotiate, parse and shape-check the request body's top level.
+
+    Unsupported query parameters are refused here too, before the view changes anything.
+    """
     extensions = request_extensions(request)
+    for name in request.args:
+        if name not in _WRITE_PARAMETERS:
+            raise InvalidParameter(f"unsupported query parameter {name!r}", parameter=name)
     raw = request.get_data(cache=False)
     if not raw.strip():
         raise InvalidDocument("the request body is empty; send a JSON:API document", pointer="")
@@ -40,6 +56,12 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidDocument(f"the request body is not valid JSON: {exc}", pointer="") from None
+    # PostgreSQL cannot store U+0000 in text or jsonb; JSON can only carry it escaped.
+    if b"\\u0000" in raw:
+        at = _nul_pointer(document, "")
+        if at is not None:
+            raise InvalidDocument("strings may not contain the NUL character (\\u0000)",
+                                  pointer=at)
     if not isinstance(document, dict):
         raise InvalidDocument("a JSON:API document must be a JSON object", pointer="")
     unknown = sorted(set(document) - _DOCUMENT_MEMBERS)
@@ -63,6 +85,24 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
     if not isinstance(data, dict):
         raise InvalidDocument("'data' must be a resource object", pointer="/data")
     return Document(data, bulk=bulk)
+
+
+def _nul_pointer(value: Any, at: str) -> str | None:
+    """The JSON pointer of the first string (member name or value) holding U+0000, if any."""
+    if isinstance(value, str):
+        return at if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            member = f"{at}/{key.replace('~', '~0').replace('/', '~1')}"
+            found = member if "\x00" in key else _nul_pointer(item, member)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_pointer(item, f"{at}/{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def check_resource(
@@ -172,16 +212,27 @@ def load_resource(
     try:
         loaded = schema.load({"data": body}, partial=partial)
     except ValidationError as exc:
-        raise ApiErrors(_validation_errors(exc)) from None
+        raise ApiErrors(_validation_errors(exc, schema)) from None
     return loaded
 
 
-def _validation_errors(exc: ValidationError) -> list[ApiError]:
+def _validation_errors(exc: ValidationError, schema: Schema) -> list[ApiError]:
     messages = exc.messages
     entries = messages.get("errors", []) if isinstance(messages, dict) else messages
+    # marshmallow-jsonapi points a missing dasherized relationship (`text-template`) at
+    # /data/attributes/...; point it where the client has to add it.
+    relationships = {
+        field.data_key or field.name
+        for field in schema.fields.values()
+        if isinstance(field, BaseRelationship)
+    }
     errors = []
     for entry in entries:
         detail = entry.get("detail", "invalid value") if isinstance(entry, dict) else str(entry)
-        pointer = entry.get("source", {}).get("pointer", "/data") if isinstance(entry, dict) else "/data"
+        pointer = (entry.get("source", {}).get("pointer", "/data") if isinstance(entry, dict)
+                   else "/data")
+        prefix, _, name = pointer.rpartition("/")
+        if prefix == "/data/attributes" and name in relationships:
+            pointer = f"/data/relationships/{name}/data"
         errors.append(InvalidAttribute(detail, pointer=pointer))
     return errors or [InvalidDocument("the document is invalid", pointer="/data")]

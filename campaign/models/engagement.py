@@ -84,6 +84,13 @@ class Engagement(AccountScoped, Timestamps, db.Model):
             return []
         return [self.activity.phone_number]
 
+    @property
+    def generation(self) -> str:
+        """Names one scheduling; a resume after a pause starts a new generation of jobs."""
+        if self.scheduled_at is None:
+            raise InvalidTransition("the engagement has not been scheduled")
+        return str(int(self.scheduled_at.timestamp() * 1_000_000))
+
     def transition_to(self, target: EngagementStatus) -> None:
         """Move to `target`, or raise InvalidTransition saying why not."""
         current = EngagementStatus(self.status)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.extensions import db
@@ -36,6 +36,8 @@ class Envelope(AccountScoped, Timestamps, db.Model):
         # A number is messaged at most once per engagement.
         UniqueConstraint("engagement_id", "phone_number"),
         Index("ix_envelopes_engagement_id_id", "engagement_id", "id"),
+        # Engagement counters are counts of envelopes by status.
+        Index("ix_envelopes_engagement_id_status", "engagement_id", "status"),
     )
 
     id: Mapped[str] = id_column()
@@ -55,3 +57,11 @@ class Envelope(AccountScoped, Timestamps, db.Model):
 
     engagement: Mapped[Engagement] = relationship(lazy="raise_on_sql")
     activity: Mapped[Activity | None] = relationship(lazy="raise_on_sql")
+
+    @classmethod
+    def meta_lacks(cls, key: str, dialect: str) -> ColumnElement[bool]:
+        """SQL condition: this envelope's meta has no `key` (JSONB `?` on Postgres)."""
+        if dialect == "postgresql":
+            return ~cls.meta.op("?", is_comparison=True)(key)
+        path = '$."' + key.replace('"', '\\"') + '"'
+        return func.json_type(cls.meta, path).is_(None)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from campaign.extensions import db
 from campaign.models.base import ID_LENGTH, AccountScoped, Timestamps, UTCDateTime, id_column
 from campaign.models.engagement import Engagement
-from campaign.models.envelope import Envelope
+from campaign.models.envelope import Envelope, EnvelopeStatus
 
 
 class TextStatus(StrEnum):
@@ -25,11 +25,41 @@ class TextStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+T = TextStatus
+# How far along a text is; a status change never goes to a lower rank, so a late or repeated
+# callback cannot undo a later one. `unknown` may still become `sent` when the carrier says so.
+RANK: dict[TextStatus, int] = {
+    T.QUEUED: 0, T.SENDING: 1, T.UNKNOWN: 2, T.SENT: 2,
+    T.DELIVERED: 3, T.UNDELIVERED: 3, T.FAILED: 3, T.CANCELLED: 3,
+}
+# The envelope's status that follows from its text's.
+ENVELOPE_STATUS: dict[TextStatus, EnvelopeStatus] = {
+    T.QUEUED: EnvelopeStatus.PROCESSING,
+    T.SENDING: EnvelopeStatus.PROCESSING,
+    T.SENT: EnvelopeStatus.COMPLETED,
+    T.DELIVERED: EnvelopeStatus.COMPLETED,
+    T.UNDELIVERED: EnvelopeStatus.FAILED,
+    T.FAILED: EnvelopeStatus.FAILED,
+    T.UNKNOWN: EnvelopeStatus.FAILED,
+    T.CANCELLED: EnvelopeStatus.CANCELLED,
+}
+
+
+def statuses_before(status: TextStatus) -> list[str]:
+    """The statuses a text may move to `status` from."""
+    earlier = [s.value for s, rank in RANK.items() if rank < RANK[status]]
+    if status == T.SENT:
+        earlier.append(T.UNKNOWN.value)
+    return earlier
+
+
 class Text(AccountScoped, Timestamps, db.Model):
     __tablename__ = "texts"
     __table_args__ = (
         UniqueConstraint("envelope_id", "activity_id"),
-        Index("ix_texts_engagement_id_status", "engagement_id", "status"),
+        # Claims scan one engagement's queued texts in envelope order.
+        Index("ix_texts_engagement_id_status_envelope_id", "engagement_id", "status",
+              "envelope_id"),
     )
 
     id: Mapped[str] = id_column()
@@ -52,6 +82,8 @@ class Text(AccountScoped, Timestamps, db.Model):
     provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     retry_attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a worker claimed it for sending; the sweep finds texts stuck in `sending` by it.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

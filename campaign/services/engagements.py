@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 
 from campaign.errors import ApiError, Conflict, InvalidAttribute
+from campaign.templates_engine import compile_template
 from campaign.extensions import db
 from campaign.models import (
     Account,
@@ -25,7 +26,8 @@ from campaign.models import (
     utcnow,
 )
 from campaign.models.engagement import CLIENT_STATUSES
-from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
+from campaign.workers.dispatch import enqueue_dispatch
+from campaign.workers.progress import request_refresh
 
 STATUS_POINTER = "/data/attributes/status"
 DELIVERY_TIME_POINTER = "/data/attributes/delivery-time"
@@ -91,6 +93,8 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
     if target == EngagementStatus.CANCELLED:
         _cancel_remaining(engagement)
     db.session.commit()
+    if target == EngagementStatus.CANCELLED and engagement.count_total is not None:
+        request_refresh(engagement.id)
     return False
 
 
@@ -127,17 +131,7 @@ def _schedule(engagement: Engagement) -> None:
     )
     engagement.scheduled_at = now
     db.session.commit()
-    start = engagement.delivery_time if engagement.delivery_type == DeliveryType.SCHEDULED else None
-    from campaign.workers.dispatch import dispatch_engagement
-
-    enqueue_unique(dispatch_engagement, engagement.id, queue=DISPATCH_QUEUE,
-                   job_id=dispatch_job_id(engagement), at=start)
-
-
-def dispatch_job_id(engagement: Engagement) -> str:
-    """One dispatch per scheduling: a resume after a pause gets a new id, a repeat does not."""
-    assert engagement.scheduled_at is not None
-    return f"dispatch-{engagement.id}-{int(engagement.scheduled_at.timestamp() * 1_000_000)}"
+    enqueue_dispatch(engagement)
 
 
 def scheduling_problems(engagement: Engagement) -> list[ApiError]:
@@ -159,7 +153,28 @@ def scheduling_problems(engagement: Engagement) -> list[ApiError]:
             and engagement.delivery_time <= utcnow()):
         return [InvalidAttribute("delivery-time is in the past; choose a future time or "
                                  "delivery-type immediately", pointer=DELIVERY_TIME_POINTER)]
-    return []
+    return _missing_variables(engagement, activity.text_template.body)
+
+
+def _missing_variables(engagement: Engagement, body: str) -> list[ApiError]:
+    """Refuse to send when envelopes lack meta keys the template needs, saying how many lack
+    which, rather than failing those texts one by one later."""
+    dialect = db.session.get_bind().dialect.name
+    lacking = {}
+    for key in compile_template(body).required_variables:
+        count = db.session.scalar(
+            select(func.count()).where(Envelope.engagement_id == engagement.id,
+                                       Envelope.meta_lacks(key, dialect))
+        )
+        if count:
+            lacking[key] = count
+    if not lacking:
+        return []
+    listing = ", ".join(f"{key!r} ({count} envelopes)" for key, count in lacking.items())
+    return [Conflict(f"envelopes lack meta keys the template uses: {listing}; add them to the "
+                     "envelopes' meta or give the template a default "
+                     "(e.g. {{ first-name | default('there') }})", pointer=STATUS_POINTER,
+                     title="Missing template variables")]
 
 
 def _cancel_remaining(engagement: Engagement) -> None:
@@ -168,8 +183,9 @@ def _cancel_remaining(engagement: Engagement) -> None:
     db.session.execute(
         update(Text)
         .where(Text.engagement_id == engagement.id, Text.status == TextStatus.QUEUED.value)
-        .values(status=TextStatus.CANCELLED.value, updated_at=now)
+        .values(status=TextStatus.CANCELLED.value, next_attempt_at=None, updated_at=now)
     )
+    # Envelopes whose text was cancelled, or that never got one, end cancelled too.
     db.session.execute(
         update(Envelope)
         .where(Envelope.engagement_id == engagement.id,

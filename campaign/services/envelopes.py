@@ -94,7 +94,7 @@ def _engagement_activities(account: Account, entries: list[EnvelopeInput],
             .outerjoin(Activity, Activity.engagement_id == Engagement.id)
             .where(Engagement.account_id == account.id, Engagement.id.in_(wanted))
             .with_for_update(of=Engagement)
-        ).tuples()
+        )
     }
     for entry in entries:
         pointer = f"{entry.pointer}/relationships/engagement/data"

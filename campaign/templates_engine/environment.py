@@ -1,9 +1,6 @@
-"""Sandboxed Jinja2 message templates: ``{{first-name}}`` reads the contact meta key "first-name".
-
-Hyphen rule: inside a tag, ``name-name`` with no whitespace around the ``-`` is one variable, so
-``{{a-b}}`` reads key "a-b" while ``{{ a - b }}`` subtracts; every part must start like an
-identifier, so ``count-1`` stays a subtraction.
-"""
+"""Sandboxed Jinja2 SMS templates: ``{{first-name}}`` reads meta key "first-name". Hyphen rule:
+inside a tag ``a-b`` (no spaces) is the key "a-b" but ``a - b`` subtracts; every part must start
+like an identifier, so ``count-1`` subtracts too."""
 
 from __future__ import annotations
 
@@ -102,6 +99,7 @@ class _StrictUndefined(StrictUndefined):
         name: str | None = None,
         exc: Any = None,
     ) -> None:
+        # exc is only set by the sandbox for unsafe attributes, which validation already refuses.
         super().__init__(hint, obj, name, functools.partial(_MissingVariable, name=name))
 
 

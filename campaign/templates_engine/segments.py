@@ -1,7 +1,5 @@
 """SMS segment counting: GSM 03.38 (7-bit) when every character fits, otherwise UCS-2.
-
-The empty string is 0 units and still 1 segment, because sending it costs one message.
-"""
+The empty string counts as 0 units but 1 segment, because sending it still costs one message."""
 
 from __future__ import annotations
 

@@ -1,8 +1,105 @@
-"""Dispatch: the fan-out job that turns a scheduled engagement into send work."""
+"""Dispatch: the fan-out job that turns a scheduled engagement into texts and send batches.
+
+It walks the engagement's envelopes in id order, `batch_size` at a time: creates their `queued`
+texts in one statement (skipping any that exist, so a rerun is harmless), commits, and enqueues
+one send job per batch, naming the batch by its first and last envelope id. Sending starts with
+the first batch while the fan-out goes on with the rest.
+"""
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from campaign.extensions import db
+from campaign.models import (
+    DeliveryType,
+    Engagement,
+    EngagementStatus,
+    Envelope,
+    Text,
+    TextStatus,
+    new_ids,
+    utcnow,
+)
+from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
+from campaign.workers.send import enqueue_send
+
+log = logging.getLogger(__name__)
+DISPATCHING = frozenset({EngagementStatus.SCHEDULED, EngagementStatus.SENDING})
+
+
+def dispatch_job_id(engagement: Engagement) -> str:
+    return f"dispatch-{engagement.id}-{engagement.generation}"
+
+
+def enqueue_dispatch(engagement: Engagement, *, job_id: str | None = None) -> bool:
+    """Wake the dispatcher for this engagement, at its delivery time when it has one."""
+    from_time = (engagement.delivery_time
+                 if engagement.delivery_type == DeliveryType.SCHEDULED else None)
+    at = from_time if from_time is not None and from_time > utcnow() else None
+    return enqueue_unique(dispatch_engagement, engagement.id, queue=DISPATCH_QUEUE,
+                          job_id=job_id or dispatch_job_id(engagement), at=at)
+
+
+def _insert(rows: list[dict[str, Any]]) -> None:
+    dialect = db.session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Text)
+    db.session.execute(statement.on_conflict_do_nothing(), rows)
+
 
 def dispatch_engagement(engagement_id: str) -> None:
-    """Fan an engagement out into send batches (built in the dispatch issue)."""
-    raise RuntimeError("dispatch is not available in this build")
+    """Create the engagement's texts and enqueue their send batches (idempotent)."""
+    engagement = db.session.get(Engagement, engagement_id)
+    if engagement is None or EngagementStatus(engagement.status) not in DISPATCHING:
+        return
+    if (engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time
+            and engagement.delivery_time > utcnow()):
+        enqueue_dispatch(engagement)  # woken early (by the sweep): go back to sleep
+        return
+    activity = engagement.activity
+    if activity is None or activity.phone_number is None:
+        log.warning("engagement %s lost its activity or sender; not dispatching", engagement_id)
+        return
+    batch_size = current_app.config["BATCH_SIZE"]
+    gen, sender = engagement.generation, activity.phone_number.number
+    account_id, activity_id = engagement.account_id, activity.id
+    db.session.commit()  # end the read transaction; each batch below is its own
+    after = ""
+    while True:
+        envelopes = db.session.execute(
+            select(Envelope.id, Envelope.phone_number)
+            .where(Envelope.engagement_id == engagement_id, Envelope.id > after)
+            .order_by(Envelope.id)
+            .limit(batch_size)
+        ).all()
+        if not envelopes:
+            break
+        now = utcnow()
+        _insert([
+            {"id": text_id, "account_id": account_id, "engagement_id": engagement_id,
+             "envelope_id": envelope_id, "activity_id": activity_id, "to": number,
+             "from_": sender, "status": TextStatus.QUEUED.value, "retry_attempts": 0,
+             "created_at": now, "updated_at": now}
+            for text_id, (envelope_id, number) in zip(new_ids(len(envelopes)), envelopes,
+                                                      strict=True)
+        ])
+        first, last = envelopes[0][0], envelopes[-1][0]
+        db.session.execute(
+            update(Envelope)
+            .where(Envelope.engagement_id == engagement_id, Envelope.id.between(first, last),
+                   Envelope.scheduled_at.is_(None))
+            .values(scheduled_at=now)
+        )
+        status = db.session.scalar(select(Engagement.status).where(Engagement.id == engagement_id))
+        db.session.commit()
+        if EngagementStatus(status) not in DISPATCHING:
+            return  # paused or cancelled during the fan-out; a resume dispatches again
+        enqueue_send(engagement_id, gen, first, last)
+        after = last
+

@@ -117,14 +117,15 @@ def test_upper_filter_and_plain_variable() -> None:
 
 def test_allowed_filters_render() -> None:
     template = compile_template(
-        "{{ name|title }} {{ name|replace('a', 'o') }} {{ name|truncate(7) }} {{ n|round(1) }}"
+        "{{ name|title }} {{ name|replace('a', 'o') }} "
+        "{{ name|truncate(5, killwords=true, leeway=0) }} {{ n|round(1) }}"
     )
-    assert template.render({"name": "alexander", "n": 2.46}) == "Alexander olexonder alex... 2.5"
+    assert template.render({"name": "alexander", "n": 2.46}) == "Alexander olexonder al... 2.5"
 
 
 def test_variables_in_first_appearance_order() -> None:
-    body = "{{ b }}{{ a-x }}{{ b }}{{ c if d else e }}{{ f | default(g) }}"
-    assert compile_template(body).variables == ("b", "a-x", "c", "d", "e", "f", "g")
+    body = "{{ b }}{{ a-x }}{{ b }}{{ c if d else e }}{{ f | default(h) }}"
+    assert compile_template(body).variables == ("b", "a-x", "c", "d", "e", "f", "h")
 
 
 def test_default_filter_makes_variable_optional() -> None:

@@ -1,0 +1,23 @@
+"""The console provider: each message goes to the worker's log. The quick start's carrier."""
+
+from __future__ import annotations
+
+import logging
+
+from campaign.providers.base import OutboundMessage, SendResult
+
+log = logging.getLogger("campaign.console")
+
+
+class ConsoleProvider:
+    """Writes `SMS from -> to: body` to the log and reports the message sent."""
+
+    name = "console"
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        log.info("SMS %s -> %s [%s]: %s", message.from_, message.to, message.text_id,
+                 message.body)
+        return SendResult(provider_message_id=f"console-{message.text_id}")
+
+    def close(self) -> None:
+        """Nothing to release."""

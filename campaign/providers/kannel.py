@@ -1,0 +1,142 @@
+"""Kannel provider: one GET to smsbox's sendsms interface per text, with a delivery-report URL
+that Kannel calls back with the report type in place of `%d`.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from campaign.providers.base import OutboundMessage, ProviderError, SendResult
+from campaign.templates_engine import count_segments
+
+KANNEL_DLR_STATUSES: dict[int, str] = {
+    1: "delivered",
+    2: "undelivered",
+    4: "sent",
+    8: "sent",
+    16: "failed",
+}
+"""Kannel delivery-report types (the `dlr-mask` bits, substituted for `%d` in the dlr-url) mapped
+to our text statuses, per Kannel's user guide:
+
+- 1 `DLR_SUCCESS`, delivered to the phone: `delivered`.
+- 2 `DLR_FAIL`, not delivered to the phone (expired, or refused by the network): `undelivered`.
+- 4 `DLR_BUFFERED`, queued on the SMSC, an intermediate report: `sent`.
+- 8 `DLR_SMSC_SUCCESS`, the SMSC accepted the submit: `sent`.
+- 16 `DLR_SMSC_FAIL`, the SMSC rejected the submit, so it never left: `failed`.
+
+A report carries exactly one type; any other value is not a Kannel DLR and should be ignored.
+Kannel's fake SMSC (tests) reports 8 when it hands a message to fakesmsc and 1 right after it.
+"""
+
+KANNEL_CODING_UCS2 = "2"
+
+
+def kannel_dlr_url(status_callback_url: str) -> str:
+    """The dlr-url Kannel should fetch: our callback URL plus `type=%d`.
+
+    Kannel expands `%` escape codes anywhere in the URL (`%C` is the charset, `%D` the meta
+    data...), so a percent-encoded byte in our own URL such as `%C3` would be rewritten; `%%` is
+    Kannel's escape for a literal `%`, so every `%` of ours is doubled before `%d` is added.
+    """
+    separator = "&" if "?" in status_callback_url else "?"
+    return status_callback_url.replace("%", "%%") + separator + "type=%d"
+
+
+class KannelProvider:
+    """Sends through Kannel's sendsms HTTP interface; thread-safe (one shared httpx.Client).
+
+    Kannel answers 202 `0: Accepted for delivery` or `3: Queued for later delivery` when it took
+    the message; it has no message id to return, so delivery reports are matched by the text id
+    that `status_callback_url` carries.
+    """
+
+    name = "kannel"
+
+    def __init__(
+        self,
+        *,
+        sendsms_url: str,
+        username: str,
+        password: str,
+        connect_timeout: float,
+        read_timeout: float,
+        dlr_mask: int = 31,
+        max_connections: int = 64,
+    ) -> None:
+        if not 0 < dlr_mask <= 31:
+            raise ValueError(f"dlr_mask must be a combination of 1, 2, 4, 8 and 16, not {dlr_mask}")
+        self.sendsms_url, self.username, self.password = sendsms_url, username, password
+        self.dlr_mask = dlr_mask
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(
+                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+            ),
+            # retries=0: a retry after a lost answer could send the text twice; the send job
+            # decides about retries from ProviderError.retryable.
+            transport=httpx.HTTPTransport(retries=0, limits=limits),
+            # The gateway is a configured address; an ambient HTTP(S)_PROXY must not reroute it.
+            trust_env=False,
+            follow_redirects=False,
+        )
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Submit one message; ProviderError says whether it may be tried again."""
+        try:
+            reply = self._client.get(self.sendsms_url, params=self._params(message))
+        except httpx.UnsupportedProtocol as error:
+            raise ProviderError("kannel-config", f"bad KANNEL_SENDSMS_URL: {error}") from error
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            # No connection was made, so Kannel cannot have the message.
+            raise ProviderError("kannel-unreachable", _describe(error), retryable=True) from error
+        except httpx.TransportError as error:
+            # The request went out and the answer never came: Kannel may have queued it.
+            raise ProviderError("kannel-no-answer", _describe(error), ambiguous=True) from error
+        detail = reply.text.strip()
+        if reply.is_success:
+            return SendResult(provider_message_id=None, status="sent")
+        code = f"kannel-{reply.status_code}"
+        if reply.status_code == 429 or reply.status_code >= 500:
+            # Kannel's 503 ("4: Temporal failure") and other 5xx are refusals before queueing.
+            raise ProviderError(
+                code, detail, retryable=True, retry_after=_retry_after(reply.headers)
+            )
+        raise ProviderError(code, detail)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    def _params(self, message: OutboundMessage) -> dict[str, str]:
+        params = {
+            "username": self.username,
+            "password": self.password,
+            "from": message.from_,
+            "to": message.to,
+            "text": message.body,
+            "charset": "UTF-8",
+        }
+        if count_segments(message.body).encoding == "UCS-2":
+            pass
+        if message.status_callback_url:
+            params["dlr-mask"] = str(self.dlr_mask)
+            # httpx percent-encodes the whole value, as Kannel requires of a dlr-url parameter.
+            params["dlr-url"] = kannel_dlr_url(message.status_callback_url)
+        return params
+
+
+def _describe(error: httpx.TransportError) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Retry-After in seconds; the HTTP-date form is ignored (Kannel never sends it)."""
+    value = headers.get("retry-after", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

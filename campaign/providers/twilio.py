@@ -1,0 +1,241 @@
+"""Twilio's Messages API: one POST per text, an error policy that never sends a text twice.
+
+Retryable (Twilio certainly did not take it): no connection, connect/pool timeout, a write that
+failed before the request was complete, 429 (after Retry-After), 500/503. Ambiguous (it may have):
+read timeout, connection dropped after sending, 502/504. Any other 4xx is final, with Twilio's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import math
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from campaign.providers.base import OutboundMessage, ProviderError, SendResult
+
+API_VERSION = "2010-04-01"
+DEFAULT_RETRY_AFTER = 1.0
+
+# Twilio MessageStatus -> our text status. Everything Twilio says before the handset answers is
+# "sent" to us: the message is in the carrier's hands. `canceled` only happens to a message
+# scheduled at Twilio that someone cancelled there (we never schedule at Twilio), so it was not
+# delivered through no decision of ours: "failed" (the callback handler records the Twilio word
+# as the reason). Our own "cancelled" means the campaign stopped the text before it left us.
+# Inbound words (receiving/received) and partially_delivered are left out: a status missing here
+# changes nothing.
+TWILIO_STATUSES: dict[str, str] = {
+    "accepted": "sent",
+    "scheduled": "sent",
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+# A gateway error means an intermediary gave up on Twilio's backend, which may have created the
+# message anyway; 500 and 503 are Twilio itself saying it did not.
+_AMBIGUOUS_STATUSES = frozenset({502, 504})
+
+
+class TwilioProvider:
+    """Sends through Twilio's REST API with one pooled, thread-safe HTTP client."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        api_base: str = "https://api.twilio.com",
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int = 64,
+    ) -> None:
+        self.account_sid = account_sid
+        self.messages_url = (
+            f"{api_base.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        )
+        timeout = httpx.Timeout(
+            connect=connect_timeout,
+            read=read_timeout,
+            write=read_timeout,
+            # Waiting for a free pooled connection can last as long as another send holds one;
+            # a pool timeout is retryable, but a spurious one would only waste an attempt.
+            pool=connect_timeout + read_timeout,
+        )
+        # retries=0: httpx's only retry loop is the transport's connect retry; keep it off so
+        # every attempt is counted by the send job. An explicit transport also ignores proxy
+        # settings from the environment, so TWILIO_API_BASE is exactly where requests go.
+        transport = httpx.HTTPTransport(
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            retries=0,
+        )
+        self._client = httpx.Client(
+            auth=httpx.BasicAuth(account_sid, auth_token),
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": "campaign-sms/1"},
+        )
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """POST one message; map every outcome onto SendResult or a ProviderError with policy."""
+        form = {"To": message.to, "From": message.from_, "Body": message.body}
+        if message.status_callback_url:
+            form["StatusCallback"] = message.status_callback_url
+        try:
+            response = self._client.post(self.messages_url, data=form)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise ProviderError(
+                "connect", f"twilio unreachable: {_describe(exc)}", retryable=True
+            ) from exc
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            # A failed write leaves the request incomplete (the body is the last write), and
+            # Twilio acts only on a complete request, so it cannot have created the message.
+            raise ProviderError(
+                "write", f"request not fully sent: {_describe(exc)}", retryable=True
+            ) from exc
+        except httpx.LocalProtocolError as exc:
+            raise ProviderError("request", f"invalid request: {_describe(exc)}") from exc
+        except httpx.TransportError as exc:
+            # ReadTimeout, ReadError, RemoteProtocolError ("disconnected without a response"):
+            # the request was sent, so Twilio may have accepted it. Never resend.
+            raise ProviderError(
+                "no-answer", f"no answer from twilio: {_describe(exc)}", ambiguous=True
+            ) from exc
+        return _result(response)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+
+def _result(response: httpx.Response) -> SendResult:
+    status = response.status_code
+    payload = _json_object(response)
+    if 200 <= status < 300:
+        # A 2xx is acceptance even if the body is unreadable: the status callback carries our
+        # text id, so it can still settle the text without Twilio's sid.
+        sid = payload.get("sid")
+        word = TWILIO_STATUSES.get(str(payload.get("status")), "sent")
+        return SendResult(provider_message_id=sid if isinstance(sid, str) else None, status=word)
+    code = str(payload.get("code") or status)
+    detail = str(payload.get("message") or f"HTTP {status} {response.reason_phrase}".strip())
+    if status == 429:
+        raise ProviderError(
+            code,
+            detail,
+            retryable=True,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if status in _AMBIGUOUS_STATUSES:
+        raise ProviderError(code, detail, ambiguous=True)
+    if status >= 500:
+        raise ProviderError(code, detail, retryable=True)
+    raise ProviderError(code, detail)
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def parse_retry_after(value: str | None, *, default: float = DEFAULT_RETRY_AFTER) -> float:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date; RFC 9110)."""
+    if not value:
+        return default
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default
+        if when.tzinfo is None:  # an HTTP date is always GMT
+            return default
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
+        return default
+    return max(seconds, 0.0)
+
+
+# X-Twilio-Signature, as Twilio documents it (https://www.twilio.com/docs/usage/security,
+# "Validating requests are coming from Twilio"): take the full URL Twilio requested, append each
+# POST parameter sorted by name as name + value with no delimiters, HMAC-SHA1 it with the auth
+# token and base64 the digest. A name sent more than once contributes each of its values, sorted
+# (twilio-python's RequestValidator.compute_signature: `for param_name in sorted(set(params))`,
+# then `for value in sorted(values)`). The documentation's example (token 12345,
+# https://mycompany.com/myapp.php?foo=1&bar=2) signs to 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.
+def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Base64 HMAC-SHA1 of the URL followed by the sorted parameters, keyed by the auth token."""
+    signed = url + "".join(
+        name + value for name in sorted(set(params)) for value in sorted(_values(params, name))
+    )
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def valid_signature(
+    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+) -> bool:
+    """True when `signature` is Twilio's signature of this URL and these parameters.
+
+    Like Twilio's own validator, the URL is also tried without its port (or with the default one
+    added), because Twilio is inconsistent about ports when signing; the HMAC still needs the token.
+    """
+    if not signature:
+        return False
+    candidates = {url, *_port_variants(url)}
+    # Compare against every candidate (no early exit), in constant time each.
+    matches = [
+        hmac.compare_digest(twilio_signature(auth_token, candidate, params), signature)
+        for candidate in sorted(candidates)
+    ]
+    return any(matches)
+
+
+def _values(params: Mapping[str, str], name: str) -> Iterable[str]:
+    # werkzeug's MultiDict (Flask's request.form) maps a repeated name to its first value only.
+    getlist = getattr(params, "getlist", None)
+    return getlist(name) if callable(getlist) else [params[name]]
+
+
+def _port_variants(url: str) -> list[str]:
+    # twilio-python's RequestValidator.validate tries the URL without its port and with the
+    # scheme's default port; do the same.
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return []
+    if default is None or not parts.hostname:
+        return []
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    prefix = f"{userinfo}@" if userinfo else ""
+    host = hostport.rsplit(":", 1)[0] if port is not None else hostport
+    port_text = "" if port is not None else f":{default}"
+    return [urlunsplit(parts._replace(netloc=f"{prefix}{host}{port_text}"))]

@@ -1,0 +1,276 @@
+"""Send: one job per batch of texts. It claims, renders, paces and hands them to the provider.
+
+Each round claims a few texts with a conditional update (`queued` -> `sending`, skipping rows
+another worker holds), renders them with the template compiled once for the batch, commits and
+releases its database connection, waits for the sender's turn, then sends them concurrently
+from a thread pool and records every outcome in one statement. A repeated or duplicated job
+finds nothing left to claim, so no text is sent twice.
+
+A job works for at most TIME_SLICE seconds and then re-enqueues the rest of its batch, so a slow
+sender's campaign never holds a worker away from other senders for long.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import case, func, or_, select, update
+
+from campaign.callback_links import status_callback_url
+from campaign.extensions import db, redis_store
+from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, Text, TextStatus, utcnow
+from campaign.models.text_outcomes import Outcome, record_outcomes
+from campaign.providers import OutboundMessage, Provider, ProviderError, build_provider
+from campaign.templates_engine import CompiledTemplate, RenderError, compile_template, count_segments
+from campaign.workers.progress import request_refresh
+from campaign.workers.queues import SEND_QUEUE, enqueue_unique
+from campaign.workers.throttle import SenderThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_THROTTLE_WAIT = 5.0  # seconds a claimed text may wait for its sender's turn
+TIME_SLICE = 10.0  # seconds a job sends before making room for other batches
+MAX_BACKOFF = 300.0
+ACTIVE = [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one send job needs, read once: its range, its sender and its compiled template."""
+
+    engagement_id: str
+    generation: str
+    first: str
+    last: str
+    phone_number_id: str
+    sender: str
+    throughput: int
+    template: CompiledTemplate
+
+
+@dataclass(frozen=True)
+class Claimed:
+    text_id: str
+    envelope_id: str
+    to: str
+    retry_attempts: int
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed text, rendered and counted, ready for its sender's turn."""
+
+    claimed: Claimed
+    body: str
+    segments: int
+
+
+def enqueue_send(engagement_id: str, generation: str, first: str, last: str,
+                 *, at: datetime | None = None, continuation: str = "") -> bool:
+    """Enqueue the send job of one batch (the envelope id range `first`..`last`)."""
+    job_id = f"send-{engagement_id}-{generation}-{first}"
+    if continuation:
+        job_id += f"-{continuation}"
+    return enqueue_unique(send_text_batch, engagement_id, generation, first, last,
+                          queue=SEND_QUEUE, job_id=job_id, at=at)
+
+
+def send_text_batch(engagement_id: str, generation: str, first: str, last: str) -> None:
+    """Send the queued texts of envelopes `first`..`last` of one engagement."""
+    batch = _load(engagement_id, generation, first, last)
+    if batch is None:
+        return
+    config = current_app.config
+    provider = build_provider(config)
+    throttle = SenderThrottle(redis_store.connection)
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=config["SEND_CONCURRENCY"]) as pool:
+            while time.monotonic() - started < TIME_SLICE and _active(engagement_id):
+                claimed = _claim(batch, _round_size(batch, config))
+                if not claimed:
+                    break
+                _send_round(batch, claimed, provider, throttle, pool, config)
+    finally:
+        provider.close()
+    _continue_later(batch)
+    request_refresh(engagement_id)
+
+
+def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch | None:
+    engagement = db.session.get(Engagement, engagement_id)
+    if engagement is None or engagement.status not in ACTIVE:
+        return None
+    if engagement.generation != generation:
+        return None  # a job from before a pause; the resume enqueued its own
+    activity = engagement.activity
+    if activity is None or activity.phone_number is None or activity.text_template is None:
+        return None
+    batch = Batch(engagement_id, generation, first, last, activity.phone_number.id,
+                  activity.phone_number.number, activity.phone_number.throughput,
+                  compile_template(activity.text_template.body))
+    # The first batch to run marks the engagement as sending.
+    db.session.execute(
+        update(Engagement)
+        .where(Engagement.id == engagement_id,
+               Engagement.status == EngagementStatus.SCHEDULED.value)
+        .values(status=EngagementStatus.SENDING.value, updated_at=utcnow())
+    )
+    db.session.commit()
+    return batch
+
+
+def _active(engagement_id: str) -> bool:
+    status = db.session.scalar(select(Engagement.status).where(Engagement.id == engagement_id))
+    db.session.commit()
+    return status in ACTIVE
+
+
+def _round_size(batch: Batch, config: Any) -> int:
+    # Never claim more than the sender can send within MAX_THROTTLE_WAIT.
+    return max(1, min(2 * config["SEND_CONCURRENCY"], int(batch.throughput * MAX_THROTTLE_WAIT)))
+
+
+def _claim(batch: Batch, limit: int) -> list[Claimed]:
+    """Move up to `limit` due texts of the batch from `queued` to `sending`, atomically."""
+    now = utcnow()
+    candidates = (
+        select(Text.id)
+        .where(Text.engagement_id == batch.engagement_id,
+               Text.status == TextStatus.QUEUED.value,
+               Text.envelope_id.between(batch.first, batch.last),
+               or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now))
+        .order_by(Text.envelope_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = db.session.execute(
+        update(Text)
+        .where(Text.id.in_(candidates), Text.status == TextStatus.QUEUED.value)
+        .values(status=TextStatus.SENDING.value, claimed_at=now, updated_at=now)
+        .returning(Text.id, Text.envelope_id, Text.to, Text.retry_attempts)
+        .execution_options(synchronize_session=False)
+    ).all()
+    claimed = [Claimed(*row) for row in rows]
+    if claimed:
+        db.session.execute(
+            update(Envelope)
+            .where(Envelope.id.in_([item.envelope_id for item in claimed]))
+            .values(status=EnvelopeStatus.PROCESSING.value,
+                    processed_at=func.coalesce(Envelope.processed_at, now), updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return claimed
+
+
+def _render(batch: Batch, claimed: list[Claimed], max_segments: int
+            ) -> tuple[list[Ready], list[Outcome]]:
+    metas = dict(db.session.execute(
+        select(Envelope.id, Envelope.meta)
+        .where(Envelope.id.in_([item.envelope_id for item in claimed]))
+    ).all())
+    ready, failed = [], []
+    for item in claimed:
+        try:
+            body = batch.template.render(metas[item.envelope_id])
+        except RenderError as exc:
+            code = "missing-variable" if exc.missing else "template-error"
+            failed.append(Outcome(item.text_id, item.envelope_id, TextStatus.FAILED,
+                                  error_code=code, error_detail=exc.message,
+                                  retry_attempts=item.retry_attempts))
+            continue
+        segments = count_segments(body).segments
+        if segments > max_segments:
+            failed.append(Outcome(
+                item.text_id, item.envelope_id, TextStatus.FAILED, body=body, segments=segments,
+                error_code="too-many-segments",
+                error_detail=f"the text is {segments} segments; the limit is {max_segments} "
+                             "(CAMPAIGN_MAX_SEGMENTS)",
+                retry_attempts=item.retry_attempts))
+            continue
+        ready.append(Ready(item, body, segments))
+    return ready, failed
+
+
+def _send_round(batch: Batch, claimed: list[Claimed], provider: Provider,
+                throttle: SenderThrottle, pool: ThreadPoolExecutor, config: Any) -> None:
+    ready, outcomes = _render(batch, claimed, config["MAX_SEGMENTS"])
+    # Release the connection before any network wait: a slow carrier must not pin the pool.
+    db.session.commit()
+    db.session.close()
+    futures: list[tuple[Future[Any], Ready]] = []
+    for index, item in enumerate(ready):
+        reservation = throttle.reserve(batch.phone_number_id, batch.throughput,
+                                       cost=item.segments, max_wait=MAX_THROTTLE_WAIT)
+        if not reservation.granted:
+            later = utcnow() + timedelta(seconds=reservation.wait)
+            outcomes.extend(_deferred(rest, later) for rest in ready[index:])
+            break
+        if reservation.wait > 0:
+            time.sleep(reservation.wait)
+        message = OutboundMessage(item.claimed.text_id, item.claimed.to, batch.sender, item.body,
+                                  status_callback_url(config, item.claimed.text_id))
+        futures.append((pool.submit(provider.send, message), item))
+    max_attempts = config["MAX_ATTEMPTS"]
+    outcomes.extend(_outcome(future, item, max_attempts) for future, item in futures)
+    record_outcomes(outcomes, utcnow())
+    db.session.commit()
+
+
+def _deferred(item: Ready, later: datetime) -> Outcome:
+    """Back to the queue, untried, until the sender has room again."""
+    return Outcome(item.claimed.text_id, item.claimed.envelope_id, TextStatus.QUEUED,
+                   body=item.body, segments=item.segments,
+                   retry_attempts=item.claimed.retry_attempts, next_attempt_at=later)
+
+
+def _outcome(future: Future[Any], item: Ready, max_attempts: int) -> Outcome:
+    claimed = item.claimed
+    base = {"body": item.body, "segments": item.segments,
+            "retry_attempts": claimed.retry_attempts}
+    try:
+        result = future.result()
+    except ProviderError as exc:
+        details = {"error_code": exc.code, "error_detail": exc.detail}
+        if exc.ambiguous:
+            return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN,
+                           **base, **details)
+        attempts = claimed.retry_attempts + 1
+        base["retry_attempts"] = attempts
+        if exc.retryable and attempts < max_attempts:
+            delay = min(MAX_BACKOFF, max(exc.retry_after or 0.0, 2.0 ** attempts))
+            return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.QUEUED, **base,
+                           **details, next_attempt_at=utcnow() + timedelta(seconds=delay))
+        return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.FAILED, **base, **details)
+    except Exception:  # a provider bug: the request may have gone out, so never resend it
+        log.exception("provider raised unexpectedly for text %s", claimed.text_id)
+        return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN, **base,
+                       error_code="provider-exception",
+                       error_detail="the provider failed unexpectedly; see the worker log")
+    return Outcome(claimed.text_id, claimed.envelope_id, TextStatus(result.status), **base,
+                   provider_message_id=result.provider_message_id)
+
+
+def _continue_later(batch: Batch) -> None:
+    """Re-enqueue the batch if texts remain: now, or when the earliest deferred one is due."""
+    now = utcnow()
+    due_now = or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now)
+    due, earliest = db.session.execute(
+        select(func.count(case((due_now, 1))), func.min(Text.next_attempt_at))
+        .where(Text.engagement_id == batch.engagement_id,
+               Text.status == TextStatus.QUEUED.value,
+               Text.envelope_id.between(batch.first, batch.last))
+    ).one()
+    db.session.commit()
+    if (not due and earliest is None) or not _active(batch.engagement_id):
+        return
+    at = None if due else earliest
+    enqueue_send(batch.engagement_id, batch.generation, batch.first, batch.last, at=at,
+                 continuation=str(time.time_ns()))

@@ -1,0 +1,90 @@
+"""The sweep: finds work that Redis or a crashed worker lost, from the truth in Postgres.
+
+- A text left `sending` longer than CAMPAIGN_STUCK_AFTER was claimed by a worker that died
+  mid-send. The carrier may have it, so it is not sent again: it becomes `unknown`, and the
+  carrier's status callback (which carries the text id) settles it if one comes (at most once).
+- A scheduled or sending engagement with work left but no job waiting for it in Redis and no
+  progress for CAMPAIGN_STUCK_AFTER gets a fresh dispatch; claims make the repeat harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from flask import current_app
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import exists, or_, select, update
+
+from campaign.extensions import db
+from campaign.models import Engagement, EngagementStatus, Envelope, Text, TextStatus, utcnow
+from campaign.models.text_outcomes import sync_envelopes
+from campaign.workers.dispatch import enqueue_dispatch
+from campaign.workers.progress import request_refresh
+from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES, enqueue_unique, get_queue
+
+INTERRUPTED = ("interrupted", "the worker stopped while sending; the carrier may have taken "
+               "the message, so it is not sent again (a status callback will settle it)")
+
+
+def enqueue_sweep() -> None:
+    """Ask for one sweep per interval, however many workers ask."""
+    interval = current_app.config["SWEEP_INTERVAL"]
+    enqueue_unique(sweep, queue=DISPATCH_QUEUE, job_id=f"sweep-{int(time.time() // interval)}")
+
+
+def sweep() -> None:
+    """Settle texts stuck in `sending` and re-dispatch engagements whose jobs were lost."""
+    stuck_after = timedelta(seconds=current_app.config["STUCK_AFTER"])
+    now = utcnow()
+    _settle_interrupted(now - stuck_after)
+    waiting = _engagements_with_jobs()
+    engagements = db.session.scalars(
+        select(Engagement).where(Engagement.status.in_(
+            [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]))
+    ).all()
+    for engagement in engagements:
+        if engagement.id in waiting or engagement.updated_at > now - stuck_after:
+            continue
+        if _has_work(engagement.id):
+            enqueue_dispatch(engagement,
+                             job_id=f"dispatch-{engagement.id}-sweep-{time.time_ns()}")
+        else:
+            request_refresh(engagement.id)
+    db.session.commit()
+
+
+def _settle_interrupted(claimed_before: object) -> None:
+    rows = db.session.execute(
+        update(Text)
+        .where(Text.status == TextStatus.SENDING.value, Text.claimed_at < claimed_before)
+        .values(status=TextStatus.UNKNOWN.value, error_code=INTERRUPTED[0],
+                error_detail=INTERRUPTED[1], claimed_at=None, updated_at=utcnow())
+        .returning(Text.envelope_id, Text.engagement_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    sync_envelopes([envelope_id for envelope_id, _ in rows], utcnow())
+    db.session.commit()
+    for engagement_id in {engagement_id for _, engagement_id in rows}:
+        request_refresh(engagement_id)
+
+
+def _engagements_with_jobs() -> set[str]:
+    """Engagements that have a dispatch or send job queued or scheduled in Redis."""
+    found: set[str] = set()
+    for name in QUEUE_NAMES:
+        queue = get_queue(name)
+        job_ids = queue.get_job_ids() + ScheduledJobRegistry(queue=queue).get_job_ids()
+        for job_id in job_ids:
+            kind, _, rest = job_id.partition("-")
+            if kind in ("dispatch", "send"):
+                found.add(rest.split("-", 1)[0])
+    return found
+
+
+def _has_work(engagement_id: str) -> bool:
+    queued = exists().where(Text.engagement_id == engagement_id,
+                            Text.status == TextStatus.QUEUED.value)
+    not_fanned_out = exists().where(Envelope.engagement_id == engagement_id,
+                                    Envelope.scheduled_at.is_(None))
+    return bool(db.session.scalar(select(or_(queued, not_fanned_out))))

@@ -1,0 +1,45 @@
+"""Running the RQ jobs of a test to completion with a real worker on the real Redis."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
+
+from campaign.extensions import redis_store
+from campaign.workers.queues import QUEUE_NAMES
+from campaign.workers.runner import InProcessWorker, build_worker
+
+
+def pending_jobs(app: Flask) -> int:
+    """Jobs queued or scheduled on the campaign queues."""
+    with app.app_context():
+        connection = redis_store.connection
+        queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+        return sum(queue.count + ScheduledJobRegistry(queue=queue).count for queue in queues)
+
+
+def drain(app: Flask, *, timeout: float = 30.0) -> int:
+    """Work every queued and scheduled job (scheduled ones when due) until none is left.
+
+    Returns how many rounds it took; raises when jobs are still pending at `timeout`.
+    """
+    worker = build_worker(app, InProcessWorker)
+    with app.app_context():
+        connection = redis_store.connection
+    deadline = time.monotonic() + timeout
+    rounds = 0
+    while time.monotonic() < deadline:
+        rounds += 1
+        scheduler = RQScheduler(QUEUE_NAMES, connection=connection)
+        scheduler.acquire_locks()
+        scheduler.enqueue_scheduled_jobs()
+        scheduler.release_locks()
+        worker.work(burst=True, with_scheduler=False)
+        if pending_jobs(app) == 0:
+            return rounds
+        time.sleep(0.1)
+    raise AssertionError(f"{pending_jobs(app)} jobs still pending after {timeout} s")

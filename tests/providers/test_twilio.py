@@ -1,0 +1,389 @@
+"""TwilioProvider against a loopback server speaking Twilio's Messages API, and the signature."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from campaign.providers.base import OutboundMessage, ProviderError
+from campaign.providers.twilio import (
+    TWILIO_STATUSES,
+    TwilioProvider,
+    parse_retry_after,
+    twilio_signature,
+    valid_signature,
+)
+from tests.sinks.twilio import TwilioSink
+
+FROM = "+15195550100"
+
+
+def message(
+    to: str = "+15197566220",
+    body: str = "Hello Alexander",
+    callback: str | None = None,
+    text_id: str = "text-1",
+) -> OutboundMessage:
+    return OutboundMessage(
+        text_id=text_id, to=to, from_=FROM, body=body, status_callback_url=callback
+    )
+
+
+def make_provider(
+    sink: TwilioSink | None = None,
+    *,
+    api_base: str | None = None,
+    auth_token: str | None = None,
+    read_timeout: float = 5.0,
+    max_connections: int = 64,
+) -> TwilioProvider:
+    return TwilioProvider(
+        account_sid=sink.account_sid if sink else "AC" + "0" * 32,
+        auth_token=auth_token or (sink.auth_token if sink else "token"),
+        api_base=api_base or (sink.url if sink else "http://127.0.0.1:9"),
+        connect_timeout=2.0,
+        read_timeout=read_timeout,
+        max_connections=max_connections,
+    )
+
+
+@pytest.fixture
+def sink() -> Iterator[TwilioSink]:
+    with TwilioSink() as running:
+        yield running
+
+
+@pytest.fixture
+def provider(sink: TwilioSink) -> Iterator[TwilioProvider]:
+    client = make_provider(sink)
+    yield client
+    client.close()
+
+
+def send_error(provider: TwilioProvider, outbound: OutboundMessage) -> ProviderError:
+    with pytest.raises(ProviderError) as caught:
+        provider.send(outbound)
+    return caught.value
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def test_send_posts_the_message_and_returns_twilios_sid(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    callback = "http://127.0.0.1:5000/callbacks/twilio/texts/abc"
+    result = provider.send(message(body="Hello Alexander, ünïcode ✓", callback=callback))
+
+    [received] = sink.messages
+    assert (received.to, received.from_, received.body, received.status_callback) == (
+        "+15197566220",
+        FROM,
+        "Hello Alexander, ünïcode ✓",
+        callback,
+    )
+    assert result.provider_message_id == received.sid
+    assert received.sid.startswith("SM") and len(received.sid) == 34
+    assert result.status == "sent"
+
+
+def test_send_without_callback_url_omits_status_callback(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    provider.send(message())
+    assert sink.messages[0].status_callback is None
+
+
+def test_wrong_credentials_are_a_final_error(sink: TwilioSink) -> None:
+    client = make_provider(sink, auth_token="not-the-token")
+    try:
+        error = send_error(client, message())
+    finally:
+        client.close()
+    assert (error.code, error.retryable, error.ambiguous) == ("20003", False, False)
+    assert sink.messages == []
+
+
+def test_server_error_is_retryable_and_nothing_was_accepted(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    sink.fail_next(1, status=500)
+    error = send_error(provider, message())
+    assert (error.code, error.retryable, error.ambiguous) == ("20500", True, False)
+    assert sink.messages == []
+    # The next attempt goes through: the fault was for one request only.
+    assert provider.send(message()).provider_message_id == sink.messages[0].sid
+
+
+def test_service_unavailable_is_retryable(sink: TwilioSink, provider: TwilioProvider) -> None:
+    sink.fail_next(1, status=503)
+    error = send_error(provider, message())
+    assert error.retryable and not error.ambiguous
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_gateway_errors_are_ambiguous_because_twilio_may_have_accepted(
+    sink: TwilioSink, provider: TwilioProvider, status: int
+) -> None:
+    sink.fail_next(1, status=status)
+    error = send_error(provider, message())
+    assert (error.retryable, error.ambiguous) == (False, True)
+
+
+def test_rate_limit_is_retryable_after_the_retry_after_seconds(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    sink.rate_limit_next(1, retry_after="2")
+    error = send_error(provider, message())
+    assert (error.code, error.retryable, error.retry_after) == ("20429", True, 2.0)
+    assert sink.messages == []
+
+
+def test_rate_limit_with_an_http_date_retry_after_is_honoured(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    sink.rate_limit_next(1, retry_after=formatdate(timeval=None, usegmt=True))
+    error = send_error(provider, message())
+    # A date of "now" means no wait (never a negative one).
+    assert error.retryable and error.retry_after is not None and 0.0 <= error.retry_after <= 1.0
+
+
+def test_retry_after_parsing_falls_back_to_one_second() -> None:
+    assert parse_retry_after(None) == 1.0
+    assert parse_retry_after("soon") == 1.0
+    assert parse_retry_after("nan") == 1.0
+    assert parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("-3") == 0.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_answer_slower_than_read_timeout_is_ambiguous_not_retryable(sink: TwilioSink) -> None:
+    client = make_provider(sink, read_timeout=0.5)
+    sink.hang_next(1, seconds=2.0)
+    try:
+        error = send_error(client, message())
+    finally:
+        client.close()
+    assert (error.retryable, error.ambiguous) == (False, True)
+
+
+def test_connection_dropped_after_the_request_is_ambiguous(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    sink.drop_connection_next(1)
+    error = send_error(provider, message())
+    assert (error.retryable, error.ambiguous) == (False, True)
+    # The sink took it before hanging up: a resend would have been a duplicate.
+    assert len(sink.messages) == 1
+
+
+def test_nothing_listening_is_retryable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    client = make_provider(api_base=f"http://127.0.0.1:{closed_port}")
+    try:
+        error = send_error(client, message())
+    finally:
+        client.close()
+    assert (error.code, error.retryable, error.ambiguous) == ("connect", True, False)
+
+
+def test_opted_out_recipient_is_final_with_twilio_code(
+    sink: TwilioSink, provider: TwilioProvider
+) -> None:
+    sink.reject("+19734390088", code=21610, message="Attempt to send to unsubscribed recipient")
+    error = send_error(provider, message(to="+19734390088"))
+    assert (error.code, error.detail) == ("21610", "Attempt to send to unsubscribed recipient")
+    assert (error.retryable, error.ambiguous) == (False, False)
+    # Other recipients are unaffected.
+    provider.send(message(to="+15197566220"))
+    assert [m.to for m in sink.messages] == ["+15197566220"]
+
+
+def test_invalid_to_number_is_final_with_code_21211(provider: TwilioProvider) -> None:
+    error = send_error(provider, message(to="not-a-number"))
+    assert (error.code, error.retryable, error.ambiguous) == ("21211", False, False)
+    assert "not-a-number" in error.detail
+
+
+def test_error_without_twilio_json_falls_back_to_the_http_status() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _PlainTextTeapot)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = make_provider(api_base=f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        error = send_error(client, message())
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert (error.code, error.retryable, error.ambiguous) == ("418", False, False)
+    assert "418" in error.detail
+
+
+class _PlainTextTeapot(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(418)
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"nope\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_concurrent_sends_from_many_threads_each_arrive_exactly_once(sink: TwilioSink) -> None:
+    client = make_provider(sink, max_connections=16)
+    bodies = [f"text {i}" for i in range(200)]
+    try:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            results = list(pool.map(lambda body: client.send(message(body=body)), bodies))
+    finally:
+        client.close()
+    received = sink.messages
+    assert sorted(m.body for m in received) == sorted(bodies)
+    assert {r.provider_message_id for r in results} == {m.sid for m in received}
+    assert len({m.sid for m in received}) == 200
+
+
+# --- status callbacks ----------------------------------------------------------------------
+
+
+def test_deliver_posts_signed_status_callbacks(sink: TwilioSink, provider: TwilioProvider) -> None:
+    seen: list[tuple[str, dict[str, str], str | None]] = []
+
+    class Callbacks(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+            seen.append((url, dict(parse_qsl(raw)), self.headers.get("X-Twilio-Signature")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Callbacks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        provider.send(message(callback=f"{base}/callbacks/texts/1"))
+        provider.send(message(to="+19734390088"))  # no callback: nothing to deliver
+        statuses = sink.deliver("undelivered", error_code=30003)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert statuses == [204]
+    [(url, params, signature)] = seen
+    assert url == f"{base}/callbacks/texts/1"
+    assert params["MessageSid"] == sink.messages[0].sid
+    assert (params["MessageStatus"], params["SmsStatus"], params["ErrorCode"]) == (
+        "undelivered",
+        "undelivered",
+        "30003",
+    )
+    assert (params["AccountSid"], params["To"], params["ApiVersion"]) == (
+        sink.account_sid,
+        "+15197566220",
+        "2010-04-01",
+    )
+    assert valid_signature(sink.auth_token, url, params, signature)
+
+
+# --- signatures ----------------------------------------------------------------------------
+
+# The example on Twilio's "Webhooks security" page (twilio.com/docs/usage/security).
+DOC_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+DOC_PARAMS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+12349013030",
+    "Digits": "1234",
+    "From": "+12349013030",
+    "To": "+18005551212",
+}
+
+
+def test_signature_matches_twilios_documented_example() -> None:
+    assert twilio_signature("12345", DOC_URL, DOC_PARAMS) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+def test_signature_matches_twilio_python_test_vectors_with_and_without_port() -> None:
+    params = {**DOC_PARAMS, "Caller": "+14158675309", "From": "+14158675309"}
+    assert twilio_signature("12345", DOC_URL, params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    # Twilio may sign with the default port spelled out, or we may see one it did not sign.
+    assert valid_signature("12345", DOC_URL, params, "kvajT1Ptam85bY51eRf/AJRuM3w=")
+    assert valid_signature(
+        "12345", DOC_URL.replace(".com", ".com:1234"), params, "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    )
+
+
+def test_signature_does_not_depend_on_parameter_order() -> None:
+    reversed_params = dict(reversed(list(DOC_PARAMS.items())))
+    assert twilio_signature("12345", DOC_URL, reversed_params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
+def test_repeated_parameter_values_are_signed_in_sorted_order() -> None:
+    class MultiDict(dict[str, str]):
+        """The getlist() shape of werkzeug's MultiDict, without importing it."""
+
+        def __init__(self, items: list[tuple[str, str]]) -> None:
+            super().__init__(items)
+            self._items = items
+
+        def getlist(self, key: str) -> list[str]:
+            return [v for k, v in self._items if k == key]
+
+    signed = "https://x.test/cb" + "MediaUrla" + "MediaUrlb" + "To+1"
+    expected = base64.b64encode(hmac.new(b"t", signed.encode(), hashlib.sha1).digest()).decode()
+    forwards = MultiDict([("To", "+1"), ("MediaUrl", "a"), ("MediaUrl", "b")])
+    backwards = MultiDict([("MediaUrl", "b"), ("To", "+1"), ("MediaUrl", "a")])
+    assert twilio_signature("t", "https://x.test/cb", forwards) == expected
+    assert twilio_signature("t", "https://x.test/cb", backwards) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "token"),
+    [
+        (DOC_URL.replace("foo=1", "foo=2"), DOC_PARAMS, "12345"),
+        ("https://evil.example/myapp.php?foo=1&bar=2", DOC_PARAMS, "12345"),
+        (DOC_URL, {**DOC_PARAMS, "Digits": "9999"}, "12345"),
+        (DOC_URL, {**DOC_PARAMS, "Extra": ""}, "12345"),
+        (DOC_URL, DOC_PARAMS, "54321"),
+    ],
+    ids=["tampered-query", "other-host", "tampered-param", "added-param", "other-token"],
+)
+def test_tampered_request_fails_signature_validation(
+    url: str, params: dict[str, str], token: str
+) -> None:
+    assert valid_signature("12345", DOC_URL, DOC_PARAMS, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+    signature = twilio_signature(token, url, params)
+    assert not valid_signature("12345", DOC_URL, DOC_PARAMS, signature)
+
+
+def test_missing_or_garbage_signature_is_invalid() -> None:
+    assert not valid_signature("12345", DOC_URL, DOC_PARAMS, None)
+    assert not valid_signature("12345", DOC_URL, DOC_PARAMS, "")
+    assert not valid_signature("12345", DOC_URL, DOC_PARAMS, "0/KCTR6DLpKmkAf8muzZqo1nDgQ")
+
+
+def test_twilio_statuses_map_onto_text_status_words() -> None:
+    assert {TWILIO_STATUSES[s] for s in ("queued", "accepted", "sending", "sent")} == {"sent"}
+    assert TWILIO_STATUSES["delivered"] == TWILIO_STATUSES["read"] == "delivered"
+    assert TWILIO_STATUSES["undelivered"] == "undelivered"
+    assert TWILIO_STATUSES["failed"] == TWILIO_STATUSES["canceled"] == "failed"
+    assert "received" not in TWILIO_STATUSES

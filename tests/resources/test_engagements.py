@@ -1,0 +1,233 @@
+"""`engagements` CRUD and status moves: scheduling answers 202 and enqueues exactly one dispatch
+job, pausing and resuming, cancelling (with its envelopes), and delayed delivery."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import rq
+from flask import Flask
+
+from campaign.extensions import redis_store
+from tests.client import ApiClient, Reply
+from tests.factories import SeedCampaign, build_seed_campaign, make_phone_number, resource
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+URL = "/api/v1/engagements"
+
+
+def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
+    """The new resource of a 201, after checking its Location, id and timestamps."""
+    assert reply.status == 201, reply.document
+    data = reply.data
+    assert data["type"] == type_
+    assert len(data["id"]) == 22
+    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
+    attributes = data["attributes"]
+    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
+    assert attributes["created-at"] == attributes["updated-at"]
+    return data
+
+
+def dispatch_jobs(app: Flask) -> tuple[list[str], list[str]]:
+    """Ids of the dispatch jobs waiting in the queue and in its scheduled registry."""
+    with app.app_context():
+        queue = rq.Queue("dispatch", connection=redis_store.connection)
+        return list(queue.job_ids), list(queue.scheduled_job_registry.get_job_ids())
+
+
+def all_dispatch_jobs(app: Flask) -> list[str]:
+    queued, scheduled = dispatch_jobs(app)
+    return queued + scheduled
+
+
+def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
+    return api.patch(f"{URL}/{id_}", resource("engagements", attributes, id_=id_))
+
+
+def seed(app: Flask, api: ApiClient) -> SeedCampaign:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    return build_seed_campaign(api, phone_id)
+
+
+def wire_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_create_is_pending_with_null_counters(api: ApiClient) -> None:
+    data = assert_created(api.post(URL, resource(
+        "engagements", {"name": "Weekly Specials", "direction": "outbound"})), "engagements")
+    attributes = data["attributes"]
+    assert attributes["status"] == "pending"
+    assert attributes["direction"] == "outbound"
+    assert attributes["delivery-type"] == "immediately"
+    assert attributes["delivery-time"] is None
+    for counter in ("count-total", "count-complete", "count-incomplete", "count-hold"):
+        assert attributes[counter] is None
+    assert data["relationships"]["activity"]["data"] is None
+    assert api.get(f"{URL}/{data['id']}").data == data
+
+
+def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
+    future = wire_time(datetime.now(UTC) + timedelta(days=2))
+    created = assert_created(api.post(URL, resource("engagements", {
+        "name": "Old", "delivery-type": "scheduled", "delivery-time": future})), "engagements")
+    reply = patch(api, created["id"], name="New")
+    assert reply.status == 200
+    attributes = reply.data["attributes"]
+    assert attributes["name"] == "New"
+    assert attributes["delivery-type"] == "scheduled"
+    assert attributes["delivery-time"] == future
+    assert attributes["status"] == "pending"
+    assert attributes["updated-at"] > attributes["created-at"] == created["attributes"][
+        "created-at"]
+    assert api.get(f"{URL}/{created['id']}").data["attributes"] == attributes
+
+
+def test_scheduled_delivery_needs_a_delivery_time(api: ApiClient) -> None:
+    reply = api.post(URL, resource("engagements", {"name": "x", "delivery-type": "scheduled"}))
+    assert reply.status == 400
+    assert reply.pointers() == ["/data/attributes/delivery-time"]
+    assert api.get(URL).data == []
+
+
+def test_patch_to_scheduled_answers_202_and_enqueues_one_dispatch(
+    app: Flask, api: ApiClient
+) -> None:
+    campaign = seed(app, api)
+    first = patch(api, campaign.engagement_id, status="scheduled", **{
+        "delivery-type": "immediately"})
+    assert first.status == 202
+    assert first.data["attributes"]["status"] == "scheduled"
+    assert first.data["attributes"]["count-total"] == 2
+    queued, scheduled = dispatch_jobs(app)
+    assert len(queued) == 1 and scheduled == []
+    assert campaign.engagement_id in queued[0]
+
+    again = patch(api, campaign.engagement_id, status="scheduled")
+    assert again.status == 202
+    assert again.data["attributes"]["status"] == "scheduled"
+    assert dispatch_jobs(app) == (queued, [])
+
+
+def test_pause_then_resume_enqueues_a_second_dispatch(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    assert patch(api, campaign.engagement_id, status="scheduled").status == 202
+    first_jobs = all_dispatch_jobs(app)
+    assert len(first_jobs) == 1
+
+    paused = patch(api, campaign.engagement_id, status="paused")
+    assert paused.status == 200
+    assert paused.data["attributes"]["status"] == "paused"
+    assert api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]["status"] == "paused"
+    assert all_dispatch_jobs(app) == first_jobs
+
+    resumed = patch(api, campaign.engagement_id, status="scheduled")
+    assert resumed.status == 202
+    assert resumed.data["attributes"]["status"] == "scheduled"
+    jobs = all_dispatch_jobs(app)
+    assert len(jobs) == 2
+    assert set(first_jobs) < set(jobs)
+
+
+def test_cancel_a_scheduled_engagement_cancels_its_envelopes(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    assert patch(api, campaign.engagement_id, status="scheduled").status == 202
+    cancelled = patch(api, campaign.engagement_id, status="cancelled")
+    assert cancelled.status == 200
+    assert cancelled.data["attributes"]["status"] == "cancelled"
+    envelopes = api.get(f"/api/v1/envelopes?filter[engagement]={campaign.engagement_id}").data
+    assert len(envelopes) == 2
+    for item in envelopes:
+        assert item["attributes"]["status"] == "cancelled"
+        assert TIMESTAMP.match(item["attributes"]["completed-at"])
+    # A cancelled engagement is final.
+    refused = patch(api, campaign.engagement_id, status="scheduled")
+    assert refused.status == 409
+    assert refused.pointers() == ["/data/attributes/status"]
+
+
+def test_cancel_a_pending_engagement_cancels_its_envelopes(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    cancelled = patch(api, campaign.engagement_id, status="cancelled")
+    assert cancelled.status == 200
+    assert cancelled.data["attributes"]["status"] == "cancelled"
+    statuses = {item["attributes"]["status"] for item in api.get(
+        f"/api/v1/envelopes?filter[engagement]={campaign.engagement_id}").data}
+    assert statuses == {"cancelled"}
+    assert all_dispatch_jobs(app) == []
+
+
+def test_scheduled_delivery_waits_in_the_scheduled_registry(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    delivery = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    reply = patch(api, campaign.engagement_id, status="scheduled", **{
+        "delivery-type": "scheduled", "delivery-time": wire_time(delivery)})
+    assert reply.status == 202
+    assert reply.data["attributes"]["delivery-time"] == wire_time(delivery)
+    queued, scheduled = dispatch_jobs(app)
+    assert queued == []
+    assert len(scheduled) == 1
+    with app.app_context():
+        registry = rq.Queue("dispatch", connection=redis_store.connection).scheduled_job_registry
+        assert registry.get_scheduled_time(scheduled[0]) == delivery
+
+
+def test_scheduling_with_a_past_delivery_time_is_refused(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    past = wire_time(datetime.now(UTC) - timedelta(hours=1))
+    reply = patch(api, campaign.engagement_id, status="scheduled", **{
+        "delivery-type": "scheduled", "delivery-time": past})
+    assert reply.status == 400
+    assert reply.pointers() == ["/data/attributes/delivery-time"]
+    attributes = api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]
+    assert (attributes["status"], attributes["delivery-type"]) == ("pending", "immediately")
+    assert all_dispatch_jobs(app) == []
+
+
+def test_scheduling_without_envelopes_is_a_conflict_that_says_why(
+    app: Flask, api: ApiClient
+) -> None:
+    created = assert_created(api.post(URL, resource("engagements", {"name": "Empty"})),
+                             "engagements")
+    reply = patch(api, created["id"], status="scheduled")
+    assert reply.status == 409
+    assert "activity" in reply.errors[0]["detail"]
+    assert api.get(f"{URL}/{created['id']}").data["attributes"]["status"] == "pending"
+    assert all_dispatch_jobs(app) == []
+
+
+def test_dispatcher_statuses_cannot_be_set_by_clients(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    for status in ("sending", "completed"):
+        reply = patch(api, campaign.engagement_id, status=status)
+        assert reply.status == 409
+        assert reply.pointers() == ["/data/attributes/status"]
+    assert api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]["status"] == "pending"
+
+
+def test_delivery_settings_are_frozen_while_scheduled(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    assert patch(api, campaign.engagement_id, status="scheduled").status == 202
+    future = wire_time(datetime.now(UTC) + timedelta(days=1))
+    reply = patch(api, campaign.engagement_id, **{"delivery-type": "scheduled",
+                                                  "delivery-time": future})
+    assert reply.status == 409
+    attributes = api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]
+    assert attributes["delivery-type"] == "immediately"
+    assert attributes["delivery-time"] is None
+
+
+def test_read_includes_activity_and_phone_numbers(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    read = api.get(f"{URL}/{campaign.engagement_id}?include=activity,phone-numbers")
+    assert read.status == 200
+    assert read.data["relationships"]["activity"]["data"] == {
+        "type": "activities", "id": campaign.activity_id}
+    assert read.data["relationships"]["phone-numbers"]["data"] == [
+        {"type": "phone-numbers", "id": campaign.phone_number_id}]
+    assert sorted((item["type"], item["id"]) for item in read.document["included"]) == [
+        ("activities", campaign.activity_id), ("phone-numbers", campaign.phone_number_id)]

@@ -1,0 +1,122 @@
+"""`text-templates` CRUD: the read-only `variables` are computed from the body on create and
+recomputed whenever the body changes, and an invalid body is refused with a pointer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.client import ApiClient, Reply
+from tests.factories import build_seed_campaign, make_phone_number, resource
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+URL = "/api/v1/text-templates"
+
+
+def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
+    """The new resource of a 201, after checking its Location, id and timestamps."""
+    assert reply.status == 201, reply.document
+    data = reply.data
+    assert data["type"] == type_
+    assert len(data["id"]) == 22
+    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
+    attributes = data["attributes"]
+    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
+    assert attributes["created-at"] == attributes["updated-at"]
+    return data
+
+
+def create(api: ApiClient, name: str = "Weekly Specials",
+           body: str = "Hello {{first-name}}!") -> dict[str, Any]:
+    return assert_created(api.post(URL, resource("text-templates", {"name": name, "body": body})),
+                          "text-templates")
+
+
+def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
+    return api.patch(f"{URL}/{id_}", resource("text-templates", attributes, id_=id_))
+
+
+def test_create_computes_variables_in_order_of_use(api: ApiClient) -> None:
+    data = create(api, body="Hi {{first-name}} {{last-name}}, {{first-name}} again")
+    assert data["attributes"]["variables"] == ["first-name", "last-name"]
+    assert data["attributes"]["name"] == "Weekly Specials"
+    assert api.get(f"{URL}/{data['id']}").data == data
+
+
+def test_body_without_variables_has_an_empty_list(api: ApiClient) -> None:
+    assert create(api, body="No variables here.")["attributes"]["variables"] == []
+
+
+def test_variables_cannot_be_written(api: ApiClient) -> None:
+    reply = api.post(URL, resource("text-templates", {
+        "name": "x", "body": "Hello {{first-name}}", "variables": ["other"]}))
+    assert reply.status == 400
+    assert reply.pointers() == ["/data/attributes/variables"]
+    assert api.get(URL).data == []
+
+
+def test_patch_body_recomputes_variables(api: ApiClient) -> None:
+    created = create(api)
+    reply = patch(api, created["id"], body="Your code is {{code}}, {{last-name}}")
+    assert reply.status == 200
+    attributes = reply.data["attributes"]
+    assert attributes["variables"] == ["code", "last-name"]
+    assert attributes["body"] == "Your code is {{code}}, {{last-name}}"
+    assert attributes["name"] == created["attributes"]["name"]
+    assert attributes["created-at"] == created["attributes"]["created-at"]
+    assert attributes["updated-at"] > attributes["created-at"]
+    assert api.get(f"{URL}/{created['id']}").data["attributes"] == attributes
+
+
+def test_patch_name_changes_only_the_name(api: ApiClient) -> None:
+    created = create(api)
+    reply = patch(api, created["id"], name="Monthly Specials")
+    assert reply.status == 200
+    attributes = reply.data["attributes"]
+    assert attributes["name"] == "Monthly Specials"
+    assert attributes["body"] == created["attributes"]["body"]
+    assert attributes["variables"] == ["first-name"]
+
+
+@pytest.mark.parametrize("body", ["Hello {{first-name", "{{ ''.__class__ }}"])
+def test_invalid_body_is_rejected_and_the_template_is_unchanged(api: ApiClient,
+                                                                body: str) -> None:
+    created = create(api)
+    reply = patch(api, created["id"], body=body)
+    assert reply.status == 400
+    assert reply.pointers() == ["/data/attributes/body"]
+    assert api.get(f"{URL}/{created['id']}").data == created
+
+    refused = api.post(URL, resource("text-templates", {"name": "x", "body": body}))
+    assert refused.status == 400
+    assert refused.pointers() == ["/data/attributes/body"]
+    assert len(api.get(URL).data) == 1
+
+
+def test_delete_answers_204_then_404(api: ApiClient) -> None:
+    created = create(api)
+    deleted = api.delete(f"{URL}/{created['id']}")
+    assert deleted.status == 204
+    assert deleted.document is None
+    assert api.get(f"{URL}/{created['id']}").status == 404
+    assert api.delete(f"{URL}/{created['id']}").status == 404
+
+
+def test_body_is_frozen_while_a_scheduled_engagement_sends_it(app: Flask, api: ApiClient) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    seed = build_seed_campaign(api, phone_id)
+    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
+        "engagements", {"status": "scheduled"}, id_=seed.engagement_id)).status == 202
+    before = api.get(f"{URL}/{seed.template_id}").data
+
+    refused = patch(api, seed.template_id, body="Changed {{code}}")
+    assert refused.status == 409
+    assert refused.pointers() == ["/data/attributes/body"]
+    assert api.delete(f"{URL}/{seed.template_id}").status == 409
+    assert api.get(f"{URL}/{seed.template_id}").data == before
+    # The name is only a label: it may still change.
+    assert patch(api, seed.template_id, name="Renamed").status == 200

@@ -1,0 +1,1 @@
+"""Loopback servers that speak a carrier's protocol, so tests fake only the carrier."""
