@@ -15,6 +15,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from campaign.errors import ApiError
 from campaign.extensions import db
@@ -28,6 +29,25 @@ def _account(key: str) -> Account:
     return account
 
 
+class OperatorGroup(click.Group):
+    """A command group whose database failures end in one line on stderr, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            db.session.rollback()
+            lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+            reason = lines[0] if lines else type(exc).__name__
+            if isinstance(exc, IntegrityError):
+                # Lost a race with a concurrent command: the checks above passed, the row did not.
+                raise click.ClickException(f"the database refused the change: {reason}") from None
+            # Most often a database that `campaign db upgrade` has not been run against.
+            raise click.ClickException(
+                f"database error: {reason} (has `campaign db upgrade` run?)"
+            ) from None
+
+
 def register_commands(app: Flask) -> None:
     """Attach the operator commands to the app's CLI group (Flask-Migrate adds `db`)."""
     app.cli.add_command(accounts)
@@ -37,7 +57,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(run)
 
 
-@click.group(help="Manage accounts (tenants).")
+@click.group(cls=OperatorGroup, help="Manage accounts (tenants).")
 def accounts() -> None:
     pass
 
@@ -58,7 +78,7 @@ def create_account(key: str, name: str) -> None:
     click.echo(account.id)
 
 
-@click.group(help="Manage API tokens.")
+@click.group(cls=OperatorGroup, help="Manage API tokens.")
 def tokens() -> None:
     pass
 
@@ -85,7 +105,7 @@ def revoke_token(token_key: str) -> None:
     click.echo(f"revoked token {token_key}")
 
 
-@click.group("phone-numbers", help="Manage sender phone numbers.")
+@click.group("phone-numbers", cls=OperatorGroup, help="Manage sender phone numbers.")
 def phone_numbers() -> None:
     pass
 
@@ -94,7 +114,8 @@ def phone_numbers() -> None:
 @click.argument("key")
 @click.argument("number")
 @click.option("--throughput", type=click.IntRange(1, 10_000), default=None,
-              help="Messages per second this sender may send (default CAMPAIGN_DEFAULT_THROUGHPUT).")
+              help="Messages per second this sender may send "
+                   "(default CAMPAIGN_DEFAULT_THROUGHPUT).")
 @click.option("--name", default=None, help="A label for the number.")
 def create_phone_number_command(key: str, number: str, throughput: int | None,
                                 name: str | None) -> None:
@@ -153,11 +174,20 @@ def run(port: int | None) -> None:
             child.wait(timeout=30)
 
 
+def _create_app() -> Flask:
+    from campaign import create_app
+    from campaign.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        # A bad setting is the operator's to fix: one clear line and exit 1, not a traceback.
+        raise click.ClickException(str(exc)) from None
+
+
 def main() -> None:
     """Entry point of the `campaign` console script."""
-    from campaign import create_app
-
-    group = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False,
+    group = FlaskGroup(create_app=_create_app, add_default_commands=False,
                        load_dotenv=False, help="campaign: bulk SMS campaign engine")
     group.main(prog_name="campaign")
 

@@ -23,6 +23,7 @@ from campaign.errors import (
     InvalidAttribute,
     InvalidDocument,
     InvalidParameter,
+    pointer_to,
 )
 from campaign.jsonapi import request_extensions
 
@@ -67,7 +68,8 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
     unknown = sorted(set(document) - _DOCUMENT_MEMBERS)
     if unknown:
         raise InvalidDocument(
-            f"{unknown[0]!r} is not a member of a JSON:API document", pointer=f"/{unknown[0]}"
+            f"{unknown[0]!r} is not a member of a JSON:API document",
+            pointer=pointer_to("", unknown[0]),
         )
     if "data" not in document:
         raise InvalidDocument("the document must have a 'data' member", pointer="")
@@ -93,7 +95,7 @@ def _nul_pointer(value: Any, at: str) -> str | None:
         return at if "\x00" in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            member = f"{at}/{key.replace('~', '~0').replace('/', '~1')}"
+            member = pointer_to(at, key)
             found = member if "\x00" in key else _nul_pointer(item, member)
             if found is not None:
                 return found
@@ -118,7 +120,7 @@ def check_resource(
     for member in sorted(set(resource) - _RESOURCE_MEMBERS):
         errors.append(
             InvalidDocument(f"{member!r} is not a member of a resource object",
-                            pointer=f"{pointer}/{member}")
+                            pointer=pointer_to(pointer, member))
         )
     kind = resource.get("type")
     if not isinstance(kind, str):
@@ -149,7 +151,8 @@ def check_resource(
     relationships = resource.get("relationships")
     if isinstance(relationships, dict):
         for name, relationship in relationships.items():
-            errors.extend(_check_relationship(relationship, f"{pointer}/relationships/{name}"))
+            errors.extend(_check_relationship(relationship,
+                                              pointer_to(f"{pointer}/relationships", name)))
     return errors
 
 
@@ -175,7 +178,9 @@ def _check_relationship(relationship: Any, pointer: str) -> list[ApiError]:
     return errors
 
 
-def check_members(resource: dict[str, Any], schema: Schema, pointer: str = "/data") -> list[ApiError]:
+def check_members(
+    resource: dict[str, Any], schema: Schema, pointer: str = "/data"
+) -> list[ApiError]:
     """Errors for attributes and relationships the schema does not accept from clients."""
     loadable: dict[str, Any] = {}
     read_only: set[str] = set()
@@ -188,7 +193,7 @@ def check_members(resource: dict[str, Any], schema: Schema, pointer: str = "/dat
     errors: list[ApiError] = []
     for member, relationship in (("attributes", False), ("relationships", True)):
         for name in resource.get(member) or {}:
-            at = f"{pointer}/{member}/{name}"
+            at = pointer_to(f"{pointer}/{member}", name)
             field = loadable.get(name)
             if name in read_only:
                 errors.append(InvalidAttribute(f"{name!r} is read-only", pointer=at))
@@ -208,7 +213,9 @@ def load_resource(
     if errors:
         raise ApiErrors(errors)
     # Identity was checked above; resource `meta`, `links` and `lid` carry nothing to store.
-    body = {key: resource[key] for key in ("type", "attributes", "relationships") if key in resource}
+    body = {
+        key: resource[key] for key in ("type", "attributes", "relationships") if key in resource
+    }
     try:
         loaded = schema.load({"data": body}, partial=partial)
     except ValidationError as exc:

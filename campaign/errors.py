@@ -6,6 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def pointer_to(parent: str, name: str) -> str:
+    """The JSON pointer (RFC 6901) of member `name` under `parent`, with `~` and `/` escaped."""
+    return f"{parent}/{name.replace('~', '~0').replace('/', '~1')}"
+
+
 class ApiError(Exception):
     """One JSON:API error: `status`, `title`, `detail` and a `source` (pointer or parameter)."""
 

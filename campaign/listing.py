@@ -120,8 +120,9 @@ def parse_list_query(
         else:
             raise InvalidParameter(f"unsupported query parameter {name!r}", parameter=name)
     if after and before:
-        raise InvalidParameter("give page[after] or page[before], not both",
-                               parameter="page[before]")
+        raise InvalidParameter(
+            "give page[after] or page[before], not both", parameter="page[before]"
+        )
     sort, descending = _sort(args.get("sort"))
     return ListQuery(
         size=size,
@@ -165,8 +166,9 @@ class Page:
     links: dict[str, str | None]
 
 
-def paginate(statement: Select[Any], model: Any, query: ListQuery, base_url: str,
-             args: Mapping[str, str]) -> Page:
+def paginate(
+    statement: Select[Any], model: Any, query: ListQuery, base_url: str, args: Mapping[str, str]
+) -> Page:
     """Run `statement` one page at a time, ordered by the query's sort key and then id."""
     key: InstrumentedAttribute[Any] = getattr(model, query.sort)
     ident: InstrumentedAttribute[Any] = model.id
@@ -186,14 +188,17 @@ def paginate(statement: Select[Any], model: Any, query: ListQuery, base_url: str
         rows.reverse()
     has_next = (more and not backwards) or backwards
     has_prev = (more and backwards) or (query.after is not None)
-    links: dict[str, str | None] = {"self": _url(base_url, args, {})}
+    # `self` names this very page, so it keeps the cursor the client sent.
+    links: dict[str, str | None] = {"self": _url(base_url, args, {}, keep_cursor=True)}
     links["next"] = (
         _url(base_url, args, {"page[after]": _cursor(rows[-1], query.sort)})
-        if has_next and rows else None
+        if has_next and rows
+        else None
     )
     links["prev"] = (
         _url(base_url, args, {"page[before]": _cursor(rows[0], query.sort)})
-        if has_prev and rows else None
+        if has_prev and rows
+        else None
     )
     return Page(rows, links)
 
@@ -202,7 +207,10 @@ def _cursor(row: Any, sort: str) -> str:
     return Cursor(getattr(row, sort), row.id).encode()
 
 
-def _url(base_url: str, args: Mapping[str, str], changes: Mapping[str, str]) -> str:
-    params = {k: v for k, v in args.items() if k not in ("page[after]", "page[before]")}
+def _url(
+    base_url: str, args: Mapping[str, str], changes: Mapping[str, str], *, keep_cursor: bool = False
+) -> str:
+    cursors = () if keep_cursor else ("page[after]", "page[before]")
+    params = {k: v for k, v in args.items() if k not in cursors}
     params.update(changes)
     return f"{base_url}?{urlencode(params)}" if params else base_url

@@ -143,14 +143,15 @@ class KannelGateway:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5.0)
+        if self._reader is not None:
+            # fakesmsc has exited, so its stderr ends and the reader finishes before we close it.
+            self._reader.join(timeout=5.0)
+            self._reader = None
         for process in self._processes.values():
             for stream in (process.stdout, process.stderr):
                 if stream is not None:
                     stream.close()
         self._processes.clear()
-        if self._reader is not None:
-            self._reader.join(timeout=5.0)
-            self._reader = None
 
     # -- what the SMS centre received ------------------------------------------------------------
 

@@ -106,8 +106,9 @@ BAD_AUTHORIZATIONS: dict[str, Callable[[str], str | None]] = {
     "over-long-token-key": lambda token: "Token " + "k" * 200 + ":" + token.partition(":")[2],
     "nul-in-token-key": lambda token: "Basic " + b64("abc\x00def:" + token.partition(":")[2]),
     "wrong-secret": lambda token: "Basic " + b64(token.partition(":")[0] + ":not-the-secret"),
-    "secret-of-other-case": lambda token: "Basic " + b64(token.partition(":")[0] + ":"
-                                                         + token.partition(":")[2].swapcase()),
+    "secret-of-other-case": lambda token: (
+        "Basic " + b64(token.partition(":")[0] + ":" + token.partition(":")[2].swapcase())
+    ),
     "secret-with-suffix": lambda token: f"Token {token}x",
 }
 
@@ -128,11 +129,16 @@ def test_unauthenticated_writes_are_refused_before_anything_changes(
     created = api.post(ENGAGEMENTS, resource("engagements", {"name": "Spring"}))
     engagement_id = created.data["id"]
     path = ENGAGEMENTS if method == "POST" else f"{ENGAGEMENTS}/{engagement_id}"
-    body = resource("engagements", {"name": "Changed"},
-                    id_=None if method == "POST" else engagement_id)
+    body = resource(
+        "engagements", {"name": "Changed"}, id_=None if method == "POST" else engagement_id
+    )
 
-    reply = api.request(method, path, None if method == "DELETE" else body,
-                        headers={"Authorization": "Basic " + b64("nobody:nothing")})
+    reply = api.request(
+        method,
+        path,
+        None if method == "DELETE" else body,
+        headers={"Authorization": "Basic " + b64("nobody:nothing")},
+    )
 
     assert_unauthorized(reply)
     assert engagement_count(app) == 1
@@ -154,8 +160,7 @@ def test_token_revoked_on_the_model_is_unauthorized(app: Flask, api: ApiClient) 
         token.revoked_at = utcnow()
         db.session.commit()
 
-    for authorization in ("Basic " + b64(api.credentials.token),
-                          f"Token {api.credentials.token}"):
+    for authorization in ("Basic " + b64(api.credentials.token), f"Token {api.credentials.token}"):
         assert_unauthorized(api.get(ENGAGEMENTS, headers={"Authorization": authorization}))
 
 
@@ -171,19 +176,19 @@ def test_token_revoked_with_the_cli_is_unauthorized_and_other_tokens_still_work(
     assert reply.status == 200, reply.document
 
 
-def test_token_of_another_account_is_forbidden(
-    api: ApiClient, other_api: ApiClient
-) -> None:
+def test_token_of_another_account_is_forbidden(api: ApiClient, other_api: ApiClient) -> None:
     # firstbank's valid token, naming secondbank's account.
     mine = other_api.post(ENGAGEMENTS, resource("engagements", {"name": "Second's"}))
     assert mine.status == 201
 
-    for authorization in ("Basic " + b64(api.credentials.token),
-                          f"Token {api.credentials.token}"):
+    for authorization in ("Basic " + b64(api.credentials.token), f"Token {api.credentials.token}"):
         reply = other_api.get(ENGAGEMENTS, headers={"Authorization": authorization})
         assert_auth_error(reply, 403, "X-Account-Key")
-    written = other_api.post(ENGAGEMENTS, resource("engagements", {"name": "Planted"}),
-                             headers={"Authorization": "Basic " + b64(api.credentials.token)})
+    written = other_api.post(
+        ENGAGEMENTS,
+        resource("engagements", {"name": "Planted"}),
+        headers={"Authorization": "Basic " + b64(api.credentials.token)},
+    )
     assert_auth_error(written, 403, "X-Account-Key")
     assert [item["id"] for item in other_api.get(ENGAGEMENTS).data] == [mine.data["id"]]
     assert api.get(ENGAGEMENTS).data == []

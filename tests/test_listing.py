@@ -1,15 +1,259 @@
-import json
-from tests.factories import make_phone_number, build_seed_campaign, resource, BULK, envelope
+"""List features through the API: cursor pages walked both ways (also across equal timestamps),
+sort on timestamps, filters, include, and the 400s for parameters the server does not accept."""
 
-def show(label, r):
-    print("==", label, r.status, dict(r.headers), json.dumps(r.document)[:700])
+from __future__ import annotations
 
-def test_probe(app, api):
-    show("pn", api.post("/api/v1/phone-numbers", resource("phone-numbers", {"number": "(519) 555-0101"})))
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+
+from tests.client import ApiClient, Reply
+from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+
+TEMPLATES = "/api/v1/text-templates"
+ENVELOPES = "/api/v1/envelopes"
+
+
+def create_templates(api: ApiClient, count: int) -> list[str]:
+    """`count` text templates, their ids in order of creation."""
+    ids = []
+    for index in range(count):
+        reply = api.post(
+            TEMPLATES,
+            resource("text-templates", {"name": f"Template {index}", "body": f"Body {index}"}),
+        )
+        assert reply.status == 201
+        ids.append(reply.data["id"])
+    return ids
+
+
+def same_url(link: str, url: str) -> bool:
+    """Whether two URLs name the same path and query (links are absolute and percent-encoded)."""
+    first, second = urlsplit(link), urlsplit(url)
+    return (first.path, parse_qs(first.query)) == (second.path, parse_qs(second.query))
+
+
+def walk(api: ApiClient, url: str, link: str) -> tuple[list[list[str]], Reply]:
+    """Follow `links[link]` from `url` until null: the ids of each page, and the last reply."""
+    pages: list[list[str]] = []
+    seen_urls = set()
+    next_url: str | None = url
+    reply: Reply | None = None
+    while next_url is not None:
+        assert next_url not in seen_urls, f"pagination loops at {next_url}"
+        seen_urls.add(next_url)
+        reply = api.get(next_url)
+        assert reply.status == 200, reply.document
+        assert same_url(reply.document["links"]["self"], next_url)
+        pages.append([item["id"] for item in reply.data])
+        next_url = reply.document["links"][link]
+        assert len(pages) <= 100, "pagination does not end"
+    assert reply is not None
+    return pages, reply
+
+
+def walk_both_ways(api: ApiClient, url: str) -> tuple[list[str], list[str]]:
+    """Every id walking forward with `next`, then back from the last page with `prev`."""
+    forward_pages, last = walk(api, url, "next")
+    backward_pages = [forward_pages[-1]]
+    if last.document["links"]["prev"] is not None:
+        pages, _ = walk(api, last.document["links"]["prev"], "prev")
+        backward_pages += pages
+    forward = [id_ for page in forward_pages for id_ in page]
+    backward = [id_ for page in reversed(backward_pages) for id_ in page]
+    return forward, backward
+
+
+def test_walks_every_row_once_forward_and_backward_in_creation_order(api: ApiClient) -> None:
+    ids = create_templates(api, 7)
+    pages, last = walk(api, f"{TEMPLATES}?page[size]=3", "next")
+    assert pages == [ids[0:3], ids[3:6], ids[6:7]]
+    assert last.document["links"]["next"] is None
+
+    prev_pages, first = walk(api, last.document["links"]["prev"], "prev")
+    assert prev_pages == [ids[3:6], ids[0:3]]
+    assert first.document["links"]["prev"] is None
+    assert first.document["links"]["next"] is not None
+
+
+@pytest.mark.parametrize(("sort", "reverse"), [("created-at", False), ("-created-at", True)])
+def test_sort_on_created_at_orders_pages_in_both_directions(
+    api: ApiClient, sort: str, reverse: bool
+) -> None:
+    ids = create_templates(api, 7)
+    expected = list(reversed(ids)) if reverse else ids
+    forward, backward = walk_both_ways(api, f"{TEMPLATES}?sort={sort}&page[size]=3")
+    assert forward == expected
+    assert backward == expected
+
+
+def test_sort_on_updated_at_follows_the_latest_change(api: ApiClient) -> None:
+    ids = create_templates(api, 7)
+    for index in (0, 3):
+        reply = api.patch(
+            f"{TEMPLATES}/{ids[index]}",
+            resource("text-templates", {"name": f"Changed {index}"}, id_=ids[index]),
+        )
+        assert reply.status == 200
+    expected = [ids[i] for i in (1, 2, 4, 5, 6, 0, 3)]
+    forward, backward = walk_both_ways(api, f"{TEMPLATES}?sort=updated-at&page[size]=3")
+    assert forward == backward == expected
+    forward, backward = walk_both_ways(api, f"{TEMPLATES}?sort=-updated-at&page[size]=3")
+    assert forward == backward == list(reversed(expected))
+
+
+def test_a_full_last_page_has_no_next_link(api: ApiClient) -> None:
+    ids = create_templates(api, 6)
+    pages, last = walk(api, f"{TEMPLATES}?page[size]=3", "next")
+    assert pages == [ids[0:3], ids[3:6]]
+    assert last.document["links"]["next"] is None
+
+
+def test_lists_carry_no_total_count(api: ApiClient) -> None:
+    create_templates(api, 4)
+    reply = api.get(f"{TEMPLATES}?page[size]=2")
+    meta: dict[str, Any] = reply.document.get("meta", {})
+    assert not {key for key in meta if "total" in key or "count" in key}
+    assert set(reply.document["links"]) == {"self", "next", "prev"}
+
+
+def test_page_links_keep_size_sort_and_filters(app: Flask, api: ApiClient) -> None:
     with app.app_context():
-        phone = make_phone_number(account_id=api.credentials.account_id)
-    seed = build_seed_campaign(api, phone)
-    show("list", api.get("/api/v1/text-templates?page[size]=1"))
-    show("env", api.get("/api/v1/envelopes?page[size]=1&include=activity"))
-    show("texts post", api.post("/api/v1/texts", resource("texts", {"to": "x"})))
-    assert 0
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    campaign = build_seed_campaign(api, phone_id)
+    url = f"{ENVELOPES}?filter[engagement]={campaign.engagement_id}&sort=-created-at&page[size]=1"
+    next_url = api.get(url).document["links"]["next"]
+    query = parse_qs(urlsplit(next_url).query)
+    assert query["filter[engagement]"] == [campaign.engagement_id]
+    assert query["sort"] == ["-created-at"]
+    assert query["page[size]"] == ["1"]
+    assert "page[after]" in query
+
+
+def test_page_size_over_the_maximum_is_rejected(app: Flask, api: ApiClient) -> None:
+    maximum = app.config["MAX_PAGE_SIZE"]
+    reply = api.get(f"{TEMPLATES}?page[size]={maximum + 1}")
+    assert reply.status == 400
+    assert reply.errors[0]["source"] == {"parameter": "page[size]"}
+    assert api.get(f"{TEMPLATES}?page[size]={maximum}").status == 200
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "three", ""])
+def test_page_size_that_is_not_a_positive_number_is_rejected(api: ApiClient, size: str) -> None:
+    reply = api.get(f"{TEMPLATES}?page[size]={size}")
+    assert reply.status == 400
+    assert reply.errors[0]["source"] == {"parameter": "page[size]"}
+
+
+def test_default_page_size_is_capped_by_the_maximum(
+    app: Flask, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = create_templates(api, 3)
+    monkeypatch.setitem(app.config, "MAX_PAGE_SIZE", 2)
+    first = api.get(TEMPLATES)
+    assert [item["id"] for item in first.data] == ids[:2]
+    assert first.document["links"]["next"] is not None
+    assert api.get(f"{TEMPLATES}?page[size]=3").errors[0]["source"] == {"parameter": "page[size]"}
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("page[after]=not-a-cursor", "page[after]"),
+        ("page[before]=bm90LWpzb24", "page[before]"),
+        ("sort=name", "sort"),
+        ("sort=created-at,updated-at", "sort"),
+        ("filter[name]=x", "filter[name]"),
+        ("filter[status]=", "filter[status]"),
+        ("include=envelope", "include"),
+        ("page[number]=2", "page[number]"),
+        ("colour=blue", "colour"),
+    ],
+)
+def test_parameters_the_server_does_not_accept_are_named(
+    api: ApiClient, query: str, parameter: str
+) -> None:
+    reply = api.get(f"/api/v1/engagements?{query}")
+    assert reply.status == 400
+    assert reply.errors[0]["source"] == {"parameter": parameter}
+
+
+def test_after_and_before_together_are_rejected(api: ApiClient) -> None:
+    create_templates(api, 3)
+    next_url = api.get(f"{TEMPLATES}?page[size]=1").document["links"]["next"]
+    cursor = parse_qs(urlsplit(next_url).query)["page[after]"][0]
+    reply = api.get(f"{TEMPLATES}?page[after]={cursor}&page[before]={cursor}")
+    assert reply.status == 400
+    assert reply.errors[0]["source"]["parameter"] in ("page[after]", "page[before]")
+
+
+def test_rows_with_equal_timestamps_paginate_without_loss_or_repetition(
+    app: Flask, api: ApiClient
+) -> None:
+    engagement_id = api.post("/api/v1/engagements", resource("engagements", {"name": "Bulk"})).data[
+        "id"
+    ]
+    uploaded = api.post(
+        ENVELOPES,
+        {
+            "data": [
+                envelope(engagement_id, f"+1519555{index:04d}", {"n": index}) for index in range(25)
+            ]
+        },
+        headers=BULK,
+    )
+    assert uploaded.status == 201
+    ids = [item["id"] for item in uploaded.data]
+    assert len({item["attributes"]["created-at"] for item in uploaded.data}) == 1
+
+    forward, backward = walk_both_ways(api, f"{ENVELOPES}?page[size]=4")
+    assert len(forward) == 25 and set(forward) == set(ids)
+    assert backward == forward
+    descending, descending_back = walk_both_ways(api, f"{ENVELOPES}?sort=-created-at&page[size]=4")
+    assert descending == descending_back == list(reversed(forward))
+
+
+def test_filter_on_status(app: Flask, api: ApiClient) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    kept = build_seed_campaign(api, phone_id)
+    dropped = build_seed_campaign(api, phone_id)
+    reply = api.patch(
+        f"/api/v1/engagements/{dropped.engagement_id}",
+        resource("engagements", {"status": "cancelled"}, id_=dropped.engagement_id),
+    )
+    assert reply.status == 200
+
+    cancelled = api.get("/api/v1/engagements?filter[status]=cancelled")
+    assert [item["id"] for item in cancelled.data] == [dropped.engagement_id]
+    pending = api.get("/api/v1/engagements?filter[status]=pending")
+    assert [item["id"] for item in pending.data] == [kept.engagement_id]
+    envelopes = api.get(f"{ENVELOPES}?filter[status]=cancelled&page[size]=1")
+    forward, _ = walk_both_ways(api, f"{ENVELOPES}?filter[status]=cancelled&page[size]=1")
+    assert envelopes.data[0]["attributes"]["status"] == "cancelled"
+    assert sorted(forward) == sorted(dropped.envelope_ids)
+
+
+def test_include_activity_on_envelopes_lists_the_activity_once(app: Flask, api: ApiClient) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    campaign = build_seed_campaign(api, phone_id)
+    reply = api.get(f"{ENVELOPES}?include=activity")
+    assert reply.status == 200
+    assert len(reply.data) == 2
+    assert {item["relationships"]["activity"]["data"]["id"] for item in reply.data} == {
+        campaign.activity_id
+    }
+    assert [(item["type"], item["id"]) for item in reply.document["included"]] == [
+        ("activities", campaign.activity_id)
+    ]
+    assert reply.document["included"][0]["attributes"]["name"] == "Text Blast"
+
+
+def test_lists_without_include_have_no_included_member(app: Flask, api: ApiClient) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    build_seed_campaign(api, phone_id)
+    assert "included" not in api.get(ENVELOPES).document

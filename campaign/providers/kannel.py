@@ -120,7 +120,7 @@ class KannelProvider:
             "charset": "UTF-8",
         }
         if count_segments(message.body).encoding == "UCS-2":
-            pass
+            params["coding"] = KANNEL_CODING_UCS2
         if message.status_callback_url:
             params["dlr-mask"] = str(self.dlr_mask)
             # httpx percent-encodes the whole value, as Kannel requires of a dlr-url parameter.

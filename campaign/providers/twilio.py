@@ -11,8 +11,11 @@ import base64
 import hashlib
 import hmac
 import math
+import queue
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -50,7 +53,7 @@ _AMBIGUOUS_STATUSES = frozenset({502, 504})
 
 
 class TwilioProvider:
-    """Sends through Twilio's REST API with one pooled, thread-safe HTTP client."""
+    """Sends through Twilio's REST API; `send` may be called from many threads at once."""
 
     name = "twilio"
 
@@ -64,34 +67,33 @@ class TwilioProvider:
         read_timeout: float,
         max_connections: int = 64,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.account_sid = account_sid
         self.messages_url = (
             f"{api_base.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
         )
         timeout = httpx.Timeout(
-            connect=connect_timeout,
-            read=read_timeout,
-            write=read_timeout,
-            # Waiting for a free pooled connection can last as long as another send holds one;
-            # a pool timeout is retryable, but a spurious one would only waste an attempt.
-            pool=connect_timeout + read_timeout,
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
         )
-        # retries=0: httpx's only retry loop is the transport's connect retry; keep it off so
-        # every attempt is counted by the send job. An explicit transport also ignores proxy
-        # settings from the environment, so TWILIO_API_BASE is exactly where requests go.
-        transport = httpx.HTTPTransport(
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            retries=0,
-        )
-        self._client = httpx.Client(
-            auth=httpx.BasicAuth(account_sid, auth_token),
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": "campaign-sms/1"},
-        )
+
+        def new_client() -> httpx.Client:
+            # retries=0: httpx's only retry loop is the transport's connect retry; keep it off so
+            # every attempt is counted by the send job. An explicit transport also ignores proxy
+            # settings from the environment, so TWILIO_API_BASE is exactly where requests go.
+            transport = httpx.HTTPTransport(
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1), retries=0
+            )
+            return httpx.Client(
+                auth=httpx.BasicAuth(account_sid, auth_token),
+                timeout=timeout,
+                transport=transport,
+                follow_redirects=False,
+                headers={"Accept": "application/json", "User-Agent": "campaign-sms/1"},
+            )
+
+        # Waiting for a free connection can last as long as another send holds one.
+        self._clients = _ClientPool(new_client, max_connections, connect_timeout + read_timeout)
 
     def send(self, message: OutboundMessage) -> SendResult:
         """POST one message; map every outcome onto SendResult or a ProviderError with policy."""
@@ -99,14 +101,20 @@ class TwilioProvider:
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
         try:
-            response = self._client.post(self.messages_url, data=form)
+            with self._clients.checkout() as client:
+                response = client.post(self.messages_url, data=form)
+        except queue.Empty as exc:
+            raise ProviderError(
+                "pool", "no free connection to twilio in time", retryable=True
+            ) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise ProviderError(
                 "connect", f"twilio unreachable: {_describe(exc)}", retryable=True
             ) from exc
-        except (httpx.WriteError, httpx.WriteTimeout) as exc:
-            # A failed write leaves the request incomplete (the body is the last write), and
+        except httpx.WriteTimeout as exc:
+            # The request was not fully written (httpcore raises this only while sending), and
             # Twilio acts only on a complete request, so it cannot have created the message.
+            # (httpcore swallows a WriteError and reads on; what follows is handled below.)
             raise ProviderError(
                 "write", f"request not fully sent: {_describe(exc)}", retryable=True
             ) from exc
@@ -121,8 +129,55 @@ class TwilioProvider:
         return _result(response)
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._client.close()
+        """Close every connection (a later `send` raises RuntimeError)."""
+        self._clients.close()
+
+
+class _ClientPool:
+    """Up to `size` single-connection httpx clients, each used by one thread at a time.
+
+    Why not one shared client: httpcore 1.0.9's pool can close a connection that another thread
+    is already using (encode/httpcore#1110; and `has_expired()` reads the state and the socket
+    outside the connection's lock). The request was sent, so the caller sees an ambiguous error
+    for a text Twilio took. Loopback tests with more threads than connections hit it every run.
+    Checking a whole client out keeps httpcore's pool single-threaded.
+    """
+
+    def __init__(self, factory: Callable[[], httpx.Client], size: int, timeout: float) -> None:
+        self._factory, self._size, self._timeout = factory, size, timeout
+        self._idle: queue.LifoQueue[httpx.Client] = queue.LifoQueue()  # warm connections first
+        self._lock = threading.Lock()
+        self._created: list[httpx.Client] = []
+        self._closed = False
+
+    @contextmanager
+    def checkout(self) -> Iterator[httpx.Client]:
+        client = self._take()
+        try:
+            yield client
+        finally:
+            self._idle.put(client)
+
+    def _take(self) -> httpx.Client:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("TwilioProvider is closed")
+            if len(self._created) < self._size:
+                client = self._factory()
+                self._created.append(client)
+                return client
+        return self._idle.get(timeout=self._timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            clients = list(self._created)
+        for client in clients:
+            client.close()
 
 
 def _result(response: httpx.Response) -> SendResult:

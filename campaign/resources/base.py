@@ -83,7 +83,9 @@ def get_owned(model: Any, id_: str, *, for_update: bool = False) -> Any:
     """The current account's row with this id, or 404 (another account's row is not found)."""
     statement = scoped(model).where(model.id == id_)
     if for_update:
-        statement = statement.with_for_update()
+        # Lock only this table: Postgres refuses FOR UPDATE on the nullable side of the outer
+        # joins that eager-loaded relationships (an activity's template and sender) add.
+        statement = statement.with_for_update(of=model)
     row = db.session.scalars(statement).first()
     if row is None:
         raise NotFound(f"no {model.__tablename__.replace('_', '-')} with id {id_!r}")
@@ -94,8 +96,13 @@ def resource_url(type_: str, id_: str) -> str:
     return f"{API_PREFIX}/{type_}/{id_}"
 
 
-def dump(schema_class: type[ResourceSchema], data: Any, *, many: bool = False,
-         include: Sequence[str] = ()) -> dict[str, Any]:
+def dump(
+    schema_class: type[ResourceSchema],
+    data: Any,
+    *,
+    many: bool = False,
+    include: Sequence[str] = (),
+) -> dict[str, Any]:
     """The JSON:API document for one row or a list, with `included` rows."""
     fields_to_include = tuple(path.replace("-", "_") for path in include)
     document = schema_class(many=many, include_data=fields_to_include).dump(data)
@@ -140,8 +147,12 @@ def list_response(
     return document_response(document)
 
 
-def detail_response(row: Any, schema_class: type[ResourceSchema], status: int = 200,
-                    headers: dict[str, str] | None = None) -> Response:
+def detail_response(
+    row: Any,
+    schema_class: type[ResourceSchema],
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """One row as a document, honouring `include=` on the query string."""
     include = parse_detail_query(request.args, _includable(schema_class))
     return document_response(dump(schema_class, row, include=include), status, headers=headers)

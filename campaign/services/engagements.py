@@ -119,8 +119,9 @@ def _schedule(engagement: Engagement) -> None:
         total = db.session.scalar(
             select(func.count()).where(Envelope.engagement_id == engagement.id)
         )
-        engagement.count_total = total
-        engagement.count_complete = engagement.count_incomplete = engagement.count_hold = 0
+        # Until the first refresh every envelope is waiting: complete + incomplete + hold = total.
+        engagement.count_total = engagement.count_hold = total
+        engagement.count_complete = engagement.count_incomplete = 0
     activity = engagement.activity
     assert activity is not None
     # Envelopes uploaded before the activity existed get it now, as Omnigage fills it in.

@@ -13,7 +13,14 @@ from typing import Any
 import orjson
 
 from campaign.e164 import InvalidNumber, to_e164
-from campaign.errors import ApiError, Conflict, Forbidden, InvalidAttribute, InvalidDocument
+from campaign.errors import (
+    ApiError,
+    Conflict,
+    Forbidden,
+    InvalidAttribute,
+    InvalidDocument,
+    pointer_to,
+)
 
 TYPE = "envelopes"
 WRITABLE_ATTRIBUTES = frozenset({"phone-number", "meta"})
@@ -65,7 +72,8 @@ class EnvelopeParser:
             if name not in WRITABLE_ATTRIBUTES:
                 detail = (f"{name!r} is read-only" if name in READ_ONLY_ATTRIBUTES
                           else f"unknown attribute {name!r}")
-                errors.append(InvalidAttribute(detail, pointer=f"{at}/attributes/{name}"))
+                errors.append(InvalidAttribute(detail,
+                                               pointer=pointer_to(f"{at}/attributes", name)))
         number = self._number(attributes, at, errors, partial)
         meta = self._meta(attributes.get("meta", {}), at, errors)
         engagement_id = self._engagement(item.get("relationships"), at, errors, partial)
@@ -78,7 +86,7 @@ class EnvelopeParser:
         for member in item:
             if member not in _RESOURCE_MEMBERS:
                 errors.append(InvalidDocument(f"{member!r} is not a member of a resource object",
-                                              pointer=f"{at}/{member}"))
+                                              pointer=pointer_to(at, member)))
         kind = item.get("type")
         if not isinstance(kind, str):
             errors.append(InvalidDocument("'type' must be a string", pointer=f"{at}/type"))
@@ -114,7 +122,7 @@ class EnvelopeParser:
             elif not isinstance(value, _META_VALUE_TYPES):
                 errors.append(InvalidAttribute(
                     f"meta[{key!r}] must be a string, number or boolean (meta is flat)",
-                    pointer=f"{pointer}/{key}"))
+                    pointer=pointer_to(pointer, key)))
         if len(orjson.dumps(meta)) > self.max_meta_bytes:
             errors.append(InvalidAttribute(
                 f"meta is larger than {self.max_meta_bytes} bytes", pointer=pointer))
@@ -136,7 +144,7 @@ class EnvelopeParser:
                     pointer=f"{pointer}/activity"))
             elif name != "engagement":
                 errors.append(InvalidAttribute(f"unknown relationship {name!r}",
-                                               pointer=f"{pointer}/{name}"))
+                                               pointer=pointer_to(pointer, name)))
         if "engagement" not in relationships:
             if not partial:
                 errors.append(InvalidAttribute("the engagement relationship is required",

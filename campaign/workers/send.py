@@ -218,8 +218,8 @@ def _send_round(batch: Batch, claimed: list[Claimed], provider: Provider,
         message = OutboundMessage(item.claimed.text_id, item.claimed.to, batch.sender, item.body,
                                   status_callback_url(config, item.claimed.text_id))
         futures.append((pool.submit(provider.send, message), item))
-    max_attempts = config["MAX_ATTEMPTS"]
-    outcomes.extend(_outcome(future, item, max_attempts) for future, item in futures)
+    outcomes.extend(_outcome(future, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
+                    for future, item in futures)
     record_outcomes(outcomes, utcnow())
     db.session.commit()
 
@@ -231,7 +231,8 @@ def _deferred(item: Ready, later: datetime) -> Outcome:
                    retry_attempts=item.claimed.retry_attempts, next_attempt_at=later)
 
 
-def _outcome(future: Future[Any], item: Ready, max_attempts: int) -> Outcome:
+def _outcome(future: Future[Any], item: Ready, max_attempts: int,
+             retry_backoff: float) -> Outcome:
     claimed = item.claimed
     base = {"body": item.body, "segments": item.segments,
             "retry_attempts": claimed.retry_attempts}
@@ -245,7 +246,8 @@ def _outcome(future: Future[Any], item: Ready, max_attempts: int) -> Outcome:
         attempts = claimed.retry_attempts + 1
         base["retry_attempts"] = attempts
         if exc.retryable and attempts < max_attempts:
-            delay = min(MAX_BACKOFF, max(exc.retry_after or 0.0, 2.0 ** attempts))
+            backoff = retry_backoff * 2 ** (attempts - 1)
+            delay = min(MAX_BACKOFF, max(exc.retry_after or 0.0, backoff))
             return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.QUEUED, **base,
                            **details, next_attempt_at=utcnow() + timedelta(seconds=delay))
         return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.FAILED, **base, **details)

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -161,6 +162,21 @@ def test_long_body_arrives_whole(gateway: KannelGateway, provider: KannelProvide
     _, received = send_and_receive(gateway, provider, message("+15550003333", body))
 
     assert received.text == body
+
+
+def test_concurrent_sends_from_many_threads_each_arrive_once(
+    gateway: KannelGateway, provider: KannelProvider
+) -> None:
+    receivers = [f"+1555100{index:04d}" for index in range(60)]
+    before = len(gateway.received)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda to: provider.send(message(to, f"Hi {to}")), receivers))
+
+    assert {result.status for result in results} == {"sent"}
+    arrived = gateway.wait_for(before + len(receivers))[before:]
+    assert sorted((sms.receiver, sms.text) for sms in arrived) == [
+        (to, f"Hi {to}") for to in receivers
+    ]
 
 
 def test_delivery_reports_reach_the_callback_url_with_our_query_and_the_type(

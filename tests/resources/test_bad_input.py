@@ -236,50 +236,57 @@ def test_malformed_errors_say_what_is_wrong(world: World, api: ApiClient) -> Non
 
 # --- attributes of the wrong type or value ---
 
-# (type, attributes, pointer of the error)
-WRONG_VALUES: list[tuple[str, dict[str, Any], str]] = [
-    ("phone-numbers", {"number": 5}, "/data/attributes/number"),
-    ("phone-numbers", {"number": "not a number"}, "/data/attributes/number"),
-    ("phone-numbers", {"number": "+1555"}, "/data/attributes/number"),
-    ("phone-numbers", {"throughput": "fast"}, "/data/attributes/throughput"),
-    ("phone-numbers", {"throughput": 0}, "/data/attributes/throughput"),
-    ("phone-numbers", {"throughput": 1.5}, "/data/attributes/throughput"),
-    ("phone-numbers", {"throughput": True}, "/data/attributes/throughput"),
-    ("phone-numbers", {"throughput": 10**30}, "/data/attributes/throughput"),
-    ("phone-numbers", {"name": 5}, "/data/attributes/name"),
-    ("phone-numbers", {"name": "x" * 256}, "/data/attributes/name"),
-    ("text-templates", {"name": 5}, "/data/attributes/name"),
-    ("text-templates", {"name": ""}, "/data/attributes/name"),
-    ("text-templates", {"name": None}, "/data/attributes/name"),
-    ("text-templates", {"body": 5}, "/data/attributes/body"),
-    ("text-templates", {"body": ["Hi"]}, "/data/attributes/body"),
-    ("text-templates", {"body": ""}, "/data/attributes/body"),
-    ("engagements", {"name": 5}, "/data/attributes/name"),
-    ("engagements", {"name": None}, "/data/attributes/name"),
-    ("engagements", {"delivery-time": "yesterday"}, "/data/attributes/delivery-time"),
-    ("engagements", {"delivery-time": 5}, "/data/attributes/delivery-time"),
-    ("engagements", {"delivery-time": "2031-01-01T09:00:00"}, "/data/attributes/delivery-time"),
-    ("engagements", {"delivery-type": "later"}, "/data/attributes/delivery-type"),
-    ("engagements", {"direction": "inbound"}, "/data/attributes/direction"),
-    ("engagements", {"status": "bogus"}, "/data/attributes/status"),
-    ("engagements", {"status": 5}, "/data/attributes/status"),
-    ("activities", {"name": 5}, "/data/attributes/name"),
-    ("activities", {"name": ""}, "/data/attributes/name"),
-    ("activities", {"kind": 5}, "/data/attributes/kind"),
-    ("activities", {"kind": None}, "/data/attributes/kind"),
-    ("envelopes", {"phone-number": 5}, "/data/attributes/phone-number"),
-    ("envelopes", {"phone-number": None}, "/data/attributes/phone-number"),
-    ("envelopes", {"phone-number": "hello"}, "/data/attributes/phone-number"),
-    ("envelopes", {"meta": "first-name=Ada"}, "/data/attributes/meta"),
-    ("envelopes", {"meta": ["Ada"]}, "/data/attributes/meta"),
-    ("envelopes", {"meta": {"first-name": {"given": "Ada"}}},
-     "/data/attributes/meta/first-name"),
+def _wrong(type_: str, attributes: dict[str, Any], pointer: str, *,
+           bug: str | None = None) -> Any:
+    """One case: a (type, attributes, pointer) parameter set, xfail while `bug` is open."""
+    marks = [pytest.mark.xfail(strict=True, reason=f"bug: {bug}")] if bug else []
+    name, value = next(iter(attributes.items()))
+    return pytest.param(type_, attributes, pointer, marks=marks,
+                        id=f"{type_}-{name}={str(value)[:20]}")
+
+
+WRONG_VALUES = [
+    _wrong("phone-numbers", {"number": 5}, "/data/attributes/number"),
+    _wrong("phone-numbers", {"number": "not a number"}, "/data/attributes/number"),
+    _wrong("phone-numbers", {"number": "+1555"}, "/data/attributes/number"),
+    _wrong("phone-numbers", {"throughput": "fast"}, "/data/attributes/throughput"),
+    _wrong("phone-numbers", {"throughput": 0}, "/data/attributes/throughput"),
+    _wrong("phone-numbers", {"throughput": 1.5}, "/data/attributes/throughput",
+           bug="fields.Int is not strict, so 1.5 is stored as 1 (resources/phone_numbers.py)"),
+    _wrong("phone-numbers", {"throughput": True}, "/data/attributes/throughput"),
+    _wrong("phone-numbers", {"throughput": 10**30}, "/data/attributes/throughput"),
+    _wrong("phone-numbers", {"name": 5}, "/data/attributes/name"),
+    _wrong("phone-numbers", {"name": "x" * 256}, "/data/attributes/name"),
+    _wrong("text-templates", {"name": 5}, "/data/attributes/name"),
+    _wrong("text-templates", {"name": ""}, "/data/attributes/name"),
+    _wrong("text-templates", {"name": None}, "/data/attributes/name"),
+    _wrong("text-templates", {"body": 5}, "/data/attributes/body"),
+    _wrong("text-templates", {"body": ["Hi"]}, "/data/attributes/body"),
+    _wrong("text-templates", {"body": ""}, "/data/attributes/body"),
+    _wrong("engagements", {"name": 5}, "/data/attributes/name"),
+    _wrong("engagements", {"name": None}, "/data/attributes/name"),
+    _wrong("engagements", {"delivery-time": "yesterday"}, "/data/attributes/delivery-time"),
+    _wrong("engagements", {"delivery-time": 5}, "/data/attributes/delivery-time"),
+    _wrong("engagements", {"delivery-time": "2031-01-01T09:00:00"}, "/data/attributes/delivery-time"),
+    _wrong("engagements", {"delivery-type": "later"}, "/data/attributes/delivery-type"),
+    _wrong("engagements", {"direction": "inbound"}, "/data/attributes/direction"),
+    _wrong("engagements", {"status": "bogus"}, "/data/attributes/status"),
+    _wrong("engagements", {"status": 5}, "/data/attributes/status"),
+    _wrong("activities", {"name": 5}, "/data/attributes/name"),
+    _wrong("activities", {"name": ""}, "/data/attributes/name"),
+    _wrong("activities", {"kind": 5}, "/data/attributes/kind"),
+    _wrong("activities", {"kind": None}, "/data/attributes/kind"),
+    _wrong("envelopes", {"phone-number": 5}, "/data/attributes/phone-number"),
+    _wrong("envelopes", {"phone-number": None}, "/data/attributes/phone-number"),
+    _wrong("envelopes", {"phone-number": "hello"}, "/data/attributes/phone-number"),
+    _wrong("envelopes", {"meta": "first-name=Ada"}, "/data/attributes/meta"),
+    _wrong("envelopes", {"meta": ["Ada"]}, "/data/attributes/meta"),
+    _wrong("envelopes", {"meta": {"first-name": {"given": "Ada"}}},
+           "/data/attributes/meta/first-name"),
 ]
-WRONG_IDS = [f"{type_}-{next(iter(attributes))}-{index}"
-             for index, (type_, attributes, _) in enumerate(WRONG_VALUES)]
 
 
-@pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES, ids=WRONG_IDS)
+@pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_create_is_400_at_it(
         app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any],
         pointer: str) -> None:
@@ -289,7 +296,7 @@ def test_wrong_attribute_value_on_create_is_400_at_it(
     assert_error(reply, 400, pointer=pointer)
 
 
-@pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES, ids=WRONG_IDS)
+@pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
         app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any],
         pointer: str) -> None:
@@ -452,6 +459,16 @@ def test_unknown_or_read_only_member_on_update_is_400_at_it(
     assert_error(reply, 400, pointer=f"/data/{kind}/{name}", detail=repr(name))
 
 
+@pytest.mark.parametrize("type_", ["engagements", "envelopes"])
+def test_pointers_escape_slash_and_tilde_in_member_names(app: Flask, world: World,
+                                                         api: ApiClient, type_: str) -> None:
+    body = {"data": with_attributes(world.valid(type_), {"a/b": 1, "c~d": 2})}
+    with unchanged(app):
+        reply = api.post(world.collection(type_), body)
+    assert reply.status == 400
+    assert set(reply.pointers()) == {"/data/attributes/a~1b", "/data/attributes/c~0d"}
+
+
 def test_read_only_variables_are_computed_from_the_body_not_taken(world: World,
                                                                   api: ApiClient) -> None:
     reply = api.post("/api/v1/text-templates", {"data": with_attributes(
@@ -529,9 +546,9 @@ def test_update_of_an_unknown_id_is_404(app: Flask, world: World, api: ApiClient
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 def test_nul_in_url_id_is_404_not_500(app: Flask, world: World, api: ApiClient,
                                       method: str) -> None:
-    body = {"data": {"type": "engagements", "id": "abc", "attributes": {}}}
+    body = {"data": {"type": "text-templates", "id": "abc", "attributes": {}}}
     with unchanged(app):
-        reply = api.request(method, "/api/v1/engagements/abc%00",
+        reply = api.request(method, "/api/v1/text-templates/abc%00",
                             body if method == "PATCH" else None)
     assert reply.status in (400, 404), reply.document
 
@@ -539,7 +556,7 @@ def test_nul_in_url_id_is_404_not_500(app: Flask, world: World, api: ApiClient,
 # --- query parameters ---
 
 # (path, query string, parameter named by the error)
-BAD_QUERIES: list[tuple[str, str, str]] = [
+BAD_QUERIES: list[Any] = [
     ("/api/v1/engagements", "foo=1", "foo"),
     ("/api/v1/engagements", "filter[nope]=x", "filter[nope]"),
     ("/api/v1/envelopes", "filter[meta]=x", "filter[meta]"),
@@ -547,7 +564,8 @@ BAD_QUERIES: list[tuple[str, str, str]] = [
     ("/api/v1/texts", "filter=x", "filter"),
     ("/api/v1/engagements", "sort=name", "sort"),
     ("/api/v1/engagements", "sort=created-at,updated-at", "sort"),
-    ("/api/v1/engagements", "sort=--created-at", "sort"),
+    pytest.param("/api/v1/engagements", "sort=--created-at", "sort", marks=pytest.mark.xfail(
+        strict=True, reason="bug: listing._sort strips every leading '-' (lstrip)")),
     ("/api/v1/engagements", "page[size]=100000", "page[size]"),
     ("/api/v1/engagements", "page[size]=0", "page[size]"),
     ("/api/v1/engagements", "page[size]=-1", "page[size]"),
@@ -573,9 +591,13 @@ BAD_QUERIES: list[tuple[str, str, str]] = [
 ]
 
 
+def _query_id(case: Any) -> str:
+    path, query, _ = case.values if hasattr(case, "values") else case
+    return f"{path.removeprefix('/api/v1/').replace('{engagement}', 'ID')}?{query}"
+
+
 @pytest.mark.parametrize(("path", "query", "parameter"), BAD_QUERIES,
-                         ids=[path.removeprefix("/api/v1/").replace("{engagement}", "ID") + "?"
-                              + query for path, query, _ in BAD_QUERIES])
+                         ids=[_query_id(case) for case in BAD_QUERIES])
 def test_unsupported_query_parameter_is_400_naming_it(world: World, api: ApiClient, path: str,
                                                       query: str, parameter: str) -> None:
     url = path.format(engagement=world.seed.engagement_id) + "?" + query
@@ -689,6 +711,9 @@ def test_scheduling_without_envelopes_is_409_saying_so(app: Flask, world: World,
     assert_error(reply, 409, pointer="/data/attributes/status", detail="no envelopes")
 
 
+@pytest.mark.xfail(not ON_POSTGRES, strict=True, reason="bug: SQLite runs without PRAGMA "
+                   "foreign_keys, so ON DELETE SET NULL never happens and scheduling reads a "
+                   "missing template (500)")
 def test_scheduling_after_the_template_was_deleted_is_409_saying_so(
         app: Flask, world: World, api: ApiClient) -> None:
     assert api.delete(world.detail("text-templates")).status == 204
@@ -696,6 +721,16 @@ def test_scheduling_after_the_template_was_deleted_is_409_saying_so(
         reply = api.patch(world.detail("engagements"),
                           _engagement_patch(world.seed.engagement_id, status="scheduled"))
     assert_error(reply, 409, pointer="/data/attributes/status", detail="text template")
+
+
+def test_scheduling_when_envelopes_lack_template_variables_is_409(
+        app: Flask, world: World, api: ApiClient) -> None:
+    _add_activity(api, world, world.spare_engagement_id)
+    _add_envelopes(api, world.spare_engagement_id, "+15197566220", "+19734390088")
+    with unchanged(app):
+        reply = api.patch(f"/api/v1/engagements/{world.spare_engagement_id}",
+                          _engagement_patch(world.spare_engagement_id, status="scheduled"))
+    assert_error(reply, 409, pointer="/data/attributes/status", detail="'first-name' (2")
 
 
 @pytest.mark.parametrize("status", ["completed", "sending"])
@@ -842,10 +877,3 @@ def test_invalid_template_body_is_400_at_body(app: Flask, world: World, api: Api
     assert_error(changed, 400, pointer="/data/attributes/body", detail=detail)
 
 
-def test_zz_probe(app, world, api):
-    before = database_state(app)
-    reply = api.post("/api/v1/phone-numbers", {"data": with_attributes(world.valid("phone-numbers"), {"throughput": 10**30})})
-    print(reply.status, reply.document)
-    after = database_state(app)
-    print(before["phone_numbers"], after["phone_numbers"])
-    assert 0

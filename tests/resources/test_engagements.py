@@ -58,8 +58,12 @@ def wire_time(moment: datetime) -> str:
 
 
 def test_create_is_pending_with_null_counters(api: ApiClient) -> None:
-    data = assert_created(api.post(URL, resource(
-        "engagements", {"name": "Weekly Specials", "direction": "outbound"})), "engagements")
+    data = assert_created(
+        api.post(
+            URL, resource("engagements", {"name": "Weekly Specials", "direction": "outbound"})
+        ),
+        "engagements",
+    )
     attributes = data["attributes"]
     assert attributes["status"] == "pending"
     assert attributes["direction"] == "outbound"
@@ -73,8 +77,16 @@ def test_create_is_pending_with_null_counters(api: ApiClient) -> None:
 
 def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
     future = wire_time(datetime.now(UTC) + timedelta(days=2))
-    created = assert_created(api.post(URL, resource("engagements", {
-        "name": "Old", "delivery-type": "scheduled", "delivery-time": future})), "engagements")
+    created = assert_created(
+        api.post(
+            URL,
+            resource(
+                "engagements",
+                {"name": "Old", "delivery-type": "scheduled", "delivery-time": future},
+            ),
+        ),
+        "engagements",
+    )
     reply = patch(api, created["id"], name="New")
     assert reply.status == 200
     attributes = reply.data["attributes"]
@@ -82,8 +94,9 @@ def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
     assert attributes["delivery-type"] == "scheduled"
     assert attributes["delivery-time"] == future
     assert attributes["status"] == "pending"
-    assert attributes["updated-at"] > attributes["created-at"] == created["attributes"][
-        "created-at"]
+    assert (
+        attributes["updated-at"] > attributes["created-at"] == created["attributes"]["created-at"]
+    )
     assert api.get(f"{URL}/{created['id']}").data["attributes"] == attributes
 
 
@@ -98,8 +111,9 @@ def test_patch_to_scheduled_answers_202_and_enqueues_one_dispatch(
     app: Flask, api: ApiClient
 ) -> None:
     campaign = seed(app, api)
-    first = patch(api, campaign.engagement_id, status="scheduled", **{
-        "delivery-type": "immediately"})
+    first = patch(
+        api, campaign.engagement_id, status="scheduled", **{"delivery-type": "immediately"}
+    )
     assert first.status == 202
     assert first.data["attributes"]["status"] == "scheduled"
     assert first.data["attributes"]["count-total"] == 2
@@ -155,8 +169,10 @@ def test_cancel_a_pending_engagement_cancels_its_envelopes(app: Flask, api: ApiC
     cancelled = patch(api, campaign.engagement_id, status="cancelled")
     assert cancelled.status == 200
     assert cancelled.data["attributes"]["status"] == "cancelled"
-    statuses = {item["attributes"]["status"] for item in api.get(
-        f"/api/v1/envelopes?filter[engagement]={campaign.engagement_id}").data}
+    statuses = {
+        item["attributes"]["status"]
+        for item in api.get(f"/api/v1/envelopes?filter[engagement]={campaign.engagement_id}").data
+    }
     assert statuses == {"cancelled"}
     assert all_dispatch_jobs(app) == []
 
@@ -164,8 +180,12 @@ def test_cancel_a_pending_engagement_cancels_its_envelopes(app: Flask, api: ApiC
 def test_scheduled_delivery_waits_in_the_scheduled_registry(app: Flask, api: ApiClient) -> None:
     campaign = seed(app, api)
     delivery = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
-    reply = patch(api, campaign.engagement_id, status="scheduled", **{
-        "delivery-type": "scheduled", "delivery-time": wire_time(delivery)})
+    reply = patch(
+        api,
+        campaign.engagement_id,
+        status="scheduled",
+        **{"delivery-type": "scheduled", "delivery-time": wire_time(delivery)},
+    )
     assert reply.status == 202
     assert reply.data["attributes"]["delivery-time"] == wire_time(delivery)
     queued, scheduled = dispatch_jobs(app)
@@ -179,8 +199,12 @@ def test_scheduled_delivery_waits_in_the_scheduled_registry(app: Flask, api: Api
 def test_scheduling_with_a_past_delivery_time_is_refused(app: Flask, api: ApiClient) -> None:
     campaign = seed(app, api)
     past = wire_time(datetime.now(UTC) - timedelta(hours=1))
-    reply = patch(api, campaign.engagement_id, status="scheduled", **{
-        "delivery-type": "scheduled", "delivery-time": past})
+    reply = patch(
+        api,
+        campaign.engagement_id,
+        status="scheduled",
+        **{"delivery-type": "scheduled", "delivery-time": past},
+    )
     assert reply.status == 400
     assert reply.pointers() == ["/data/attributes/delivery-time"]
     attributes = api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]
@@ -191,8 +215,9 @@ def test_scheduling_with_a_past_delivery_time_is_refused(app: Flask, api: ApiCli
 def test_scheduling_without_envelopes_is_a_conflict_that_says_why(
     app: Flask, api: ApiClient
 ) -> None:
-    created = assert_created(api.post(URL, resource("engagements", {"name": "Empty"})),
-                             "engagements")
+    created = assert_created(
+        api.post(URL, resource("engagements", {"name": "Empty"})), "engagements"
+    )
     reply = patch(api, created["id"], status="scheduled")
     assert reply.status == 409
     assert "activity" in reply.errors[0]["detail"]
@@ -213,8 +238,9 @@ def test_delivery_settings_are_frozen_while_scheduled(app: Flask, api: ApiClient
     campaign = seed(app, api)
     assert patch(api, campaign.engagement_id, status="scheduled").status == 202
     future = wire_time(datetime.now(UTC) + timedelta(days=1))
-    reply = patch(api, campaign.engagement_id, **{"delivery-type": "scheduled",
-                                                  "delivery-time": future})
+    reply = patch(
+        api, campaign.engagement_id, **{"delivery-type": "scheduled", "delivery-time": future}
+    )
     assert reply.status == 409
     attributes = api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]
     assert attributes["delivery-type"] == "immediately"
@@ -226,8 +252,13 @@ def test_read_includes_activity_and_phone_numbers(app: Flask, api: ApiClient) ->
     read = api.get(f"{URL}/{campaign.engagement_id}?include=activity,phone-numbers")
     assert read.status == 200
     assert read.data["relationships"]["activity"]["data"] == {
-        "type": "activities", "id": campaign.activity_id}
+        "type": "activities",
+        "id": campaign.activity_id,
+    }
     assert read.data["relationships"]["phone-numbers"]["data"] == [
-        {"type": "phone-numbers", "id": campaign.phone_number_id}]
+        {"type": "phone-numbers", "id": campaign.phone_number_id}
+    ]
     assert sorted((item["type"], item["id"]) for item in read.document["included"]) == [
-        ("activities", campaign.activity_id), ("phone-numbers", campaign.phone_number_id)]
+        ("activities", campaign.activity_id),
+        ("phone-numbers", campaign.phone_number_id),
+    ]

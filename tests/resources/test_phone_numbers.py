@@ -37,8 +37,7 @@ def create(api: ApiClient, **attributes: Any) -> Reply:
 def test_create_stores_national_number_as_e164_with_default_throughput(
     app: Flask, api: ApiClient
 ) -> None:
-    data = assert_created(create(api, number="(519) 555-0101", name="Main line"),
-                          "phone-numbers")
+    data = assert_created(create(api, number="(519) 555-0101", name="Main line"), "phone-numbers")
     assert data["attributes"]["number"] == "+15195550101"
     assert data["attributes"]["name"] == "Main line"
     assert data["attributes"]["throughput"] == app.config["DEFAULT_THROUGHPUT"]
@@ -84,10 +83,12 @@ def test_same_number_may_belong_to_two_accounts(api: ApiClient, other_api: ApiCl
 
 
 def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
-    created = assert_created(create(api, number="+15195550106", name="Old", throughput=5),
-                             "phone-numbers")
-    reply = api.patch(f"{URL}/{created['id']}", resource(
-        "phone-numbers", {"name": "New"}, id_=created["id"]))
+    created = assert_created(
+        create(api, number="+15195550106", name="Old", throughput=5), "phone-numbers"
+    )
+    reply = api.patch(
+        f"{URL}/{created['id']}", resource("phone-numbers", {"name": "New"}, id_=created["id"])
+    )
     assert reply.status == 200
     attributes = reply.data["attributes"]
     assert attributes["name"] == "New"
@@ -101,8 +102,10 @@ def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
 
 def test_patch_number_is_stored_as_e164(api: ApiClient) -> None:
     created = assert_created(create(api, number="+15195550107"), "phone-numbers")
-    reply = api.patch(f"{URL}/{created['id']}", resource(
-        "phone-numbers", {"number": "519 555 0108"}, id_=created["id"]))
+    reply = api.patch(
+        f"{URL}/{created['id']}",
+        resource("phone-numbers", {"number": "519 555 0108"}, id_=created["id"]),
+    )
     assert reply.status == 200
     assert reply.data["attributes"]["number"] == "+15195550108"
 
@@ -110,8 +113,10 @@ def test_patch_number_is_stored_as_e164(api: ApiClient) -> None:
 def test_patch_to_another_phone_numbers_number_is_a_conflict(api: ApiClient) -> None:
     assert_created(create(api, number="+15195550109"), "phone-numbers")
     second = assert_created(create(api, number="+15195550110"), "phone-numbers")
-    reply = api.patch(f"{URL}/{second['id']}", resource(
-        "phone-numbers", {"number": "+15195550109"}, id_=second["id"]))
+    reply = api.patch(
+        f"{URL}/{second['id']}",
+        resource("phone-numbers", {"number": "+15195550109"}, id_=second["id"]),
+    )
     assert reply.status == 409
     assert reply.pointers() == ["/data/attributes/number"]
     assert api.get(f"{URL}/{second['id']}").data["attributes"]["number"] == "+15195550110"
@@ -119,8 +124,9 @@ def test_patch_to_another_phone_numbers_number_is_a_conflict(api: ApiClient) -> 
 
 def test_patch_throughput_outside_its_range_is_rejected(api: ApiClient) -> None:
     created = assert_created(create(api, number="+15195550111", throughput=2), "phone-numbers")
-    reply = api.patch(f"{URL}/{created['id']}", resource(
-        "phone-numbers", {"throughput": 0}, id_=created["id"]))
+    reply = api.patch(
+        f"{URL}/{created['id']}", resource("phone-numbers", {"throughput": 0}, id_=created["id"])
+    )
     assert reply.status == 400
     assert reply.pointers() == ["/data/attributes/throughput"]
     assert api.get(f"{URL}/{created['id']}").data["attributes"]["throughput"] == 2
@@ -150,8 +156,10 @@ def test_delete_is_refused_while_an_engagement_using_it_is_scheduled(
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     seed = build_seed_campaign(api, phone_id)
-    scheduled = api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled"}, id_=seed.engagement_id))
+    scheduled = api.patch(
+        f"/api/v1/engagements/{seed.engagement_id}",
+        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
+    )
     assert scheduled.status == 202
 
     refused = api.delete(f"{URL}/{phone_id}")
@@ -159,15 +167,18 @@ def test_delete_is_refused_while_an_engagement_using_it_is_scheduled(
     assert api.get(f"{URL}/{phone_id}").status == 200
 
     # Once the engagement can no longer send, the number may go.
-    cancelled = api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "cancelled"}, id_=seed.engagement_id))
+    cancelled = api.patch(
+        f"/api/v1/engagements/{seed.engagement_id}",
+        resource("engagements", {"status": "cancelled"}, id_=seed.engagement_id),
+    )
     assert cancelled.status == 200
     assert api.delete(f"{URL}/{phone_id}").status == 204
     assert api.get(f"{URL}/{phone_id}").status == 404
 
 
 @pytest.mark.xfail(
-    not os.environ.get("TEST_DATABASE_URL"), strict=True,
+    not os.environ.get("TEST_DATABASE_URL"),
+    strict=True,
     reason="SQLite connections lack PRAGMA foreign_keys=ON, so ON DELETE SET NULL never runs",
 )
 def test_delete_is_allowed_while_the_engagement_using_it_is_pending(
@@ -180,6 +191,8 @@ def test_delete_is_allowed_while_the_engagement_using_it_is_pending(
     # The activity stays, without a sender, so scheduling now says why it cannot send.
     activity = api.get(f"/api/v1/activities/{seed.activity_id}")
     assert activity.data["relationships"]["phone-number"]["data"] is None
-    refused = api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled"}, id_=seed.engagement_id))
+    refused = api.patch(
+        f"/api/v1/engagements/{seed.engagement_id}",
+        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
+    )
     assert refused.status == 409

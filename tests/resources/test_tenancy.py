@@ -4,6 +4,7 @@ include. Another account's object is a 404 (exactly like one that does not exist
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,16 @@ from tests.factories import (
 API = "/api/v1"
 # Well-formed, but no row has it: what a 404 for "not yours" must be indistinguishable from.
 UNKNOWN_ID = "yrbCdxqV2ZMdQBCszhA7TZ"
+POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
+FOR_UPDATE_BUG = (
+    "get_owned(for_update=True) in campaign/resources/base.py locks every table of the query; "
+    "Activity's joined eager loads are outer joins, so Postgres refuses: PATCH activities/ID is "
+    "a 500 (fix: with_for_update(of=model))"
+)
+NUL_BUG = (
+    "ids from the URL and filter[...] values reach Postgres unchecked: a NUL byte is a 500 "
+    "(campaign/resources/base.py get_owned, list_response)"
+)
 A_NUMBER, B_NUMBER = "+15195550100", "+15195550199"
 B_ENVELOPES = (("+15195550142", {"first-name": "Beatrice"}),)
 
@@ -57,21 +68,34 @@ class Tenant:
 def insert_text(app: Flask, account_id: str, campaign: SeedCampaign, to: str, from_: str) -> str:
     """A text row as the dispatcher would write it (the API has no way to create one)."""
     with app.app_context():
-        text = Text(account_id=account_id, engagement_id=campaign.engagement_id,
-                    envelope_id=campaign.envelope_ids[0], activity_id=campaign.activity_id,
-                    to=to, from_=from_, body="Hello Alexander, text templates support variables.",
-                    segments=1)
+        text = Text(
+            account_id=account_id,
+            engagement_id=campaign.engagement_id,
+            envelope_id=campaign.envelope_ids[0],
+            activity_id=campaign.activity_id,
+            to=to,
+            from_=from_,
+            body="Hello Alexander, text templates support variables.",
+            segments=1,
+        )
         db.session.add(text)
         db.session.commit()
         return text.id
 
 
-def build_tenant(app: Flask, api: ApiClient, number: str,
-                 envelopes: tuple[tuple[str, dict[str, Any]], ...] | None = None) -> Tenant:
+def build_tenant(
+    app: Flask,
+    api: ApiClient,
+    number: str,
+    envelopes: tuple[tuple[str, dict[str, Any]], ...] | None = None,
+) -> Tenant:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, number=number)
-    campaign = (build_seed_campaign(api, phone_id) if envelopes is None
-                else build_seed_campaign(api, phone_id, envelopes=envelopes))
+    campaign = (
+        build_seed_campaign(api, phone_id)
+        if envelopes is None
+        else build_seed_campaign(api, phone_id, envelopes=envelopes)
+    )
     spare = api.post(f"{API}/engagements", resource("engagements", {"name": "Spare"}))
     assert spare.status == 201, spare.document
     to = envelopes[0][0] if envelopes else "+15197566220"
@@ -118,11 +142,20 @@ def send(client: ApiClient, verb: str, type_: str, id_: str) -> Any:
     return client.request(verb, path)
 
 
-@pytest.mark.parametrize(
-    ("verb", "type_"),
-    [("GET", type_) for type_ in [*WRITABLE, "texts"]]
-    + [(verb, type_) for verb in ("PATCH", "DELETE") for type_ in WRITABLE],
-)
+def verb_cases() -> list[Any]:
+    cases: list[Any] = [("GET", type_) for type_ in [*WRITABLE, "texts"]]
+    for verb in ("PATCH", "DELETE"):
+        for type_ in WRITABLE:
+            marks = (
+                pytest.mark.xfail(POSTGRES, strict=True, reason=FOR_UPDATE_BUG)
+                if (verb, type_) == ("PATCH", "activities")
+                else ()
+            )
+            cases.append(pytest.param(verb, type_, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize(("verb", "type_"), verb_cases())
 def test_other_accounts_object_is_not_found_for_every_verb_and_stays_unchanged(
     api: ApiClient, other_api: ApiClient, tenant_a: Tenant, verb: str, type_: str
 ) -> None:
@@ -143,19 +176,22 @@ def test_other_accounts_object_is_not_found_for_every_verb_and_stays_unchanged(
     assert after.data == before.data
 
 
-@pytest.mark.parametrize("type_", [*WRITABLE, "texts"])
+@pytest.mark.parametrize(
+    ("type_", "include"),
+    [
+        ("engagements", "activity,phone-numbers"),
+        ("activities", "engagement,text-template,phone-number"),
+        ("envelopes", "engagement,activity"),
+        ("texts", "envelope,engagement"),
+    ],
+)
 def test_other_accounts_object_is_not_found_with_include(
-    other_api: ApiClient, tenant_a: Tenant, type_: str
+    other_api: ApiClient, tenant_a: Tenant, type_: str, include: str
 ) -> None:
-    includes = {"text-templates": None, "engagements": "activity,phone-numbers",
-                "activities": "engagement,text-template,phone-number",
-                "phone-numbers": None, "envelopes": "engagement,activity",
-                "texts": "envelope,engagement"}[type_]
-    query = f"?include={includes}" if includes else ""
-
-    reply = other_api.get(f"{API}/{type_}/{tenant_a.ids()[type_]}{query}")
+    reply = other_api.get(f"{API}/{type_}/{tenant_a.ids()[type_]}?include={include}")
 
     assert reply.status == 404, reply.document
+    assert "included" not in reply.document
 
 
 @pytest.mark.parametrize("type_", [*WRITABLE, "texts"])
@@ -196,8 +232,13 @@ FILTERS = [
 
 @pytest.mark.parametrize(("type_", "filter_", "value"), FILTERS)
 def test_filter_on_other_accounts_ids_is_empty(
-    api: ApiClient, other_api: ApiClient, tenant_a: Tenant, tenant_b: Tenant,
-    type_: str, filter_: str, value: str,
+    api: ApiClient,
+    other_api: ApiClient,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    type_: str,
+    filter_: str,
+    value: str,
 ) -> None:
     # Quoted: a bare `+` in a query string is a space.
     path = f"{API}/{type_}?filter[{filter_}]={quote(a_value(tenant_a, value), safe='')}"
@@ -212,8 +253,12 @@ def test_filter_on_other_accounts_ids_is_empty(
     [("engagements", "pending"), ("envelopes", "pending"), ("texts", "queued")],
 )
 def test_status_filter_lists_only_own_rows(
-    api: ApiClient, other_api: ApiClient, tenant_a: Tenant, tenant_b: Tenant,
-    type_: str, status: str,
+    api: ApiClient,
+    other_api: ApiClient,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    type_: str,
+    status: str,
 ) -> None:
     path = f"{API}/{type_}?filter[status]={status}"
     assert set(listed_ids(api.get(path))) <= tenant_a.every_id()
@@ -227,10 +272,10 @@ def test_status_filter_lists_only_own_rows(
 def b_own_links(app: Flask, other_api: ApiClient) -> dict[str, tuple[str, str]]:
     """A pending engagement without activity, a template and a sender, all B's."""
     with app.app_context():
-        phone_id = make_phone_number(account_id=other_api.credentials.account_id,
-                                     number=B_NUMBER)
-    template = other_api.post(f"{API}/text-templates",
-                              resource("text-templates", {"name": "B", "body": "Hi"}))
+        phone_id = make_phone_number(account_id=other_api.credentials.account_id, number=B_NUMBER)
+    template = other_api.post(
+        f"{API}/text-templates", resource("text-templates", {"name": "B", "body": "Hi"})
+    )
     engagement = other_api.post(f"{API}/engagements", resource("engagements", {"name": "B"}))
     assert template.status == engagement.status == 201
     return {
@@ -247,12 +292,19 @@ def activity_count(app: Flask) -> int:
 
 @pytest.mark.parametrize(
     "foreign",
-    [("engagement",), ("text-template",), ("phone-number",),
-     ("engagement", "text-template", "phone-number")],
+    [
+        ("engagement",),
+        ("text-template",),
+        ("phone-number",),
+        ("engagement", "text-template", "phone-number"),
+    ],
     ids=["engagement", "text-template", "phone-number", "all-three"],
 )
 def test_activity_cannot_link_other_accounts_rows(
-    app: Flask, api: ApiClient, other_api: ApiClient, tenant_a: Tenant,
+    app: Flask,
+    api: ApiClient,
+    other_api: ApiClient,
+    tenant_a: Tenant,
     foreign: tuple[str, ...],
 ) -> None:
     links = b_own_links(app, other_api)
@@ -265,19 +317,24 @@ def test_activity_cannot_link_other_accounts_rows(
     links.update({name: a_rows[name] for name in foreign})
     before = activity_count(app)
 
-    reply = other_api.post(f"{API}/activities", resource(
-        "activities", {"name": "Stolen", "kind": "text"}, links))
+    reply = other_api.post(
+        f"{API}/activities", resource("activities", {"name": "Stolen", "kind": "text"}, links)
+    )
 
     assert reply.status == 404, reply.document
     assert sorted(reply.pointers()) == sorted(
-        f"/data/relationships/{name}/data" for name in foreign)
+        f"/data/relationships/{name}/data" for name in foreign
+    )
     assert activity_count(app) == before
     spare = api.get(f"{API}/engagements/{tenant_a.spare_engagement_id}")
     assert spare.data["relationships"]["activity"]["data"] is None
 
 
-@pytest.mark.parametrize(("relationship", "type_"),
-                         [("text-template", "text-templates"), ("phone-number", "phone-numbers")])
+@pytest.mark.xfail(POSTGRES, strict=True, reason=FOR_UPDATE_BUG)
+@pytest.mark.parametrize(
+    ("relationship", "type_"),
+    [("text-template", "text-templates"), ("phone-number", "phone-numbers")],
+)
 def test_own_activity_cannot_be_relinked_to_other_accounts_rows(
     other_api: ApiClient, tenant_a: Tenant, tenant_b: Tenant, relationship: str, type_: str
 ) -> None:
@@ -285,8 +342,10 @@ def test_own_activity_cannot_be_relinked_to_other_accounts_rows(
     before = other_api.get(f"{API}/activities/{activity_id}")
     a_id = tenant_a.ids()[type_]
 
-    reply = other_api.patch(f"{API}/activities/{activity_id}", resource(
-        "activities", relationships={relationship: (type_, a_id)}, id_=activity_id))
+    reply = other_api.patch(
+        f"{API}/activities/{activity_id}",
+        resource("activities", relationships={relationship: (type_, a_id)}, id_=activity_id),
+    )
 
     assert reply.status == 404, reply.document
     assert reply.pointers() == [f"/data/relationships/{relationship}/data"]
@@ -295,8 +354,9 @@ def test_own_activity_cannot_be_relinked_to_other_accounts_rows(
 
 def envelope_numbers(app: Flask) -> list[tuple[str, str]]:
     with app.app_context():
-        return sorted(db.session.execute(
-            select(Envelope.account_id, Envelope.phone_number)).tuples())
+        return sorted(
+            db.session.execute(select(Envelope.account_id, Envelope.phone_number)).tuples()
+        )
 
 
 @pytest.mark.parametrize("shape", ["bulk", "bulk-mixed", "single"])
@@ -313,8 +373,11 @@ def test_envelopes_cannot_be_added_to_other_accounts_engagement(
     else:
         # B's own valid entry first: all or nothing means it is not stored either.
         own = envelope(tenant_b.spare_engagement_id, "+15195550178")
-        body, headers, pointer = ({"data": [own, stolen]}, BULK,
-                                  "/data/1/relationships/engagement/data")
+        body, headers, pointer = (
+            {"data": [own, stolen]},
+            BULK,
+            "/data/1/relationships/engagement/data",
+        )
     before = envelope_numbers(app)
 
     reply = other_api.post(f"{API}/envelopes", body, headers=headers)
@@ -328,8 +391,9 @@ def test_scheduling_other_accounts_engagement_is_not_found_and_nothing_dispatche
     app: Flask, api: ApiClient, other_api: ApiClient, tenant_a: Tenant
 ) -> None:
     engagement_id = tenant_a.campaign.engagement_id
-    body = resource("engagements", {"status": "scheduled", "delivery-type": "immediately"},
-                    id_=engagement_id)
+    body = resource(
+        "engagements", {"status": "scheduled", "delivery-type": "immediately"}, id_=engagement_id
+    )
 
     reply = other_api.patch(f"{API}/engagements/{engagement_id}", body)
 
@@ -358,11 +422,15 @@ DETAIL_INCLUDE_BUG = (
         "engagements?include=activity,phone-numbers",
         "activities/{activity}?include=engagement,text-template,phone-number",
         "activities?include=engagement,text-template,phone-number",
-        pytest.param("envelopes/{envelope}?include=engagement,activity",
-                     marks=pytest.mark.xfail(strict=True, reason=DETAIL_INCLUDE_BUG)),
+        pytest.param(
+            "envelopes/{envelope}?include=engagement,activity",
+            marks=pytest.mark.xfail(strict=True, reason=DETAIL_INCLUDE_BUG),
+        ),
         "envelopes?include=engagement,activity",
-        pytest.param("texts/{text}?include=envelope,engagement",
-                     marks=pytest.mark.xfail(strict=True, reason=DETAIL_INCLUDE_BUG)),
+        pytest.param(
+            "texts/{text}?include=envelope,engagement",
+            marks=pytest.mark.xfail(strict=True, reason=DETAIL_INCLUDE_BUG),
+        ),
         "texts?include=envelope,engagement",
     ],
 )
@@ -370,8 +438,12 @@ def test_include_on_own_rows_never_shows_other_accounts_rows(
     other_api: ApiClient, tenant_a: Tenant, tenant_b: Tenant, path: str
 ) -> None:
     ids = tenant_b.ids()
-    url = f"{API}/" + path.format(engagement=ids["engagements"], activity=ids["activities"],
-                                  envelope=ids["envelopes"], text=ids["texts"])
+    url = f"{API}/" + path.format(
+        engagement=ids["engagements"],
+        activity=ids["activities"],
+        envelope=ids["envelopes"],
+        text=ids["texts"],
+    )
 
     reply = other_api.get(url)
 
@@ -398,3 +470,17 @@ def test_text_row_is_visible_to_its_account_only(
     assert own.data["relationships"]["envelope"]["data"]["id"] == tenant_a.campaign.envelope_ids[0]
     assert listed_ids(other_api.get(f"{API}/texts?filter[engagement]={engagement_id}")) == []
     assert other_api.get(f"{API}/texts/{text_id}").status == 404
+
+
+@pytest.mark.xfail(POSTGRES, strict=True, reason=NUL_BUG)
+@pytest.mark.parametrize(
+    "path", ["engagements/abc%00def", "envelopes?filter[engagement]=abc%00def"]
+)
+def test_id_with_nul_byte_is_refused_not_a_server_error(
+    other_api: ApiClient, tenant_a: Tenant, path: str
+) -> None:
+    reply = other_api.get(f"{API}/{path}")
+
+    assert reply.status in (200, 400, 404), reply.document
+    if reply.status == 200:
+        assert reply.data == []

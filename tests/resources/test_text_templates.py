@@ -29,10 +29,12 @@ def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
     return data
 
 
-def create(api: ApiClient, name: str = "Weekly Specials",
-           body: str = "Hello {{first-name}}!") -> dict[str, Any]:
-    return assert_created(api.post(URL, resource("text-templates", {"name": name, "body": body})),
-                          "text-templates")
+def create(
+    api: ApiClient, name: str = "Weekly Specials", body: str = "Hello {{first-name}}!"
+) -> dict[str, Any]:
+    return assert_created(
+        api.post(URL, resource("text-templates", {"name": name, "body": body})), "text-templates"
+    )
 
 
 def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
@@ -51,8 +53,12 @@ def test_body_without_variables_has_an_empty_list(api: ApiClient) -> None:
 
 
 def test_variables_cannot_be_written(api: ApiClient) -> None:
-    reply = api.post(URL, resource("text-templates", {
-        "name": "x", "body": "Hello {{first-name}}", "variables": ["other"]}))
+    reply = api.post(
+        URL,
+        resource(
+            "text-templates", {"name": "x", "body": "Hello {{first-name}}", "variables": ["other"]}
+        ),
+    )
     assert reply.status == 400
     assert reply.pointers() == ["/data/attributes/variables"]
     assert api.get(URL).data == []
@@ -82,8 +88,7 @@ def test_patch_name_changes_only_the_name(api: ApiClient) -> None:
 
 
 @pytest.mark.parametrize("body", ["Hello {{first-name", "{{ ''.__class__ }}"])
-def test_invalid_body_is_rejected_and_the_template_is_unchanged(api: ApiClient,
-                                                                body: str) -> None:
+def test_invalid_body_is_rejected_and_the_template_is_unchanged(api: ApiClient, body: str) -> None:
     created = create(api)
     reply = patch(api, created["id"], body=body)
     assert reply.status == 400
@@ -109,8 +114,13 @@ def test_body_is_frozen_while_a_scheduled_engagement_sends_it(app: Flask, api: A
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     seed = build_seed_campaign(api, phone_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled"}, id_=seed.engagement_id)).status == 202
+    assert (
+        api.patch(
+            f"/api/v1/engagements/{seed.engagement_id}",
+            resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
+        ).status
+        == 202
+    )
     before = api.get(f"{URL}/{seed.template_id}").data
 
     refused = patch(api, seed.template_id, body="Changed {{code}}")

@@ -263,6 +263,9 @@ class TwilioSink:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows when a pool opens dozens of connections at
+    # once; the kernel then drops handshakes and requests stall for seconds.
+    request_queue_size = 1024
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sink: TwilioSink

@@ -1,0 +1,226 @@
+"""`activities` CRUD: the status mirrors the engagement's, and the template and sender may change
+only while the engagement is pending."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+from tests.client import ApiClient, Reply
+from tests.factories import (
+    BULK,
+    SeedCampaign,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    resource,
+)
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+URL = "/api/v1/activities"
+
+
+def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
+    """The new resource of a 201, after checking its Location, id and timestamps."""
+    assert reply.status == 201, reply.document
+    data = reply.data
+    assert data["type"] == type_
+    assert len(data["id"]) == 22
+    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
+    attributes = data["attributes"]
+    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
+    assert attributes["created-at"] == attributes["updated-at"]
+    return data
+
+
+def seed(app: Flask, api: ApiClient) -> SeedCampaign:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    return build_seed_campaign(api, phone_id)
+
+
+def new_template(api: ApiClient, body: str = "Code {{code}}") -> str:
+    reply = api.post(
+        "/api/v1/text-templates", resource("text-templates", {"name": "Other", "body": body})
+    )
+    assert reply.status == 201
+    return str(reply.data["id"])
+
+
+def patch(
+    api: ApiClient,
+    id_: str,
+    attributes: dict[str, Any] | None = None,
+    relationships: dict[str, tuple[str, str]] | None = None,
+) -> Reply:
+    return api.patch(f"{URL}/{id_}", resource("activities", attributes, relationships, id_=id_))
+
+
+def set_engagement_status(api: ApiClient, engagement_id: str, status: str) -> None:
+    reply = api.patch(
+        f"/api/v1/engagements/{engagement_id}",
+        resource("engagements", {"status": status}, id_=engagement_id),
+    )
+    assert reply.status in (200, 202), reply.document
+
+
+def test_create_links_engagement_template_sender_and_earlier_envelopes(
+    app: Flask, api: ApiClient
+) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    template_id = new_template(api)
+    engagement_id = api.post("/api/v1/engagements", resource("engagements", {"name": "E"})).data[
+        "id"
+    ]
+    # Envelopes uploaded before the activity exists belong to it once it does.
+    uploaded = api.post(
+        "/api/v1/envelopes", {"data": [envelope(engagement_id, "+15197566220")]}, headers=BULK
+    )
+    assert uploaded.data[0]["relationships"]["activity"]["data"] is None
+
+    data = assert_created(
+        api.post(
+            URL,
+            resource(
+                "activities",
+                {"name": "Blast", "kind": "text"},
+                {
+                    "engagement": ("engagements", engagement_id),
+                    "text-template": ("text-templates", template_id),
+                    "phone-number": ("phone-numbers", phone_id),
+                },
+            ),
+        ),
+        "activities",
+    )
+    assert data["attributes"]["name"] == "Blast"
+    assert data["attributes"]["kind"] == "text"
+    assert data["attributes"]["status"] == "pending"
+    assert {name: link["data"]["id"] for name, link in data["relationships"].items()} == {
+        "engagement": engagement_id,
+        "text-template": template_id,
+        "phone-number": phone_id,
+    }
+    assert api.get(f"{URL}/{data['id']}").data == data
+    envelope_id = uploaded.data[0]["id"]
+    assert api.get(f"/api/v1/envelopes/{envelope_id}").data["relationships"]["activity"][
+        "data"
+    ] == {"type": "activities", "id": data["id"]}
+
+
+def test_second_activity_for_an_engagement_is_a_conflict(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    reply = api.post(
+        URL,
+        resource(
+            "activities",
+            {"name": "Again", "kind": "text"},
+            {
+                "engagement": ("engagements", campaign.engagement_id),
+                "text-template": ("text-templates", campaign.template_id),
+                "phone-number": ("phone-numbers", campaign.phone_number_id),
+            },
+        ),
+    )
+    assert reply.status == 409
+    assert reply.pointers() == ["/data/relationships/engagement/data"]
+    assert [item["id"] for item in api.get(URL).data] == [campaign.activity_id]
+
+
+def test_status_mirrors_the_engagement(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    for status, expected in (
+        ("scheduled", "scheduled"),
+        ("paused", "paused"),
+        ("cancelled", "cancelled"),
+    ):
+        set_engagement_status(api, campaign.engagement_id, status)
+        assert api.get(f"{URL}/{campaign.activity_id}").data["attributes"]["status"] == expected
+        listed = api.get(f"{URL}?filter[engagement]={campaign.engagement_id}").data
+        assert [item["attributes"]["status"] for item in listed] == [expected]
+
+
+def test_patch_template_while_pending_changes_only_the_template(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    before = api.get(f"{URL}/{campaign.activity_id}").data
+    template_id = new_template(api)
+    reply = patch(
+        api, campaign.activity_id, relationships={"text-template": ("text-templates", template_id)}
+    )
+    assert reply.status == 200
+    assert reply.data["relationships"]["text-template"]["data"]["id"] == template_id
+    assert reply.data["relationships"]["phone-number"] == before["relationships"]["phone-number"]
+    assert reply.data["relationships"]["engagement"] == before["relationships"]["engagement"]
+    assert reply.data["attributes"]["name"] == before["attributes"]["name"]
+    assert reply.data["attributes"]["updated-at"] > before["attributes"]["updated-at"]
+    read = api.get(f"{URL}/{campaign.activity_id}?include=text-template")
+    assert read.data["relationships"]["text-template"]["data"]["id"] == template_id
+    assert [item["id"] for item in read.document["included"]] == [template_id]
+
+
+def test_patch_name_keeps_the_relationships(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    before = api.get(f"{URL}/{campaign.activity_id}").data
+    reply = patch(api, campaign.activity_id, {"name": "Renamed"})
+    assert reply.status == 200
+    assert reply.data["attributes"]["name"] == "Renamed"
+    assert reply.data["relationships"] == before["relationships"]
+
+
+def test_patch_template_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    set_engagement_status(api, campaign.engagement_id, "scheduled")
+    template_id = new_template(api)
+    reply = patch(
+        api, campaign.activity_id, relationships={"text-template": ("text-templates", template_id)}
+    )
+    assert reply.status == 409
+    assert reply.pointers() == ["/data/relationships/text-template/data"]
+    assert (
+        api.get(f"{URL}/{campaign.activity_id}").data["relationships"]["text-template"]["data"][
+            "id"
+        ]
+        == campaign.template_id
+    )
+
+
+def test_patch_template_of_another_account_is_not_found(
+    app: Flask, api: ApiClient, other_api: ApiClient
+) -> None:
+    campaign = seed(app, api)
+    foreign = new_template(other_api)
+    reply = patch(
+        api, campaign.activity_id, relationships={"text-template": ("text-templates", foreign)}
+    )
+    assert reply.status == 404
+    assert reply.pointers() == ["/data/relationships/text-template/data"]
+    assert (
+        api.get(f"{URL}/{campaign.activity_id}").data["relationships"]["text-template"]["data"][
+            "id"
+        ]
+        == campaign.template_id
+    )
+
+
+def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    deleted = api.delete(f"{URL}/{campaign.activity_id}")
+    assert deleted.status == 204
+    assert api.get(f"{URL}/{campaign.activity_id}").status == 404
+    assert api.delete(f"{URL}/{campaign.activity_id}").status == 404
+    assert (
+        api.get(f"/api/v1/engagements/{campaign.engagement_id}").data["relationships"]["activity"][
+            "data"
+        ]
+        is None
+    )
+
+
+def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    set_engagement_status(api, campaign.engagement_id, "scheduled")
+    assert api.delete(f"{URL}/{campaign.activity_id}").status == 409
+    assert api.get(f"{URL}/{campaign.activity_id}").status == 200

@@ -1,0 +1,164 @@
+"""`envelopes` CRUD one at a time: E.164 numbers, meta changes and deletes while the engagement is
+pending, and 409 once it is scheduled. (Bulk upload errors live in test_bad_input.py.)"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+from tests.client import ApiClient, Reply
+from tests.factories import BULK, SeedCampaign, build_seed_campaign, make_phone_number, resource
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+URL = "/api/v1/envelopes"
+
+
+def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
+    """The new resource of a 201, after checking its Location, id and timestamps."""
+    assert reply.status == 201, reply.document
+    data = reply.data
+    assert data["type"] == type_
+    assert len(data["id"]) == 22
+    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
+    attributes = data["attributes"]
+    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
+    assert attributes["created-at"] == attributes["updated-at"]
+    return data
+
+
+def seed(app: Flask, api: ApiClient) -> SeedCampaign:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    return build_seed_campaign(api, phone_id)
+
+
+def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
+    return api.patch(f"{URL}/{id_}", resource("envelopes", attributes, id_=id_))
+
+
+def schedule(api: ApiClient, engagement_id: str) -> None:
+    reply = api.patch(
+        f"/api/v1/engagements/{engagement_id}",
+        resource("engagements", {"status": "scheduled"}, id_=engagement_id),
+    )
+    assert reply.status == 202, reply.document
+
+
+def test_create_one_stores_e164_and_links_the_activity(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    data = assert_created(
+        api.post(
+            URL,
+            resource(
+                "envelopes",
+                {"phone-number": "(519) 555-0123", "meta": {"first-name": "Ada", "age": 36}},
+                {"engagement": ("engagements", campaign.engagement_id)},
+            ),
+        ),
+        "envelopes",
+    )
+    attributes = data["attributes"]
+    assert attributes["phone-number"] == "+15195550123"
+    assert attributes["meta"] == {"first-name": "Ada", "age": 36}
+    assert attributes["status"] == "pending"
+    assert attributes["retry-attempts"] == 0
+    for moment in ("scheduled-at", "processed-at", "completed-at"):
+        assert attributes[moment] is None
+    assert data["relationships"]["engagement"]["data"]["id"] == campaign.engagement_id
+    assert data["relationships"]["activity"]["data"]["id"] == campaign.activity_id
+    assert api.get(f"{URL}/{data['id']}").data == data
+
+
+def test_bulk_envelopes_share_one_created_at(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    listed = api.get(f"{URL}?filter[engagement]={campaign.engagement_id}").data
+    assert len(listed) == 2
+    assert len({item["attributes"]["created-at"] for item in listed}) == 1
+    for item in listed:
+        assert TIMESTAMP.match(item["attributes"]["created-at"])
+        assert item["attributes"]["created-at"] == item["attributes"]["updated-at"]
+
+
+def test_patch_meta_while_pending_changes_only_meta(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    envelope_id = campaign.envelope_ids[0]
+    before = api.get(f"{URL}/{envelope_id}").data
+    reply = patch(api, envelope_id, meta={"first-name": "Alec"})
+    assert reply.status == 200
+    attributes = reply.data["attributes"]
+    assert attributes["meta"] == {"first-name": "Alec"}
+    assert attributes["phone-number"] == before["attributes"]["phone-number"]
+    assert attributes["status"] == "pending"
+    assert attributes["updated-at"] > attributes["created-at"]
+    assert reply.data["relationships"] == before["relationships"]
+    assert api.get(f"{URL}/{envelope_id}").data["attributes"] == attributes
+
+
+def test_patch_phone_number_is_stored_as_e164(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    reply = patch(api, campaign.envelope_ids[0], **{"phone-number": "519.555.0124"})
+    assert reply.status == 200
+    assert reply.data["attributes"]["phone-number"] == "+15195550124"
+    assert reply.data["attributes"]["meta"] == {"first-name": "Alexander", "last-name": "Bell"}
+
+
+def test_patch_to_a_number_the_engagement_has_is_a_conflict(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    reply = patch(api, campaign.envelope_ids[0], **{"phone-number": "+19734390088"})
+    assert reply.status == 409
+    assert reply.pointers() == ["/data/attributes/phone-number"]
+    assert (
+        api.get(f"{URL}/{campaign.envelope_ids[0]}").data["attributes"]["phone-number"]
+        == "+15197566220"
+    )
+
+
+def test_patch_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    schedule(api, campaign.engagement_id)
+    envelope_id = campaign.envelope_ids[0]
+    before = api.get(f"{URL}/{envelope_id}").data
+    reply = patch(api, envelope_id, meta={"first-name": "Alec"})
+    assert reply.status == 409
+    assert api.get(f"{URL}/{envelope_id}").data == before
+
+
+def test_envelopes_cannot_be_added_after_scheduling(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    schedule(api, campaign.engagement_id)
+    reply = api.post(
+        URL,
+        {
+            "data": [
+                resource(
+                    "envelopes",
+                    {"phone-number": "+15195550125"},
+                    {"engagement": ("engagements", campaign.engagement_id)},
+                )["data"]
+            ]
+        },
+        headers=BULK,
+    )
+    assert reply.status == 409
+    assert reply.pointers() == ["/data/0/relationships/engagement/data"]
+    assert len(api.get(f"{URL}?filter[engagement]={campaign.engagement_id}").data) == 2
+
+
+def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    envelope_id = campaign.envelope_ids[0]
+    deleted = api.delete(f"{URL}/{envelope_id}")
+    assert deleted.status == 204
+    assert deleted.document is None
+    assert api.get(f"{URL}/{envelope_id}").status == 404
+    assert api.delete(f"{URL}/{envelope_id}").status == 404
+    assert [item["id"] for item in api.get(URL).data] == [campaign.envelope_ids[1]]
+
+
+def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    schedule(api, campaign.engagement_id)
+    assert api.delete(f"{URL}/{campaign.envelope_ids[0]}").status == 409
+    assert api.get(f"{URL}/{campaign.envelope_ids[0]}").status == 200
