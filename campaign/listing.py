@@ -42,7 +42,7 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             key, id_ = orjson.loads(raw)
             moment = datetime.fromisoformat(key)
-            if moment.tzinfo is None or not isinstance(id_, str):
+            if moment.tzinfo is None or not isinstance(id_, str) or "\x00" in id_:
                 raise ValueError("cursor without a time zone or id")
             return cls(moment, id_)
         except (ValueError, TypeError, orjson.JSONDecodeError):
@@ -105,6 +105,9 @@ def parse_list_query(
         if match and match.group(1) == "filter" and match.group(2) in filters:
             if not value:
                 raise InvalidParameter("a filter needs a value", parameter=name)
+            if "\x00" in value:
+                # Postgres refuses a NUL in a string parameter; no stored value holds one.
+                raise InvalidParameter("a filter value cannot contain a NUL", parameter=name)
             chosen_filters[match.group(2)] = value
         elif match and match.group(1) == "page" and match.group(2) == "size":
             size = _page_size(value, name, max_size)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from campaign.embedded_redis import ensure_embedded_redis, socket_path, stop_embedded_redis
 
@@ -56,8 +58,13 @@ def long_instance_folder(tmp_path: Path) -> Iterator[str]:
     Path(socket_path(path)).unlink(missing_ok=True)
 
 
+def client(url: str, **options: object) -> redis.Redis:
+    # Without retries, a refused connection fails at once instead of after seconds of backoff.
+    return redis.Redis.from_url(url, socket_timeout=1, retry=Retry(NoBackoff(), 0), **options)
+
+
 def server_pid(url: str) -> int:
-    return int(redis.Redis.from_url(url).info("server")["process_id"])
+    return int(client(url).info("server")["process_id"])
 
 
 def probe(folder: str) -> dict[str, object]:
@@ -75,10 +82,10 @@ def probe(folder: str) -> dict[str, object]:
 def wait_until_down(url: str) -> None:
     """Wait (bounded) until the server no longer answers; killing it is not instantaneous."""
     deadline = time.monotonic() + 30
-    client = redis.Redis.from_url(url, socket_timeout=1)
+    connection = client(url)
     while time.monotonic() < deadline:
         try:
-            client.ping()
+            connection.ping()
         except redis.ConnectionError:
             return
         time.sleep(0.05)
@@ -91,23 +98,23 @@ def test_server_socket_lives_in_the_instance_folder(instance_folder: str) -> Non
     sock = os.path.join(instance_folder, "redis.sock")
     assert url == f"unix://{sock}"
     assert os.path.exists(sock)
-    assert redis.Redis.from_url(url).ping()
+    assert client(url).ping()
 
 
 def test_second_call_returns_the_same_server_and_data(instance_folder: str) -> None:
     url = ensure_embedded_redis(instance_folder)
-    redis.Redis.from_url(url).set("greeting", "hello")
+    client(url).set("greeting", "hello")
 
     again = ensure_embedded_redis(instance_folder)
 
     assert again == url
     assert server_pid(again) == server_pid(url)
-    assert redis.Redis.from_url(again).get("greeting") == b"hello"
+    assert client(again).get("greeting") == b"hello"
 
 
 def test_another_process_finds_the_running_server_and_its_data(instance_folder: str) -> None:
     url = ensure_embedded_redis(instance_folder)
-    redis.Redis.from_url(url).set("greeting", "hello")
+    client(url).set("greeting", "hello")
 
     found = probe(instance_folder)
 
@@ -140,7 +147,7 @@ def test_long_instance_path_puts_the_socket_in_tmp(long_instance_folder: str) ->
     sock = url.removeprefix("unix://")
     assert os.path.dirname(sock) == tempfile.gettempdir()
     assert len(sock) <= SOCKET_PATH_LIMIT
-    assert redis.Redis.from_url(url).ping()
+    assert client(url).ping()
     # The folder is still the server's home: it was created and holds the pid file.
     assert os.path.exists(os.path.join(long_instance_folder, "redis.pid"))
     assert probe(long_instance_folder)["url"] == url
@@ -161,7 +168,7 @@ def test_stop_shuts_the_server_down(instance_folder: str) -> None:
     stop_embedded_redis(instance_folder)
 
     with pytest.raises(redis.ConnectionError):
-        redis.Redis.from_url(url, socket_timeout=1).ping()
+        client(url).ping()
     # Stopping a folder whose server is not running is harmless.
     stop_embedded_redis(instance_folder)
 
@@ -173,7 +180,7 @@ def test_a_stopped_server_is_started_again_on_the_next_call(instance_folder: str
     again = ensure_embedded_redis(instance_folder)
 
     assert again == url
-    assert redis.Redis.from_url(again).ping()
+    assert client(again).ping()
 
 
 def test_a_crashed_server_leaving_a_stale_socket_is_replaced(instance_folder: str) -> None:
@@ -190,8 +197,8 @@ def test_a_crashed_server_leaving_a_stale_socket_is_replaced(instance_folder: st
 
 
 def test_embedded_server_keeps_nothing_on_disk(instance_folder: str) -> None:
-    client = redis.Redis.from_url(ensure_embedded_redis(instance_folder), decode_responses=True)
+    connection = client(ensure_embedded_redis(instance_folder), decode_responses=True)
 
     # Postgres is the truth; Redis only wakes workers.
-    assert client.config_get("save")["save"] == ""
-    assert client.config_get("appendonly")["appendonly"] == "no"
+    assert connection.config_get("save")["save"] == ""
+    assert connection.config_get("appendonly")["appendonly"] == "no"

@@ -3,6 +3,7 @@ sort on timestamps, filters, include, and the 400s for parameters the server doe
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -257,3 +258,21 @@ def test_lists_without_include_have_no_included_member(app: Flask, api: ApiClien
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     build_seed_campaign(api, phone_id)
     assert "included" not in api.get(ENVELOPES).document
+
+
+def test_nul_in_a_filter_value_is_a_400_naming_it(api: ApiClient) -> None:
+    reply = api.get(f"{ENVELOPES}?filter[engagement]=a%00b")
+    assert reply.status == 400
+    assert reply.errors[0]["source"] == {"parameter": "filter[engagement]"}
+
+
+def test_cursor_with_a_nul_in_its_id_is_a_400_naming_it(api: ApiClient) -> None:
+    forged = base64.urlsafe_b64encode(b'["2024-01-01T00:00:00+00:00", "a\\u0000b"]').decode()
+    reply = api.get(f"{ENVELOPES}?page[after]={forged.rstrip('=')}")
+    assert reply.status == 400
+    assert reply.errors[0]["source"] == {"parameter": "page[after]"}
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_nul_in_a_url_id_is_not_found(api: ApiClient, method: str) -> None:
+    assert api.request(method, f"{TEMPLATES}/abc%00def").status == 404

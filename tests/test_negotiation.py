@@ -37,8 +37,9 @@ REFUSED_CONTENT_TYPES = [
 
 
 @pytest.mark.parametrize("content_type", REFUSED_CONTENT_TYPES)
-def test_unsupported_content_type_on_create_is_415(app: Flask, api: ApiClient,
-                                                   content_type: str) -> None:
+def test_unsupported_content_type_on_create_is_415(
+    app: Flask, api: ApiClient, content_type: str
+) -> None:
     with unchanged(app):
         reply = api.post("/api/v1/engagements", ENGAGEMENT, headers={"Content-Type": content_type})
     assert_error(reply, 415, header="Content-Type")
@@ -46,18 +47,23 @@ def test_unsupported_content_type_on_create_is_415(app: Flask, api: ApiClient,
 
 
 @pytest.mark.parametrize("content_type", REFUSED_CONTENT_TYPES)
-def test_unsupported_content_type_on_update_is_415(app: Flask, api: ApiClient,
-                                                   engagement_id: str, content_type: str) -> None:
+def test_unsupported_content_type_on_update_is_415(
+    app: Flask, api: ApiClient, engagement_id: str, content_type: str
+) -> None:
     body = resource("engagements", {"name": "Renamed"}, id_=engagement_id)
     with unchanged(app):
-        reply = api.patch(f"/api/v1/engagements/{engagement_id}", body,
-                          headers={"Content-Type": content_type})
+        reply = api.patch(
+            f"/api/v1/engagements/{engagement_id}", body, headers={"Content-Type": content_type}
+        )
     assert_error(reply, 415, header="Content-Type")
 
 
 def test_415_detail_names_the_offending_parameter(api: ApiClient) -> None:
-    reply = api.post("/api/v1/engagements", ENGAGEMENT,
-                     headers={"Content-Type": "application/vnd.api+json; charset=utf-8"})
+    reply = api.post(
+        "/api/v1/engagements",
+        ENGAGEMENT,
+        headers={"Content-Type": "application/vnd.api+json; charset=utf-8"},
+    )
     assert_error(reply, 415, header="Content-Type", detail="'charset'")
 
 
@@ -76,8 +82,9 @@ ACCEPTED_CONTENT_TYPES = [
 
 
 @pytest.mark.parametrize("content_type", ACCEPTED_CONTENT_TYPES)
-def test_jsonapi_and_lenient_content_types_are_accepted(api: ApiClient,
-                                                        content_type: str | None) -> None:
+def test_jsonapi_and_lenient_content_types_are_accepted(
+    api: ApiClient, content_type: str | None
+) -> None:
     reply = api.post("/api/v1/engagements", ENGAGEMENT, headers={"Content-Type": content_type})
     assert reply.status == 201, reply.document
     assert reply.headers["Content-Type"] == JSONAPI
@@ -85,11 +92,13 @@ def test_jsonapi_and_lenient_content_types_are_accepted(api: ApiClient,
 
 
 @pytest.mark.parametrize("content_type", ACCEPTED_CONTENT_TYPES)
-def test_accepted_content_types_work_for_update(api: ApiClient, engagement_id: str,
-                                                content_type: str | None) -> None:
+def test_accepted_content_types_work_for_update(
+    api: ApiClient, engagement_id: str, content_type: str | None
+) -> None:
     body = resource("engagements", {"name": "Renamed"}, id_=engagement_id)
-    reply = api.patch(f"/api/v1/engagements/{engagement_id}", body,
-                      headers={"Content-Type": content_type})
+    reply = api.patch(
+        f"/api/v1/engagements/{engagement_id}", body, headers={"Content-Type": content_type}
+    )
     assert reply.status == 200, reply.document
     assert reply.data["attributes"]["name"] == "Renamed"
 
@@ -107,8 +116,9 @@ REFUSED_ACCEPTS = [
 
 
 @pytest.mark.parametrize("accept", REFUSED_ACCEPTS)
-def test_accept_allowing_no_jsonapi_response_is_406(api: ApiClient, engagement_id: str,
-                                                    accept: str) -> None:
+def test_accept_allowing_no_jsonapi_response_is_406(
+    api: ApiClient, engagement_id: str, accept: str
+) -> None:
     for path in ("/api/v1/engagements", f"/api/v1/engagements/{engagement_id}"):
         reply = api.get(path, headers={"Accept": accept})
         assert_error(reply, 406, header="Accept")
@@ -138,8 +148,7 @@ ACCEPTED_ACCEPTS = [
 
 
 @pytest.mark.parametrize("accept", ACCEPTED_ACCEPTS)
-def test_accept_allowing_jsonapi_is_served(api: ApiClient, engagement_id: str,
-                                           accept: str) -> None:
+def test_accept_allowing_jsonapi_is_served(api: ApiClient, engagement_id: str, accept: str) -> None:
     reply = api.get(f"/api/v1/engagements/{engagement_id}", headers={"Accept": accept})
     assert reply.status == 200, reply.document
     assert reply.headers["Content-Type"] == JSONAPI
@@ -153,17 +162,21 @@ def test_success_responses_are_jsonapi(app: Flask, api: ApiClient, engagement_id
     listed = api.get("/api/v1/engagements")
     read = api.get(f"/api/v1/engagements/{engagement_id}")
     created = api.post("/api/v1/engagements", ENGAGEMENT)
-    changed = api.patch(f"/api/v1/engagements/{engagement_id}",
-                        resource("engagements", {"name": "Renamed"}, id_=engagement_id))
+    changed = api.patch(
+        f"/api/v1/engagements/{engagement_id}",
+        resource("engagements", {"name": "Renamed"}, id_=engagement_id),
+    )
     for reply, status in ((listed, 200), (read, 200), (created, 201), (changed, 200)):
         assert reply.status == status, reply.document
         assert reply.headers["Content-Type"] == JSONAPI
 
 
-def test_bulk_response_names_the_bulk_extension(app: Flask, api: ApiClient,
-                                                engagement_id: str) -> None:
-    reply = api.post("/api/v1/envelopes", {"data": [envelope(engagement_id, "+15197566220")]},
-                     headers=BULK)
+def test_bulk_response_names_the_bulk_extension(
+    app: Flask, api: ApiClient, engagement_id: str
+) -> None:
+    reply = api.post(
+        "/api/v1/envelopes", {"data": [envelope(engagement_id, "+15197566220")]}, headers=BULK
+    )
     assert reply.status == 201, reply.document
     assert reply.headers["Content-Type"] == "application/vnd.api+json; ext=bulk"
 
@@ -178,15 +191,19 @@ def test_missing_credentials_is_a_jsonapi_401(app: Flask, api: ApiClient) -> Non
 # --- routing errors ---
 
 
-@pytest.mark.parametrize("path", [
-    "/api/v1/nope",
-    "/api/v1/engagements/{id}/nope",
-    "/api/v1/engagements/{id}/relationships/activity",
-    "/api/v2/engagements",
-    "/nope",
-])
-def test_unknown_route_is_a_jsonapi_404(app: Flask, api: ApiClient, engagement_id: str,
-                                        path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/nope",
+        "/api/v1/engagements/{id}/nope",
+        "/api/v1/engagements/{id}/relationships/activity",
+        "/api/v2/engagements",
+        "/nope",
+    ],
+)
+def test_unknown_route_is_a_jsonapi_404(
+    app: Flask, api: ApiClient, engagement_id: str, path: str
+) -> None:
     with unchanged(app):
         reply = api.get(path.format(id=engagement_id))
     assert_error(reply, 404)
@@ -211,11 +228,14 @@ NOT_ALLOWED = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "allowed"), NOT_ALLOWED,
-                         ids=[f"{method} {path}" for method, path, _ in NOT_ALLOWED])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    NOT_ALLOWED,
+    ids=[f"{method} {path}" for method, path, _ in NOT_ALLOWED],
+)
 def test_unsupported_method_is_a_jsonapi_405_with_allow(
-        app: Flask, api: ApiClient, engagement_id: str, method: str, path: str,
-        allowed: set[str]) -> None:
+    app: Flask, api: ApiClient, engagement_id: str, method: str, path: str, allowed: set[str]
+) -> None:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     url = path.format(engagement=engagement_id, phone=phone_id)

@@ -81,6 +81,9 @@ def scoped(model: Any) -> Select[Any]:
 
 def get_owned(model: Any, id_: str, *, for_update: bool = False) -> Any:
     """The current account's row with this id, or 404 (another account's row is not found)."""
+    if "\x00" in id_:
+        # No id holds a NUL, and Postgres refuses one in a string parameter (a 500).
+        raise NotFound(f"no {model.__tablename__.replace('_', '-')} with id {id_!r}")
     statement = scoped(model).where(model.id == id_)
     if for_update:
         # Lock only this table: Postgres refuses FOR UPDATE on the nullable side of the outer
@@ -155,7 +158,32 @@ def detail_response(
 ) -> Response:
     """One row as a document, honouring `include=` on the query string."""
     include = parse_detail_query(request.args, _includable(schema_class))
+    if include:
+        row = _with_included(row, include)
     return document_response(dump(schema_class, row, include=include), status, headers=headers)
+
+
+def _with_included(row: Any, include: Sequence[str]) -> Any:
+    """`row` read again with its included relationships loaded.
+
+    Some relationships are `raise_on_sql` so that a list never loads them one row at a time;
+    an include names them, so they are loaded here in one extra query each.
+    """
+    model = type(row)
+    options = [
+        selectinload(attribute)
+        for attribute in (getattr(model, path.replace("-", "_")) for path in include)
+        if isinstance(attribute, InstrumentedAttribute)
+    ]
+    if not options:
+        return row
+    statement = (
+        select(model)
+        .where(model.id == row.id)
+        .options(*options)
+        .execution_options(populate_existing=True)
+    )
+    return db.session.scalars(statement).one()
 
 
 def created_response(row: Any, schema_class: type[ResourceSchema]) -> Response:

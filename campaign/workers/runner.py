@@ -17,6 +17,7 @@ from rq import Queue, SimpleWorker
 from rq.worker import HerokuWorker
 
 from campaign.extensions import db, redis_store
+from campaign.workers import shutdown
 from campaign.workers.queues import QUEUE_NAMES
 from campaign.workers.sweep import enqueue_sweep
 
@@ -41,7 +42,18 @@ class AppContextMixin:
 
 
 class CampaignWorker(AppContextMixin, HerokuWorker):
-    """The production worker: a forked work horse per job, graceful on SIGTERM."""
+    """The production worker: a forked work horse per job, graceful on SIGTERM.
+
+    On SIGTERM the work horse is told (SIGRTMIN) and its job winds down at the end of its
+    current round; only if it is still running `imminent_shutdown_delay` seconds later is it
+    interrupted, inside Heroku's 30 seconds between SIGTERM and SIGKILL.
+    """
+
+    imminent_shutdown_delay = 20
+
+    def request_stop_sigrtmin(self, signum: int, frame: Any) -> None:
+        shutdown.request()
+        super().request_stop_sigrtmin(signum, frame)
 
 
 class InProcessWorker(AppContextMixin, SimpleWorker):

@@ -28,6 +28,7 @@ from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStat
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import OutboundMessage, Provider, ProviderError, build_provider
 from campaign.templates_engine import CompiledTemplate, RenderError, compile_template, count_segments
+from campaign.workers import shutdown
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import SEND_QUEUE, enqueue_unique
 from campaign.workers.throttle import SenderThrottle
@@ -92,7 +93,8 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=config["SEND_CONCURRENCY"]) as pool:
-            while time.monotonic() - started < TIME_SLICE and _active(engagement_id):
+            while (time.monotonic() - started < TIME_SLICE and not shutdown.requested()
+                   and _active(engagement_id)):
                 claimed = _claim(batch, _round_size(batch, config))
                 if not claimed:
                     break

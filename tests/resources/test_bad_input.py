@@ -39,10 +39,11 @@ def database_state(app: Flask) -> dict[str, list[str]]:
     state: dict[str, list[str]] = {}
     with app.app_context(), db.engine.connect() as connection:
         for table in db.metadata.sorted_tables:
-            state[table.name] = sorted(repr(tuple(row)) for row in connection.execute(
-                select(table)))
+            state[table.name] = sorted(
+                repr(tuple(row)) for row in connection.execute(select(table))
+            )
         # A refused schedule must not have enqueued a dispatch either.
-        state["redis keys"] = sorted(repr(key) for key in redis_store.connection.keys())
+        state["redis keys"] = sorted(repr(key) for key in redis_store.connection.scan_iter())
     return state
 
 
@@ -59,20 +60,31 @@ def row_count(app: Flask, table: str) -> int:
         return len(connection.execute(select(db.metadata.tables[table])).all())
 
 
-def assert_error(reply: Reply, status: int, *, pointer: str | None = None,
-                 parameter: str | None = None, header: str | None = None,
-                 detail: str | None = None) -> dict[str, Any]:
+def assert_error(
+    reply: Reply,
+    status: int,
+    *,
+    pointer: str | None = None,
+    parameter: str | None = None,
+    header: str | None = None,
+    detail: str | None = None,
+) -> dict[str, Any]:
     """The reply is an error document with `status` and an error at the given source; that error.
 
     `detail` is a fragment the error's detail must contain (case-insensitive).
     """
     assert reply.status == status, reply.document
     assert reply.document is not None and "data" not in reply.document
-    wanted = {key: value for key, value in
-              (("pointer", pointer), ("parameter", parameter), ("header", header))
-              if value is not None}
-    matching = [error for error in reply.errors
-                if all(error.get("source", {}).get(k) == v for k, v in wanted.items())]
+    wanted = {
+        key: value
+        for key, value in (("pointer", pointer), ("parameter", parameter), ("header", header))
+        if value is not None
+    }
+    matching = [
+        error
+        for error in reply.errors
+        if all(error.get("source", {}).get(k) == v for k, v in wanted.items())
+    ]
     assert matching, f"no error at {wanted}: {reply.errors}"
     error = matching[0]
     assert error["status"] == str(status) or len(reply.errors) > 1, error
@@ -111,18 +123,27 @@ class World:
         """A resource object that POST accepts (201) for this type."""
         seed = self.seed
         return {
-            "phone-numbers": resource("phone-numbers", {"number": "+15195550142",
-                                                        "name": "Main line", "throughput": 5}),
-            "text-templates": resource("text-templates", {"name": "Reminder",
-                                                          "body": "Hi {{first-name}}"}),
+            "phone-numbers": resource(
+                "phone-numbers", {"number": "+15195550142", "name": "Main line", "throughput": 5}
+            ),
+            "text-templates": resource(
+                "text-templates", {"name": "Reminder", "body": "Hi {{first-name}}"}
+            ),
             "engagements": resource("engagements", {"name": "Spring", "direction": "outbound"}),
-            "activities": resource("activities", {"name": "Blast", "kind": "text"}, {
-                "engagement": ("engagements", self.spare_engagement_id),
-                "text-template": ("text-templates", seed.template_id),
-                "phone-number": ("phone-numbers", seed.phone_number_id)}),
-            "envelopes": resource("envelopes", {"phone-number": "+14165550199",
-                                                "meta": {"first-name": "Ada"}},
-                                  {"engagement": ("engagements", seed.engagement_id)}),
+            "activities": resource(
+                "activities",
+                {"name": "Blast", "kind": "text"},
+                {
+                    "engagement": ("engagements", self.spare_engagement_id),
+                    "text-template": ("text-templates", seed.template_id),
+                    "phone-number": ("phone-numbers", seed.phone_number_id),
+                },
+            ),
+            "envelopes": resource(
+                "envelopes",
+                {"phone-number": "+14165550199", "meta": {"first-name": "Ada"}},
+                {"engagement": ("engagements", seed.engagement_id)},
+            ),
         }[type_]["data"]
 
 
@@ -154,7 +175,7 @@ def test_valid_documents_used_below_are_created(world: World, api: ApiClient) ->
 
 # --- malformed documents ---
 
-Builder = Callable[[str, "str | None"], Any]
+Builder = Callable[[str, str | None], Any]
 
 
 def _object(type_: str, id_: str | None, **members: Any) -> dict[str, Any]:
@@ -173,14 +194,19 @@ MALFORMED: list[tuple[str, Builder, str]] = [
     ("data string", lambda t, i: '{"data": "x"}', "/data"),
     ("attributes null", lambda t, i: {"data": _object(t, i, attributes=None)}, "/data/attributes"),
     ("attributes array", lambda t, i: {"data": _object(t, i, attributes=[])}, "/data/attributes"),
-    ("relationships 5", lambda t, i: {"data": _object(t, i, relationships=5)},
-     "/data/relationships"),
+    (
+        "relationships 5",
+        lambda t, i: {"data": _object(t, i, relationships=5)},
+        "/data/relationships",
+    ),
     ("type a number", lambda t, i: {"data": {**_object(t, i), "type": 5}}, "/data/type"),
-    ("type missing", lambda t, i: {"data": {"id": i, "attributes": {}} if i else {
-        "attributes": {}}}, "/data/type"),
+    (
+        "type missing",
+        lambda t, i: {"data": {"id": i, "attributes": {}} if i else {"attributes": {}}},
+        "/data/type",
+    ),
     ("unknown top-level member", lambda t, i: {"data": _object(t, i), "extra": 1}, "/extra"),
-    ("unknown resource member", lambda t, i: {"data": _object(t, i, colour="red")},
-     "/data/colour"),
+    ("unknown resource member", lambda t, i: {"data": _object(t, i, colour="red")}, "/data/colour"),
     ("truncated JSON", lambda t, i: '{"data": {"type": "' + t, ""),
     ("empty body", lambda t, i: "", ""),
     ("blank body", lambda t, i: " \n ", ""),
@@ -188,10 +214,16 @@ MALFORMED: list[tuple[str, Builder, str]] = [
     ("lone surrogate", lambda t, i: '{"data": {"type": "\\ud800"}}', ""),
     ("NaN", lambda t, i: '{"data": NaN}', ""),
     ("nested too deep", lambda t, i: "[" * 5000 + "]" * 5000, ""),
-    ("NUL in a string", lambda t, i: {"data": _object(t, i, attributes={"name": "a\u0000b"})},
-     "/data/attributes/name"),
-    ("NUL in a member name", lambda t, i: {"data": _object(t, i, meta={"a\u0000": 1})},
-     "/data/meta/a\u0000"),
+    (
+        "NUL in a string",
+        lambda t, i: {"data": _object(t, i, attributes={"name": "a\u0000b"})},
+        "/data/attributes/name",
+    ),
+    (
+        "NUL in a member name",
+        lambda t, i: {"data": _object(t, i, meta={"a\u0000": 1})},
+        "/data/meta/a\u0000",
+    ),
 ]
 
 
@@ -202,22 +234,24 @@ def _send(api: ApiClient, method: str, path: str, body: Any) -> Reply:
 
 
 @pytest.mark.parametrize("type_", TYPES)
-@pytest.mark.parametrize(("label", "build", "pointer"), MALFORMED,
-                         ids=[label for label, _, _ in MALFORMED])
-def test_malformed_create_is_400_with_pointer(app: Flask, world: World, api: ApiClient,
-                                              type_: str, label: str, build: Builder,
-                                              pointer: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "build", "pointer"), MALFORMED, ids=[label for label, _, _ in MALFORMED]
+)
+def test_malformed_create_is_400_with_pointer(
+    app: Flask, world: World, api: ApiClient, type_: str, label: str, build: Builder, pointer: str
+) -> None:
     with unchanged(app):
         reply = _send(api, "POST", world.collection(type_), build(type_, None))
     assert_error(reply, 400, pointer=pointer)
 
 
 @pytest.mark.parametrize("type_", TYPES)
-@pytest.mark.parametrize(("label", "build", "pointer"), MALFORMED,
-                         ids=[label for label, _, _ in MALFORMED])
-def test_malformed_update_is_400_with_pointer(app: Flask, world: World, api: ApiClient,
-                                              type_: str, label: str, build: Builder,
-                                              pointer: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "build", "pointer"), MALFORMED, ids=[label for label, _, _ in MALFORMED]
+)
+def test_malformed_update_is_400_with_pointer(
+    app: Flask, world: World, api: ApiClient, type_: str, label: str, build: Builder, pointer: str
+) -> None:
     with unchanged(app):
         reply = _send(api, "PATCH", world.detail(type_), build(type_, world.existing_id(type_)))
     assert_error(reply, 400, pointer=pointer)
@@ -236,13 +270,14 @@ def test_malformed_errors_say_what_is_wrong(world: World, api: ApiClient) -> Non
 
 # --- attributes of the wrong type or value ---
 
-def _wrong(type_: str, attributes: dict[str, Any], pointer: str, *,
-           bug: str | None = None) -> Any:
+
+def _wrong(type_: str, attributes: dict[str, Any], pointer: str, *, bug: str | None = None) -> Any:
     """One case: a (type, attributes, pointer) parameter set, xfail while `bug` is open."""
     marks = [pytest.mark.xfail(strict=True, reason=f"bug: {bug}")] if bug else []
     name, value = next(iter(attributes.items()))
-    return pytest.param(type_, attributes, pointer, marks=marks,
-                        id=f"{type_}-{name}={str(value)[:20]}")
+    return pytest.param(
+        type_, attributes, pointer, marks=marks, id=f"{type_}-{name}={str(value)[:20]}"
+    )
 
 
 WRONG_VALUES = [
@@ -251,8 +286,12 @@ WRONG_VALUES = [
     _wrong("phone-numbers", {"number": "+1555"}, "/data/attributes/number"),
     _wrong("phone-numbers", {"throughput": "fast"}, "/data/attributes/throughput"),
     _wrong("phone-numbers", {"throughput": 0}, "/data/attributes/throughput"),
-    _wrong("phone-numbers", {"throughput": 1.5}, "/data/attributes/throughput",
-           bug="fields.Int is not strict, so 1.5 is stored as 1 (resources/phone_numbers.py)"),
+    _wrong(
+        "phone-numbers",
+        {"throughput": 1.5},
+        "/data/attributes/throughput",
+        bug="fields.Int is not strict, so 1.5 is stored as 1 (resources/phone_numbers.py)",
+    ),
     _wrong("phone-numbers", {"throughput": True}, "/data/attributes/throughput"),
     _wrong("phone-numbers", {"throughput": 10**30}, "/data/attributes/throughput"),
     _wrong("phone-numbers", {"name": 5}, "/data/attributes/name"),
@@ -267,7 +306,9 @@ WRONG_VALUES = [
     _wrong("engagements", {"name": None}, "/data/attributes/name"),
     _wrong("engagements", {"delivery-time": "yesterday"}, "/data/attributes/delivery-time"),
     _wrong("engagements", {"delivery-time": 5}, "/data/attributes/delivery-time"),
-    _wrong("engagements", {"delivery-time": "2031-01-01T09:00:00"}, "/data/attributes/delivery-time"),
+    _wrong(
+        "engagements", {"delivery-time": "2031-01-01T09:00:00"}, "/data/attributes/delivery-time"
+    ),
     _wrong("engagements", {"delivery-type": "later"}, "/data/attributes/delivery-type"),
     _wrong("engagements", {"direction": "inbound"}, "/data/attributes/direction"),
     _wrong("engagements", {"status": "bogus"}, "/data/attributes/status"),
@@ -281,15 +322,16 @@ WRONG_VALUES = [
     _wrong("envelopes", {"phone-number": "hello"}, "/data/attributes/phone-number"),
     _wrong("envelopes", {"meta": "first-name=Ada"}, "/data/attributes/meta"),
     _wrong("envelopes", {"meta": ["Ada"]}, "/data/attributes/meta"),
-    _wrong("envelopes", {"meta": {"first-name": {"given": "Ada"}}},
-           "/data/attributes/meta/first-name"),
+    _wrong(
+        "envelopes", {"meta": {"first-name": {"given": "Ada"}}}, "/data/attributes/meta/first-name"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_create_is_400_at_it(
-        app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any],
-        pointer: str) -> None:
+    app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any], pointer: str
+) -> None:
     body = {"data": with_attributes(world.valid(type_), attributes)}
     with unchanged(app):
         reply = api.post(world.collection(type_), body)
@@ -298,8 +340,8 @@ def test_wrong_attribute_value_on_create_is_400_at_it(
 
 @pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
-        app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any],
-        pointer: str) -> None:
+    app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any], pointer: str
+) -> None:
     body = {"data": patch_object(world, type_, attributes=attributes)}
     with unchanged(app):
         reply = api.patch(world.detail(type_), body)
@@ -307,29 +349,37 @@ def test_wrong_attribute_value_on_update_is_400_at_it(
 
 
 def test_wrong_value_errors_name_the_problem(world: World, api: ApiClient) -> None:
-    throughput = api.post("/api/v1/phone-numbers", {"data": with_attributes(
-        world.valid("phone-numbers"), {"throughput": "fast"})})
+    throughput = api.post(
+        "/api/v1/phone-numbers",
+        {"data": with_attributes(world.valid("phone-numbers"), {"throughput": "fast"})},
+    )
     assert_error(throughput, 400, pointer="/data/attributes/throughput", detail="integer")
-    when = api.post("/api/v1/engagements", {"data": with_attributes(
-        world.valid("engagements"), {"delivery-time": "yesterday"})})
+    when = api.post(
+        "/api/v1/engagements",
+        {"data": with_attributes(world.valid("engagements"), {"delivery-time": "yesterday"})},
+    )
     assert_error(when, 400, pointer="/data/attributes/delivery-time", detail="datetime")
 
 
-def test_every_wrong_attribute_is_reported_at_once(app: Flask, world: World,
-                                                   api: ApiClient) -> None:
-    body = {"data": with_attributes(world.valid("phone-numbers"),
-                                    {"name": 5, "throughput": "fast"})}
+def test_every_wrong_attribute_is_reported_at_once(
+    app: Flask, world: World, api: ApiClient
+) -> None:
+    body = {
+        "data": with_attributes(world.valid("phone-numbers"), {"name": 5, "throughput": "fast"})
+    }
     with unchanged(app):
         reply = api.post("/api/v1/phone-numbers", body)
     assert reply.status == 400
     assert set(reply.pointers()) == {"/data/attributes/name", "/data/attributes/throughput"}
 
 
-def test_missing_required_attributes_are_400_at_each(app: Flask, world: World,
-                                                     api: ApiClient) -> None:
+def test_missing_required_attributes_are_400_at_each(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     with unchanged(app):
-        reply = api.post("/api/v1/text-templates", {"data": {"type": "text-templates",
-                                                             "attributes": {}}})
+        reply = api.post(
+            "/api/v1/text-templates", {"data": {"type": "text-templates", "attributes": {}}}
+        )
     assert reply.status == 400
     assert set(reply.pointers()) == {"/data/attributes/name", "/data/attributes/body"}
 
@@ -338,33 +388,71 @@ def test_missing_required_attributes_are_400_at_each(app: Flask, world: World,
 
 # (relationships member of an activity, status, pointer)
 BAD_ACTIVITY_LINKS: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
-    ("wrong linkage type", lambda w: {"engagement": {"data": {
-        "type": "texts", "id": w.spare_engagement_id}}}, 400,
-     "/data/relationships/engagement/data"),
-    ("linkage id a number", lambda w: {"engagement": {"data": {
-        "type": "engagements", "id": 5}}}, 400, "/data/relationships/engagement/data/id"),
-    ("linkage null", lambda w: {"engagement": {"data": None}}, 400,
-     "/data/relationships/engagement/data"),
-    ("linkage array", lambda w: {"engagement": {"data": [{
-        "type": "engagements", "id": w.spare_engagement_id}]}}, 400,
-     "/data/relationships/engagement/data"),
-    ("relationship without data", lambda w: {"engagement": {"id": w.spare_engagement_id}},
-     400, "/data/relationships/engagement"),
-    ("relationship a string", lambda w: {"engagement": w.spare_engagement_id}, 400,
-     "/data/relationships/engagement"),
-    ("missing text-template", lambda w: {"text-template": None}, 400,
-     "/data/relationships/text-template/data"),
-    ("unknown phone-number", lambda w: {"phone-number": {"data": {
-        "type": "phone-numbers", "id": OTHER_ID}}}, 404,
-     "/data/relationships/phone-number/data"),
+    (
+        "wrong linkage type",
+        lambda w: {"engagement": {"data": {"type": "texts", "id": w.spare_engagement_id}}},
+        400,
+        "/data/relationships/engagement/data",
+    ),
+    (
+        "linkage id a number",
+        lambda w: {"engagement": {"data": {"type": "engagements", "id": 5}}},
+        400,
+        "/data/relationships/engagement/data/id",
+    ),
+    (
+        "linkage null",
+        lambda w: {"engagement": {"data": None}},
+        400,
+        "/data/relationships/engagement/data",
+    ),
+    (
+        "linkage array",
+        lambda w: {"engagement": {"data": [{"type": "engagements", "id": w.spare_engagement_id}]}},
+        400,
+        "/data/relationships/engagement/data",
+    ),
+    (
+        "relationship without data",
+        lambda w: {"engagement": {"id": w.spare_engagement_id}},
+        400,
+        "/data/relationships/engagement",
+    ),
+    (
+        "relationship a string",
+        lambda w: {"engagement": w.spare_engagement_id},
+        400,
+        "/data/relationships/engagement",
+    ),
+    (
+        "missing text-template",
+        lambda w: {"text-template": None},
+        400,
+        "/data/relationships/text-template/data",
+    ),
+    (
+        "unknown phone-number",
+        lambda w: {"phone-number": {"data": {"type": "phone-numbers", "id": OTHER_ID}}},
+        404,
+        "/data/relationships/phone-number/data",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "links", "status", "pointer"), BAD_ACTIVITY_LINKS,
-                         ids=[label for label, *_ in BAD_ACTIVITY_LINKS])
+@pytest.mark.parametrize(
+    ("label", "links", "status", "pointer"),
+    BAD_ACTIVITY_LINKS,
+    ids=[label for label, *_ in BAD_ACTIVITY_LINKS],
+)
 def test_bad_activity_relationship_is_refused_at_it(
-        app: Flask, world: World, api: ApiClient, label: str,
-        links: Callable[[World], dict[str, Any]], status: int, pointer: str) -> None:
+    app: Flask,
+    world: World,
+    api: ApiClient,
+    label: str,
+    links: Callable[[World], dict[str, Any]],
+    status: int,
+    pointer: str,
+) -> None:
     base = world.valid("activities")
     relationships = {**base["relationships"], **links(world)}
     # `None` removes a relationship altogether.
@@ -375,10 +463,12 @@ def test_bad_activity_relationship_is_refused_at_it(
 
 
 def test_activity_without_relationships_reports_each_missing_one(
-        app: Flask, world: World, api: ApiClient) -> None:
+    app: Flask, world: World, api: ApiClient
+) -> None:
     with unchanged(app):
-        reply = api.post("/api/v1/activities", resource(
-            "activities", {"name": "Blast", "kind": "text"}))
+        reply = api.post(
+            "/api/v1/activities", resource("activities", {"name": "Blast", "kind": "text"})
+        )
     assert reply.status == 400
     assert set(reply.pointers()) == {
         "/data/relationships/engagement/data",
@@ -387,14 +477,23 @@ def test_activity_without_relationships_reports_each_missing_one(
     }
 
 
-def test_activity_cannot_move_to_another_engagement(app: Flask, world: World,
-                                                    api: ApiClient) -> None:
-    body = {"data": patch_object(world, "activities", relationships={
-        "engagement": {"data": {"type": "engagements", "id": world.spare_engagement_id}}})}
+def test_activity_cannot_move_to_another_engagement(
+    app: Flask, world: World, api: ApiClient
+) -> None:
+    body = {
+        "data": patch_object(
+            world,
+            "activities",
+            relationships={
+                "engagement": {"data": {"type": "engagements", "id": world.spare_engagement_id}}
+            },
+        )
+    }
     with unchanged(app):
         reply = api.patch(world.detail("activities"), body)
-    assert_error(reply, 409, pointer="/data/relationships/engagement/data",
-                 detail="another engagement")
+    assert_error(
+        reply, 409, pointer="/data/relationships/engagement/data", detail="another engagement"
+    )
 
 
 # --- unknown and read-only members are refused, not stored or ignored ---
@@ -425,15 +524,18 @@ def _member(world: World, kind: str, name: str, value: Any) -> dict[str, Any]:
     if kind == "attributes":
         return {name: value}
     linked_type, which = value
-    linked_id = {"activity": world.seed.activity_id, "phone": world.seed.phone_number_id,
-                 "engagement": world.seed.engagement_id}[which]
+    linked_id = {
+        "activity": world.seed.activity_id,
+        "phone": world.seed.phone_number_id,
+        "engagement": world.seed.engagement_id,
+    }[which]
     return {name: {"data": {"type": linked_type, "id": linked_id}}}
 
 
 @pytest.mark.parametrize(("type_", "kind", "name", "value"), REFUSED_MEMBERS, ids=REFUSED_IDS)
 def test_unknown_or_read_only_member_on_create_is_400_at_it(
-        app: Flask, world: World, api: ApiClient, type_: str, kind: str, name: str,
-        value: Any) -> None:
+    app: Flask, world: World, api: ApiClient, type_: str, kind: str, name: str, value: Any
+) -> None:
     base = world.valid(type_)
     body = {"data": {**base, kind: {**base.get(kind, {}), **_member(world, kind, name, value)}}}
     with unchanged(app):
@@ -443,12 +545,16 @@ def test_unknown_or_read_only_member_on_create_is_400_at_it(
 
 @pytest.mark.parametrize(("type_", "kind", "name", "value"), REFUSED_MEMBERS, ids=REFUSED_IDS)
 def test_unknown_or_read_only_member_on_update_is_400_at_it(
-        app: Flask, world: World, api: ApiClient, type_: str, kind: str, name: str,
-        value: Any) -> None:
+    app: Flask, world: World, api: ApiClient, type_: str, kind: str, name: str, value: Any
+) -> None:
     # A legitimate change rides along: it must not be applied either.
-    legitimate = {"phone-numbers": {"name": "changed"}, "text-templates": {"name": "changed"},
-                  "engagements": {"name": "changed"}, "activities": {"name": "changed"},
-                  "envelopes": {"meta": {"first-name": "changed"}}}[type_]
+    legitimate = {
+        "phone-numbers": {"name": "changed"},
+        "text-templates": {"name": "changed"},
+        "engagements": {"name": "changed"},
+        "activities": {"name": "changed"},
+        "envelopes": {"meta": {"first-name": "changed"}},
+    }[type_]
     members: dict[str, Any] = {"attributes": legitimate}
     if kind == "attributes":
         members["attributes"] = {**legitimate, name: value}
@@ -460,8 +566,9 @@ def test_unknown_or_read_only_member_on_update_is_400_at_it(
 
 
 @pytest.mark.parametrize("type_", ["engagements", "envelopes"])
-def test_pointers_escape_slash_and_tilde_in_member_names(app: Flask, world: World,
-                                                         api: ApiClient, type_: str) -> None:
+def test_pointers_escape_slash_and_tilde_in_member_names(
+    app: Flask, world: World, api: ApiClient, type_: str
+) -> None:
     body = {"data": with_attributes(world.valid(type_), {"a/b": 1, "c~d": 2})}
     with unchanged(app):
         reply = api.post(world.collection(type_), body)
@@ -469,10 +576,13 @@ def test_pointers_escape_slash_and_tilde_in_member_names(app: Flask, world: Worl
     assert set(reply.pointers()) == {"/data/attributes/a~1b", "/data/attributes/c~0d"}
 
 
-def test_read_only_variables_are_computed_from_the_body_not_taken(world: World,
-                                                                  api: ApiClient) -> None:
-    reply = api.post("/api/v1/text-templates", {"data": with_attributes(
-        world.valid("text-templates"), {"variables": ["last-name"]})})
+def test_read_only_variables_are_computed_from_the_body_not_taken(
+    world: World, api: ApiClient
+) -> None:
+    reply = api.post(
+        "/api/v1/text-templates",
+        {"data": with_attributes(world.valid("text-templates"), {"variables": ["last-name"]})},
+    )
     assert_error(reply, 400, pointer="/data/attributes/variables", detail="read-only")
     stored = api.get(world.detail("text-templates"))
     assert stored.data["attributes"]["variables"] == ["first-name"]
@@ -483,26 +593,32 @@ def test_read_only_variables_are_computed_from_the_body_not_taken(world: World,
 
 @pytest.mark.parametrize("type_", TYPES)
 @pytest.mark.parametrize("wrong", ["widgets", "texts", "engagement"])
-def test_wrong_type_on_create_is_409(app: Flask, world: World, api: ApiClient, type_: str,
-                                     wrong: str) -> None:
+def test_wrong_type_on_create_is_409(
+    app: Flask, world: World, api: ApiClient, type_: str, wrong: str
+) -> None:
     with unchanged(app):
         reply = api.post(world.collection(type_), {"data": {**world.valid(type_), "type": wrong}})
     assert_error(reply, 409, pointer="/data/type", detail=repr(wrong))
 
 
 @pytest.mark.parametrize("type_", TYPES)
-def test_wrong_type_on_update_is_409(app: Flask, world: World, api: ApiClient,
-                                     type_: str) -> None:
-    body = {"data": {"type": "widgets", "id": world.existing_id(type_),
-                     "attributes": {"name": "changed"}}}
+def test_wrong_type_on_update_is_409(app: Flask, world: World, api: ApiClient, type_: str) -> None:
+    body = {
+        "data": {
+            "type": "widgets",
+            "id": world.existing_id(type_),
+            "attributes": {"name": "changed"},
+        }
+    }
     with unchanged(app):
         reply = api.patch(world.detail(type_), body)
     assert_error(reply, 409, pointer="/data/type", detail="'widgets'")
 
 
 @pytest.mark.parametrize("type_", TYPES)
-def test_id_differing_from_url_on_update_is_409(app: Flask, world: World, api: ApiClient,
-                                                type_: str) -> None:
+def test_id_differing_from_url_on_update_is_409(
+    app: Flask, world: World, api: ApiClient, type_: str
+) -> None:
     # The id of another row of the same type, so only the mismatch is wrong.
     other = world.seed.envelope_ids[1] if type_ == "envelopes" else OTHER_ID
     body = {"data": {"type": type_, "id": other, "attributes": {}}}
@@ -513,8 +629,9 @@ def test_id_differing_from_url_on_update_is_409(app: Flask, world: World, api: A
 
 @pytest.mark.parametrize("type_", TYPES)
 @pytest.mark.parametrize("id_", [None, 5], ids=["missing", "a number"])
-def test_update_without_a_string_id_is_400(app: Flask, world: World, api: ApiClient,
-                                           type_: str, id_: Any) -> None:
+def test_update_without_a_string_id_is_400(
+    app: Flask, world: World, api: ApiClient, type_: str, id_: Any
+) -> None:
     body: dict[str, Any] = {"type": type_, "attributes": {}}
     if id_ is not None:
         body["id"] = id_
@@ -524,32 +641,38 @@ def test_update_without_a_string_id_is_400(app: Flask, world: World, api: ApiCli
 
 
 @pytest.mark.parametrize("type_", TYPES)
-def test_client_generated_id_on_create_is_403(app: Flask, world: World, api: ApiClient,
-                                              type_: str) -> None:
+def test_client_generated_id_on_create_is_403(
+    app: Flask, world: World, api: ApiClient, type_: str
+) -> None:
     with unchanged(app):
-        reply = api.post(world.collection(type_), {"data": {**world.valid(type_),
-                                                            "id": OTHER_ID}})
+        reply = api.post(world.collection(type_), {"data": {**world.valid(type_), "id": OTHER_ID}})
     assert_error(reply, 403, pointer="/data/id", detail="client-generated")
 
 
 @pytest.mark.parametrize("type_", TYPES)
-def test_update_of_an_unknown_id_is_404(app: Flask, world: World, api: ApiClient,
-                                        type_: str) -> None:
+def test_update_of_an_unknown_id_is_404(
+    app: Flask, world: World, api: ApiClient, type_: str
+) -> None:
     body = {"data": {"type": type_, "id": OTHER_ID, "attributes": {}}}
     with unchanged(app):
         reply = api.patch(f"/api/v1/{type_}/{OTHER_ID}", body)
     assert_error(reply, 404)
 
 
-@pytest.mark.xfail(ON_POSTGRES, strict=True, reason="bug: a NUL in a URL id reaches Postgres "
-                   "(resources/base.py get_owned) and is a 500")
+@pytest.mark.xfail(
+    ON_POSTGRES,
+    strict=True,
+    reason="bug: a NUL in a URL id reaches Postgres (resources/base.py get_owned) and is a 500",
+)
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
-def test_nul_in_url_id_is_404_not_500(app: Flask, world: World, api: ApiClient,
-                                      method: str) -> None:
+def test_nul_in_url_id_is_404_not_500(
+    app: Flask, world: World, api: ApiClient, method: str
+) -> None:
     body = {"data": {"type": "text-templates", "id": "abc", "attributes": {}}}
     with unchanged(app):
-        reply = api.request(method, "/api/v1/text-templates/abc%00",
-                            body if method == "PATCH" else None)
+        reply = api.request(
+            method, "/api/v1/text-templates/abc%00", body if method == "PATCH" else None
+        )
     assert reply.status in (400, 404), reply.document
 
 
@@ -564,8 +687,14 @@ BAD_QUERIES: list[Any] = [
     ("/api/v1/texts", "filter=x", "filter"),
     ("/api/v1/engagements", "sort=name", "sort"),
     ("/api/v1/engagements", "sort=created-at,updated-at", "sort"),
-    pytest.param("/api/v1/engagements", "sort=--created-at", "sort", marks=pytest.mark.xfail(
-        strict=True, reason="bug: listing._sort strips every leading '-' (lstrip)")),
+    pytest.param(
+        "/api/v1/engagements",
+        "sort=--created-at",
+        "sort",
+        marks=pytest.mark.xfail(
+            strict=True, reason="bug: listing._sort strips every leading '-' (lstrip)"
+        ),
+    ),
     ("/api/v1/engagements", "page[size]=100000", "page[size]"),
     ("/api/v1/engagements", "page[size]=0", "page[size]"),
     ("/api/v1/engagements", "page[size]=-1", "page[size]"),
@@ -582,8 +711,7 @@ BAD_QUERIES: list[Any] = [
     # base64 of `[1]`, `5`, `["2024-01-01T00:00:00", "x"]` (no time zone), `["now", "x"]`
     ("/api/v1/engagements", "page[after]=WzFd", "page[after]"),
     ("/api/v1/engagements", "page[after]=NQ", "page[after]"),
-    ("/api/v1/engagements",
-     "page[after]=WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ", "page[after]"),
+    ("/api/v1/engagements", "page[after]=WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ", "page[after]"),
     ("/api/v1/engagements", "page[after]=WyJub3ciLCAieCJd", "page[after]"),
     ("/api/v1/engagements/{engagement}", "foo=1", "foo"),
     ("/api/v1/engagements/{engagement}", "include=nope", "include"),
@@ -596,10 +724,12 @@ def _query_id(case: Any) -> str:
     return f"{path.removeprefix('/api/v1/').replace('{engagement}', 'ID')}?{query}"
 
 
-@pytest.mark.parametrize(("path", "query", "parameter"), BAD_QUERIES,
-                         ids=[_query_id(case) for case in BAD_QUERIES])
-def test_unsupported_query_parameter_is_400_naming_it(world: World, api: ApiClient, path: str,
-                                                      query: str, parameter: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "query", "parameter"), BAD_QUERIES, ids=[_query_id(case) for case in BAD_QUERIES]
+)
+def test_unsupported_query_parameter_is_400_naming_it(
+    world: World, api: ApiClient, path: str, query: str, parameter: str
+) -> None:
     url = path.format(engagement=world.seed.engagement_id) + "?" + query
     assert_error(api.get(url), 400, parameter=parameter)
 
@@ -613,7 +743,8 @@ def test_both_page_after_and_before_is_400(world: World, api: ApiClient) -> None
 
 @pytest.mark.parametrize("type_", TYPES)
 def test_unsupported_query_parameter_on_create_is_400_and_creates_nothing(
-        app: Flask, world: World, api: ApiClient, type_: str) -> None:
+    app: Flask, world: World, api: ApiClient, type_: str
+) -> None:
     with unchanged(app):
         reply = api.post(world.collection(type_) + "?foo=1", {"data": world.valid(type_)})
     assert_error(reply, 400, parameter="foo")
@@ -621,43 +752,59 @@ def test_unsupported_query_parameter_on_create_is_400_and_creates_nothing(
 
 @pytest.mark.parametrize("type_", TYPES)
 def test_unsupported_query_parameter_on_update_is_400_and_changes_nothing(
-        app: Flask, world: World, api: ApiClient, type_: str) -> None:
+    app: Flask, world: World, api: ApiClient, type_: str
+) -> None:
     body = {"data": patch_object(world, type_, attributes={})}
     with unchanged(app):
         reply = api.patch(world.detail(type_) + "?sort=created-at", body)
     assert_error(reply, 400, parameter="sort")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: PATCH checks `include` in detail_response, after "
-                   "the service committed (resources/*.py patch views)")
-def test_unknown_include_on_update_is_400_and_changes_nothing(app: Flask, world: World,
-                                                              api: ApiClient) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: PATCH checks `include` in detail_response, after "
+    "the service committed (resources/*.py patch views)",
+)
+def test_unknown_include_on_update_is_400_and_changes_nothing(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     body = {"data": patch_object(world, "engagements", attributes={"name": "changed"})}
     with unchanged(app):
         reply = api.patch(world.detail("engagements") + "?include=nope", body)
     assert_error(reply, 400, parameter="include")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: created_response ignores `include`, so an "
-                   "unknown path is created and answered 201 (resources/base.py)")
-def test_unknown_include_on_create_is_400_and_creates_nothing(app: Flask, world: World,
-                                                              api: ApiClient) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: created_response ignores `include`, so an "
+    "unknown path is created and answered 201 (resources/base.py)",
+)
+def test_unknown_include_on_create_is_400_and_creates_nothing(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     with unchanged(app):
         reply = api.post("/api/v1/engagements?include=nope", {"data": world.valid("engagements")})
     assert_error(reply, 400, parameter="include")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: DELETE views never look at the query string, so "
-                   "?foo=1 deletes and answers 204 (resources/*.py delete views)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: DELETE views never look at the query string, so "
+    "?foo=1 deletes and answers 204 (resources/*.py delete views)",
+)
 def test_unsupported_query_parameter_on_delete_is_400_and_deletes_nothing(
-        app: Flask, world: World, api: ApiClient) -> None:
+    app: Flask, world: World, api: ApiClient
+) -> None:
     with unchanged(app):
         reply = api.delete(world.detail("envelopes") + "?foo=1")
     assert_error(reply, 400, parameter="foo")
 
 
-@pytest.mark.xfail(ON_POSTGRES, strict=True, reason="bug: a NUL in a filter value reaches "
-                   "Postgres (listing.parse_list_query) and is a 500")
+@pytest.mark.xfail(
+    ON_POSTGRES,
+    strict=True,
+    reason="bug: a NUL in a filter value reaches Postgres (listing.parse_list_query) and is a 500",
+)
 def test_nul_in_filter_value_is_not_a_500(world: World, api: ApiClient) -> None:
     reply = api.get("/api/v1/envelopes?filter[engagement]=a%00")
     assert reply.status in (200, 400), reply.document
@@ -679,132 +826,185 @@ def _new_engagement(api: ApiClient, **attributes: Any) -> str:
 
 
 def _add_activity(api: ApiClient, world: World, engagement_id: str) -> str:
-    reply = api.post("/api/v1/activities", resource("activities", {"name": "A", "kind": "text"}, {
-        "engagement": ("engagements", engagement_id),
-        "text-template": ("text-templates", world.seed.template_id),
-        "phone-number": ("phone-numbers", world.seed.phone_number_id)}))
+    reply = api.post(
+        "/api/v1/activities",
+        resource(
+            "activities",
+            {"name": "A", "kind": "text"},
+            {
+                "engagement": ("engagements", engagement_id),
+                "text-template": ("text-templates", world.seed.template_id),
+                "phone-number": ("phone-numbers", world.seed.phone_number_id),
+            },
+        ),
+    )
     assert reply.status == 201, reply.document
     return reply.data["id"]
 
 
 def _add_envelopes(api: ApiClient, engagement_id: str, *numbers: str) -> None:
-    reply = api.post("/api/v1/envelopes", {"data": [envelope(engagement_id, number)
-                                                    for number in numbers]}, headers=BULK)
+    reply = api.post(
+        "/api/v1/envelopes",
+        {"data": [envelope(engagement_id, number) for number in numbers]},
+        headers=BULK,
+    )
     assert reply.status == 201, reply.document
 
 
-def test_scheduling_without_an_activity_is_409_saying_so(app: Flask, world: World,
-                                                         api: ApiClient) -> None:
+def test_scheduling_without_an_activity_is_409_saying_so(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     _add_envelopes(api, world.spare_engagement_id, "+15197566220")
     with unchanged(app):
-        reply = api.patch(f"/api/v1/engagements/{world.spare_engagement_id}",
-                          _engagement_patch(world.spare_engagement_id, status="scheduled"))
+        reply = api.patch(
+            f"/api/v1/engagements/{world.spare_engagement_id}",
+            _engagement_patch(world.spare_engagement_id, status="scheduled"),
+        )
     assert_error(reply, 409, pointer="/data/attributes/status", detail="no activity")
 
 
-def test_scheduling_without_envelopes_is_409_saying_so(app: Flask, world: World,
-                                                       api: ApiClient) -> None:
+def test_scheduling_without_envelopes_is_409_saying_so(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     _add_activity(api, world, world.spare_engagement_id)
     with unchanged(app):
-        reply = api.patch(f"/api/v1/engagements/{world.spare_engagement_id}",
-                          _engagement_patch(world.spare_engagement_id, status="scheduled"))
+        reply = api.patch(
+            f"/api/v1/engagements/{world.spare_engagement_id}",
+            _engagement_patch(world.spare_engagement_id, status="scheduled"),
+        )
     assert_error(reply, 409, pointer="/data/attributes/status", detail="no envelopes")
 
 
-@pytest.mark.xfail(not ON_POSTGRES, strict=True, reason="bug: SQLite runs without PRAGMA "
-                   "foreign_keys, so ON DELETE SET NULL never happens and scheduling reads a "
-                   "missing template (500)")
+@pytest.mark.xfail(
+    not ON_POSTGRES,
+    strict=True,
+    reason="bug: SQLite runs without PRAGMA "
+    "foreign_keys, so ON DELETE SET NULL never happens and scheduling reads a "
+    "missing template (500)",
+)
 def test_scheduling_after_the_template_was_deleted_is_409_saying_so(
-        app: Flask, world: World, api: ApiClient) -> None:
+    app: Flask, world: World, api: ApiClient
+) -> None:
     assert api.delete(world.detail("text-templates")).status == 204
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"),
-                          _engagement_patch(world.seed.engagement_id, status="scheduled"))
+        reply = api.patch(
+            world.detail("engagements"),
+            _engagement_patch(world.seed.engagement_id, status="scheduled"),
+        )
     assert_error(reply, 409, pointer="/data/attributes/status", detail="text template")
 
 
 def test_scheduling_when_envelopes_lack_template_variables_is_409(
-        app: Flask, world: World, api: ApiClient) -> None:
+    app: Flask, world: World, api: ApiClient
+) -> None:
     _add_activity(api, world, world.spare_engagement_id)
     _add_envelopes(api, world.spare_engagement_id, "+15197566220", "+19734390088")
     with unchanged(app):
-        reply = api.patch(f"/api/v1/engagements/{world.spare_engagement_id}",
-                          _engagement_patch(world.spare_engagement_id, status="scheduled"))
+        reply = api.patch(
+            f"/api/v1/engagements/{world.spare_engagement_id}",
+            _engagement_patch(world.spare_engagement_id, status="scheduled"),
+        )
     assert_error(reply, 409, pointer="/data/attributes/status", detail="'first-name' (2")
 
 
 @pytest.mark.parametrize("status", ["completed", "sending"])
-def test_client_cannot_set_dispatcher_statuses(app: Flask, world: World, api: ApiClient,
-                                               status: str) -> None:
+def test_client_cannot_set_dispatcher_statuses(
+    app: Flask, world: World, api: ApiClient, status: str
+) -> None:
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"),
-                          _engagement_patch(world.seed.engagement_id, status=status))
+        reply = api.patch(
+            world.detail("engagements"), _engagement_patch(world.seed.engagement_id, status=status)
+        )
     assert_error(reply, 409, pointer="/data/attributes/status", detail="dispatcher")
 
 
 def test_pausing_a_pending_engagement_is_409(app: Flask, world: World, api: ApiClient) -> None:
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"),
-                          _engagement_patch(world.seed.engagement_id, status="paused"))
-    assert_error(reply, 409, pointer="/data/attributes/status",
-                 detail="pending cannot become paused")
+        reply = api.patch(
+            world.detail("engagements"),
+            _engagement_patch(world.seed.engagement_id, status="paused"),
+        )
+    assert_error(
+        reply, 409, pointer="/data/attributes/status", detail="pending cannot become paused"
+    )
 
 
-def test_cancelled_engagement_cannot_be_scheduled(app: Flask, world: World,
-                                                  api: ApiClient) -> None:
-    cancelled = api.patch(world.detail("engagements"),
-                          _engagement_patch(world.seed.engagement_id, status="cancelled"))
+def test_cancelled_engagement_cannot_be_scheduled(app: Flask, world: World, api: ApiClient) -> None:
+    cancelled = api.patch(
+        world.detail("engagements"), _engagement_patch(world.seed.engagement_id, status="cancelled")
+    )
     assert cancelled.status == 200, cancelled.document
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"),
-                          _engagement_patch(world.seed.engagement_id, status="scheduled"))
-    assert_error(reply, 409, pointer="/data/attributes/status",
-                 detail="cancelled cannot become scheduled")
+        reply = api.patch(
+            world.detail("engagements"),
+            _engagement_patch(world.seed.engagement_id, status="scheduled"),
+        )
+    assert_error(
+        reply, 409, pointer="/data/attributes/status", detail="cancelled cannot become scheduled"
+    )
 
 
 def test_new_engagement_cannot_start_scheduled(app: Flask, world: World, api: ApiClient) -> None:
     with unchanged(app):
-        reply = api.post("/api/v1/engagements", resource(
-            "engagements", {"name": "E", "status": "scheduled"}))
+        reply = api.post(
+            "/api/v1/engagements", resource("engagements", {"name": "E", "status": "scheduled"})
+        )
     assert_error(reply, 409, pointer="/data/attributes/status", detail="pending")
 
 
-def test_scheduled_delivery_without_time_on_create_is_400(app: Flask, world: World,
-                                                          api: ApiClient) -> None:
+def test_scheduled_delivery_without_time_on_create_is_400(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     with unchanged(app):
-        reply = api.post("/api/v1/engagements", resource(
-            "engagements", {"name": "E", "delivery-type": "scheduled"}))
+        reply = api.post(
+            "/api/v1/engagements",
+            resource("engagements", {"name": "E", "delivery-type": "scheduled"}),
+        )
     assert_error(reply, 400, pointer="/data/attributes/delivery-time", detail="required")
 
 
 @pytest.mark.parametrize("extra", [{}, {"status": "scheduled"}], ids=["alone", "scheduling"])
-def test_scheduled_delivery_without_time_on_update_is_400(app: Flask, world: World,
-                                                          api: ApiClient,
-                                                          extra: dict[str, str]) -> None:
+def test_scheduled_delivery_without_time_on_update_is_400(
+    app: Flask, world: World, api: ApiClient, extra: dict[str, str]
+) -> None:
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"), _engagement_patch(
-            world.seed.engagement_id, **{"delivery-type": "scheduled"}, **extra))
+        reply = api.patch(
+            world.detail("engagements"),
+            _engagement_patch(world.seed.engagement_id, **{"delivery-type": "scheduled"}, **extra),
+        )
     assert_error(reply, 400, pointer="/data/attributes/delivery-time", detail="required")
 
 
-def test_scheduling_with_delivery_time_in_the_past_is_400(app: Flask, world: World,
-                                                          api: ApiClient) -> None:
+def test_scheduling_with_delivery_time_in_the_past_is_400(
+    app: Flask, world: World, api: ApiClient
+) -> None:
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"), _engagement_patch(
-            world.seed.engagement_id, status="scheduled",
-            **{"delivery-type": "scheduled", "delivery-time": "2001-01-01T00:00:00.000000Z"}))
+        reply = api.patch(
+            world.detail("engagements"),
+            _engagement_patch(
+                world.seed.engagement_id,
+                status="scheduled",
+                **{"delivery-type": "scheduled", "delivery-time": "2001-01-01T00:00:00.000000Z"},
+            ),
+        )
     assert_error(reply, 400, pointer="/data/attributes/delivery-time", detail="in the past")
 
 
-def test_delivery_settings_of_a_scheduled_engagement_are_frozen(app: Flask, world: World,
-                                                                api: ApiClient) -> None:
-    scheduled = api.patch(world.detail("engagements"),
-                          _engagement_patch(world.seed.engagement_id, status="scheduled"))
+def test_delivery_settings_of_a_scheduled_engagement_are_frozen(
+    app: Flask, world: World, api: ApiClient
+) -> None:
+    scheduled = api.patch(
+        world.detail("engagements"), _engagement_patch(world.seed.engagement_id, status="scheduled")
+    )
     assert scheduled.status == 202, scheduled.document
     with unchanged(app):
-        reply = api.patch(world.detail("engagements"), _engagement_patch(
-            world.seed.engagement_id, **{"delivery-type": "scheduled",
-                                         "delivery-time": "2031-01-01T09:00:00.000000Z"}))
+        reply = api.patch(
+            world.detail("engagements"),
+            _engagement_patch(
+                world.seed.engagement_id,
+                **{"delivery-type": "scheduled", "delivery-time": "2031-01-01T09:00:00.000000Z"},
+            ),
+        )
     assert_error(reply, 409, pointer="/data/attributes/delivery-type", detail="pending or paused")
 
 
@@ -812,15 +1012,18 @@ def test_delivery_settings_of_a_scheduled_engagement_are_frozen(app: Flask, worl
 
 
 @pytest.mark.parametrize("kind", ["voice", "email"])
-def test_unsupported_activity_kind_is_400_not_supported(app: Flask, world: World,
-                                                        api: ApiClient, kind: str) -> None:
+def test_unsupported_activity_kind_is_400_not_supported(
+    app: Flask, world: World, api: ApiClient, kind: str
+) -> None:
     body = {"data": with_attributes(world.valid("activities"), {"kind": kind})}
     with unchanged(app):
         reply = api.post("/api/v1/activities", body)
     assert_error(reply, 400, pointer="/data/attributes/kind", detail="not supported")
     with unchanged(app):
-        changed = api.patch(world.detail("activities"), {"data": patch_object(
-            world, "activities", attributes={"kind": kind})})
+        changed = api.patch(
+            world.detail("activities"),
+            {"data": patch_object(world, "activities", attributes={"kind": kind})},
+        )
     assert_error(changed, 400, pointer="/data/attributes/kind", detail="not supported")
 
 
@@ -831,21 +1034,31 @@ def test_unknown_activity_kind_is_400(app: Flask, world: World, api: ApiClient) 
     assert_error(reply, 400, pointer="/data/attributes/kind", detail="'fax'")
 
 
-def test_second_activity_for_an_engagement_is_409(app: Flask, world: World,
-                                                  api: ApiClient) -> None:
+def test_second_activity_for_an_engagement_is_409(app: Flask, world: World, api: ApiClient) -> None:
     base = world.valid("activities")
-    body = {"data": {**base, "relationships": {**base["relationships"], "engagement": {
-        "data": {"type": "engagements", "id": world.seed.engagement_id}}}}}
+    body = {
+        "data": {
+            **base,
+            "relationships": {
+                **base["relationships"],
+                "engagement": {"data": {"type": "engagements", "id": world.seed.engagement_id}},
+            },
+        }
+    }
     with unchanged(app):
         reply = api.post("/api/v1/activities", body)
-    assert_error(reply, 409, pointer="/data/relationships/engagement/data",
-                 detail="already has an activity")
+    assert_error(
+        reply, 409, pointer="/data/relationships/engagement/data", detail="already has an activity"
+    )
 
 
-def test_activity_for_a_cancelled_engagement_is_409(app: Flask, world: World,
-                                                    api: ApiClient) -> None:
-    cancelled = api.patch(f"/api/v1/engagements/{world.spare_engagement_id}",
-                          _engagement_patch(world.spare_engagement_id, status="cancelled"))
+def test_activity_for_a_cancelled_engagement_is_409(
+    app: Flask, world: World, api: ApiClient
+) -> None:
+    cancelled = api.patch(
+        f"/api/v1/engagements/{world.spare_engagement_id}",
+        _engagement_patch(world.spare_engagement_id, status="cancelled"),
+    )
     assert cancelled.status == 200
     with unchanged(app):
         reply = api.post("/api/v1/activities", {"data": world.valid("activities")})
@@ -863,17 +1076,25 @@ BAD_BODIES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "body", "detail"), BAD_BODIES,
-                         ids=[label for label, _, _ in BAD_BODIES])
-def test_invalid_template_body_is_400_at_body(app: Flask, world: World, api: ApiClient,
-                                              label: str, body: str, detail: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "body", "detail"), BAD_BODIES, ids=[label for label, _, _ in BAD_BODIES]
+)
+def test_invalid_template_body_is_400_at_body(
+    app: Flask, world: World, api: ApiClient, label: str, body: str, detail: str
+) -> None:
     with unchanged(app):
-        created = api.post("/api/v1/text-templates", {"data": with_attributes(
-            world.valid("text-templates"), {"body": body})})
+        created = api.post(
+            "/api/v1/text-templates",
+            {"data": with_attributes(world.valid("text-templates"), {"body": body})},
+        )
     assert_error(created, 400, pointer="/data/attributes/body", detail=detail)
     with unchanged(app):
-        changed = api.patch(world.detail("text-templates"), {"data": patch_object(
-            world, "text-templates", attributes={"body": body, "name": "changed"})})
+        changed = api.patch(
+            world.detail("text-templates"),
+            {
+                "data": patch_object(
+                    world, "text-templates", attributes={"body": body, "name": "changed"}
+                )
+            },
+        )
     assert_error(changed, 400, pointer="/data/attributes/body", detail=detail)
-
-

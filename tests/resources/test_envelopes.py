@@ -162,3 +162,13 @@ def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> No
     schedule(api, campaign.engagement_id)
     assert api.delete(f"{URL}/{campaign.envelope_ids[0]}").status == 409
     assert api.get(f"{URL}/{campaign.envelope_ids[0]}").status == 200
+
+
+def test_read_includes_engagement_and_activity(app: Flask, api: ApiClient) -> None:
+    campaign = seed(app, api)
+    read = api.get(f"{URL}/{campaign.envelope_ids[0]}?include=engagement,activity")
+    assert read.status == 200, read.document
+    assert sorted((item["type"], item["id"]) for item in read.document["included"]) == [
+        ("activities", campaign.activity_id),
+        ("engagements", campaign.engagement_id),
+    ]

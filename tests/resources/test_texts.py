@@ -149,3 +149,16 @@ def test_include_of_an_unknown_relationship_is_rejected(api: ApiClient) -> None:
     reply = api.get(f"{URL}?include=activity")
     assert reply.status == 400
     assert reply.errors[0]["source"] == {"parameter": "include"}
+
+
+def test_read_includes_envelope_and_engagement(
+    app: Flask, api: ApiClient, campaigns: tuple[SeedCampaign, SeedCampaign]
+) -> None:
+    campaign = campaigns[0]
+    [text_id, _] = insert_texts(app, api.credentials.account_id, campaign, ("sent", "queued"))
+    read = api.get(f"{URL}/{text_id}?include=envelope,engagement")
+    assert read.status == 200, read.document
+    assert sorted((item["type"], item["id"]) for item in read.document["included"]) == [
+        ("engagements", campaign.engagement_id),
+        ("envelopes", campaign.envelope_ids[0]),
+    ]

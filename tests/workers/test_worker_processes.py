@@ -148,3 +148,19 @@ def test_redis_flushed_mid_send_loses_nothing_and_sends_nothing_twice(
     assert len(per_number) == size
     print(f"\nflush test: {size} texts in {elapsed:.1f} s "
           f"({len(twilio.sink.messages) / elapsed:.0f} texts/s at the sink)")
+
+
+def test_sigterm_lets_the_worker_finish_its_round_and_lose_nothing(
+        app: Flask, api: ApiClient, twilio: TwilioSetup, workers: list) -> None:
+    engagement_id = _campaign(app, api, size=40, throughput=5)
+    first = workers.start()
+    _wait_until(lambda: len(twilio.sink.messages) >= 5, 30, "sending did not start")
+    assert first.stop() == 0, first.log()
+    statuses = _statuses(app, engagement_id)
+    assert statuses[TextStatus.SENDING] == 0 and statuses[TextStatus.UNKNOWN] == 0, statuses
+    assert 5 <= statuses[TextStatus.SENT] < 40
+    workers.start()
+    _wait_until(lambda: _settled(app, engagement_id, 40), 60,
+                f"texts did not settle: {_statuses(app, engagement_id)}")
+    assert _statuses(app, engagement_id) == Counter({TextStatus.SENT: 40})
+    assert sorted(Counter(m.to for m in twilio.sink.messages).values()) == [1] * 40

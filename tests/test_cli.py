@@ -1,0 +1,380 @@
+"""The `campaign` operator command, run as the real console script against the test database:
+its outputs (token, id on the last stdout line) are a contract, and every error is one line on
+stderr, a non-zero exit and no change."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+from sqlalchemy import create_engine, func, select
+
+from campaign import MIGRATIONS_DIRECTORY
+from campaign.extensions import db, redis_store
+from campaign.models import Account, ApiToken, PhoneNumber
+from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES
+from campaign.workers.sweep import sweep
+from tests.client import ApiClient
+from tests.factories import Credentials, make_phone_number
+from tests.test_migrations import throwaway_database
+
+
+def campaign_command() -> list[str]:
+    """The installed console script of this interpreter's environment."""
+    script = Path(sys.executable).parent / "campaign"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("campaign")
+    return [found] if found else [sys.executable, "-m", "campaign.cli"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def last_line(self) -> str:
+        lines = self.stdout.strip().splitlines()
+        return lines[-1] if lines else ""
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+Campaign = Callable[..., Outcome]
+
+
+@pytest.fixture
+def campaign(app: Flask, app_environment: dict[str, str]) -> Campaign:
+    """Runs `campaign ARGS...` in a child process on the test database and Redis."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Outcome:
+        environment = {**os.environ, **app_environment, **(env or {})}
+        completed = subprocess.run(
+            [*campaign_command(), *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return Outcome(completed.returncode, completed.stdout, completed.stderr)
+
+    return run
+
+
+def succeeded(outcome: Outcome) -> Outcome:
+    assert outcome.code == 0, outcome
+    return outcome
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        counts = {
+            model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Account, ApiToken, PhoneNumber)
+        }
+        db.session.remove()
+    return counts
+
+
+def api_as(app: Flask, key: str, token: str) -> ApiClient:
+    with app.app_context():
+        account_id = db.session.scalar(select(Account.id).where(Account.key == key))
+        db.session.remove()
+    return ApiClient(app.test_client(), Credentials(account_id, key, token))
+
+
+def test_help_lists_the_operator_commands(campaign: Campaign) -> None:
+    outcome = succeeded(campaign("--help"))
+
+    for command in ("db", "accounts", "tokens", "phone-numbers", "worker", "run"):
+        assert f"  {command} " in outcome.stdout, command
+    assert outcome.stderr == ""
+
+
+def test_db_upgrade_builds_a_fresh_database_to_head(campaign: Campaign, tmp_path: Path) -> None:
+    with throwaway_database(tmp_path) as url:
+        succeeded(campaign("db", "upgrade", env={"DATABASE_URL": url}))
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                revision = MigrationContext.configure(connection).get_current_revision()
+        finally:
+            engine.dispose()
+
+    assert revision == ScriptDirectory(MIGRATIONS_DIRECTORY).get_current_head()
+
+
+def test_accounts_create_makes_the_account_and_prints_its_id(
+    app: Flask, campaign: Campaign
+) -> None:
+    outcome = succeeded(campaign("accounts", "create", "firstbank", "--name", "First Bank"))
+
+    with app.app_context():
+        account = db.session.scalar(select(Account).where(Account.key == "firstbank"))
+        assert account is not None
+        assert account.name == "First Bank"
+        assert outcome.last_line == account.id
+
+
+def test_tokens_create_prints_a_token_that_authenticates(app: Flask, campaign: Campaign) -> None:
+    succeeded(campaign("accounts", "create", "firstbank", "--name", "First Bank"))
+
+    token = succeeded(campaign("tokens", "create", "firstbank")).last_line
+
+    token_key, _, secret = token.partition(":")
+    assert token_key and secret
+    reply = api_as(app, "firstbank", token).get("/api/v1/phone-numbers")
+    assert reply.status == 200, reply.document
+    assert reply.data == []
+
+
+def test_tokens_create_stores_only_a_hash_of_the_secret(app: Flask, campaign: Campaign) -> None:
+    succeeded(campaign("accounts", "create", "firstbank", "--name", "First Bank"))
+
+    token_key, _, secret = succeeded(campaign("tokens", "create", "firstbank")).last_line.partition(
+        ":"
+    )
+
+    with app.app_context():
+        stored = db.session.get(ApiToken, token_key)
+        assert stored is not None
+        values = [str(getattr(stored, column.key)) for column in ApiToken.__table__.columns]
+    assert not any(secret in value for value in values)
+    assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+
+
+def test_each_token_create_issues_a_new_token(
+    app: Flask, campaign: Campaign, account: Credentials
+) -> None:
+    first = succeeded(campaign("tokens", "create", account.key)).last_line
+    second = succeeded(campaign("tokens", "create", account.key)).last_line
+
+    assert first.partition(":")[0] != second.partition(":")[0]
+    for token in (first, second):
+        assert api_as(app, account.key, token).get("/api/v1/phone-numbers").status == 200
+
+
+def test_tokens_revoke_makes_only_that_token_unauthorized(
+    app: Flask, campaign: Campaign, account: Credentials, api: ApiClient
+) -> None:
+    token = succeeded(campaign("tokens", "create", account.key)).last_line
+    revoked = api_as(app, account.key, token)
+    assert revoked.get("/api/v1/phone-numbers").status == 200
+
+    succeeded(campaign("tokens", "revoke", token.partition(":")[0]))
+
+    reply = revoked.get("/api/v1/phone-numbers")
+    assert reply.status == 401
+    assert reply.headers.get("WWW-Authenticate", "").startswith("Basic ")
+    # The account's other token keeps working.
+    assert api.get("/api/v1/phone-numbers").status == 200
+
+
+def test_revoking_a_revoked_token_again_succeeds_and_keeps_the_first_revocation_time(
+    app: Flask, campaign: Campaign, account: Credentials
+) -> None:
+    token_key = account.token.partition(":")[0]
+    succeeded(campaign("tokens", "revoke", token_key))
+    with app.app_context():
+        first = db.session.get(ApiToken, token_key).revoked_at
+        db.session.remove()
+
+    succeeded(campaign("tokens", "revoke", token_key))
+
+    with app.app_context():
+        assert first is not None
+        assert db.session.get(ApiToken, token_key).revoked_at == first
+
+
+def test_phone_numbers_create_prints_an_id_readable_through_the_api(
+    campaign: Campaign, account: Credentials, api: ApiClient
+) -> None:
+    outcome = succeeded(
+        campaign("phone-numbers", "create", account.key, "+15195550100", "--throughput", "7")
+    )
+
+    reply = api.get(f"/api/v1/phone-numbers/{outcome.last_line}")
+    assert reply.status == 200, reply.document
+    assert reply.data["attributes"]["number"] == "+15195550100"
+    assert reply.data["attributes"]["throughput"] == 7
+
+
+def test_phone_numbers_create_stores_a_national_number_in_e164_with_default_throughput(
+    campaign: Campaign, account: Credentials, api: ApiClient
+) -> None:
+    phone_id = succeeded(
+        campaign("phone-numbers", "create", account.key, "(519) 555-0100")
+    ).last_line
+
+    attributes = api.get(f"/api/v1/phone-numbers/{phone_id}").data["attributes"]
+    assert attributes["number"] == "+15195550100"
+    assert attributes["throughput"] == 1
+
+
+def test_phone_numbers_create_default_throughput_comes_from_the_configuration(
+    campaign: Campaign, account: Credentials, api: ApiClient
+) -> None:
+    phone_id = succeeded(
+        campaign(
+            "phone-numbers",
+            "create",
+            account.key,
+            "+15195550100",
+            env={"CAMPAIGN_DEFAULT_THROUGHPUT": "3"},
+        )
+    ).last_line
+
+    assert api.get(f"/api/v1/phone-numbers/{phone_id}").data["attributes"]["throughput"] == 3
+
+
+@pytest.fixture
+def existing(app: Flask, account: Credentials) -> Credentials:
+    """Account `firstbank` with one token and the sender +15195550100."""
+    with app.app_context():
+        make_phone_number(account_id=account.account_id, number="+15195550100")
+        db.session.remove()
+    return account
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        pytest.param(
+            ["accounts", "create", "firstbank", "--name", "Again"],
+            {},
+            "already exists",
+            id="duplicate-account-key",
+        ),
+        pytest.param(
+            ["accounts", "create", "first bank", "--name", "Spaced"],
+            {},
+            "without spaces",
+            id="account-key-with-space",
+        ),
+        pytest.param(["tokens", "create", "nobank"], {}, "no account", id="token-unknown-account"),
+        pytest.param(["tokens", "revoke", "notatoken"], {}, "no token", id="revoke-unknown-token"),
+        pytest.param(
+            ["phone-numbers", "create", "nobank", "+15195550101"],
+            {},
+            "no account",
+            id="number-unknown-account",
+        ),
+        pytest.param(
+            ["phone-numbers", "create", "firstbank", "12345"],
+            {},
+            "not a valid phone number",
+            id="invalid-number",
+        ),
+        pytest.param(
+            ["phone-numbers", "create", "firstbank", "call me"],
+            {},
+            "not a phone number",
+            id="not-a-number",
+        ),
+        pytest.param(
+            ["phone-numbers", "create", "firstbank", "+1 519-555-0100"],
+            {},
+            "already one of",
+            id="duplicate-number",
+        ),
+        pytest.param(
+            ["accounts", "create", "newbank", "--name", "New"],
+            {"CAMPAIGN_MAX_BULK": "lots"},
+            "CAMPAIGN_MAX_BULK",
+            id="malformed-setting",
+        ),
+        pytest.param(
+            ["accounts", "create", "newbank", "--name", "New"],
+            {"CAMPAIGN_ENV": "production", "SECRET_KEY": ""},
+            "SECRET_KEY",
+            id="production-without-secret",
+        ),
+    ],
+)
+def test_operator_error_is_one_line_on_stderr_and_changes_nothing(
+    app: Flask,
+    campaign: Campaign,
+    existing: Credentials,
+    args: list[str],
+    env: dict[str, str],
+    says: str,
+) -> None:
+    before = row_counts(app)
+
+    outcome = campaign(*args, env=env)
+
+    assert outcome.code != 0
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert says in outcome.error_lines[0]
+    assert "Traceback" not in outcome.stderr
+    assert outcome.stdout == ""
+    assert row_counts(app) == before
+
+
+def test_command_on_a_database_without_schema_says_to_upgrade(
+    campaign: Campaign, tmp_path: Path
+) -> None:
+    with throwaway_database(tmp_path) as url:
+        outcome = campaign(
+            "accounts", "create", "firstbank", "--name", "First", env={"DATABASE_URL": url}
+        )
+
+    assert outcome.code != 0
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert "campaign db upgrade" in outcome.error_lines[0]
+
+
+def test_throughput_out_of_range_is_refused_and_creates_nothing(
+    app: Flask, campaign: Campaign, account: Credentials
+) -> None:
+    before = row_counts(app)
+
+    outcome = campaign("phone-numbers", "create", account.key, "+15195550100", "--throughput", "0")
+
+    # A usage error: click explains the option (with the usage line) and exits 2.
+    assert outcome.code == 2
+    assert "--throughput" in outcome.stderr
+    assert row_counts(app) == before
+
+
+def test_worker_burst_exits_cleanly_on_empty_queues(app: Flask, campaign: Campaign) -> None:
+    outcome = campaign("worker", "--burst")
+
+    assert outcome.code == 0, outcome.stderr
+    with app.app_context():
+        connection = redis_store.connection
+        # It worked the test Redis and deregistered on the way out.
+        assert Worker.all(connection=connection) == []
+        assert all(Queue(name, connection=connection).count == 0 for name in QUEUE_NAMES)
+
+
+def test_worker_burst_runs_a_queued_job_with_the_app_context(
+    app: Flask, campaign: Campaign
+) -> None:
+    with app.app_context():
+        # The sweep reads the database, so it only finishes inside the app context.
+        Queue(DISPATCH_QUEUE, connection=redis_store.connection).enqueue(sweep, job_id="cli-sweep")
+
+    outcome = campaign("worker", "--burst")
+
+    assert outcome.code == 0, outcome.stderr
+    with app.app_context():
+        job = Job.fetch("cli-sweep", connection=redis_store.connection)
+        assert job.get_status() == JobStatus.FINISHED
