@@ -29,8 +29,9 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment, with `overrides` laid over it (tests, CLI)."""
     config = load_config(current_environ(overrides))
     check_production(config)
-    app = Flask(__name__, instance_path=config["INSTANCE_PATH"] or None,
-                instance_relative_config=False)
+    app = Flask(
+        __name__, instance_path=config["INSTANCE_PATH"] or None, instance_relative_config=False
+    )
     app.config.update(config)
     app.config.update(_derived_config(app))
     db.init_app(app)
@@ -107,12 +108,18 @@ def _register_dashboard(app: Flask) -> None:
         if request.blueprint != rq_dashboard.blueprint.name:
             return None
         auth = request.authorization
-        if (auth is not None and auth.type == "basic"
-                and hmac.compare_digest(auth.username or "", username)
-                and hmac.compare_digest(auth.password or "", password)):
+        if (
+            auth is not None
+            and auth.type == "basic"
+            and hmac.compare_digest(auth.username or "", username)
+            and hmac.compare_digest(auth.password or "", password)
+        ):
             return None
-        return Response("RQ dashboard: credentials required", 401,
-                        {"WWW-Authenticate": 'Basic realm="rq-dashboard"'})
+        return Response(
+            "RQ dashboard: credentials required",
+            401,
+            {"WWW-Authenticate": 'Basic realm="rq-dashboard"'},
+        )
 
     app.before_request(require_credentials)
     app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")

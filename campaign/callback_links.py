@@ -16,7 +16,9 @@ KANNEL_PATH = "/callbacks/kannel/{text_id}"
 
 
 def kannel_signature(secret_key: str, text_id: str) -> str:
-    return hmac.new(secret_key.encode(), f"kannel:{text_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret_key.encode(), f"kannel:{text_id}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
 
 
 def status_callback_url(config: Mapping[str, Any], text_id: str) -> str | None:

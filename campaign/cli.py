@@ -113,12 +113,16 @@ def phone_numbers() -> None:
 @phone_numbers.command("create")
 @click.argument("key")
 @click.argument("number")
-@click.option("--throughput", type=click.IntRange(1, 10_000), default=None,
-              help="Messages per second this sender may send "
-                   "(default CAMPAIGN_DEFAULT_THROUGHPUT).")
+@click.option(
+    "--throughput",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Messages per second this sender may send (default CAMPAIGN_DEFAULT_THROUGHPUT).",
+)
 @click.option("--name", default=None, help="A label for the number.")
-def create_phone_number_command(key: str, number: str, throughput: int | None,
-                                name: str | None) -> None:
+def create_phone_number_command(
+    key: str, number: str, throughput: int | None, name: str | None
+) -> None:
     """Add NUMBER as a sender of account KEY; prints the phone number's id."""
     from campaign.services.phone_numbers import create_phone_number
 
@@ -132,14 +136,18 @@ def create_phone_number_command(key: str, number: str, throughput: int | None,
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--in-process", is_flag=True,
-              help="Run jobs in this process instead of a forked child per job.")
+@click.option(
+    "--in-process", is_flag=True, help="Run jobs in this process instead of a forked child per job."
+)
 def worker(burst: bool, in_process: bool) -> None:
     """Run an RQ worker on the dispatch and send queues, with the app context."""
     from campaign.workers.runner import run_worker
 
-    run_worker(current_app._get_current_object(),  # type: ignore[attr-defined]
-               burst=burst, in_process=in_process)
+    run_worker(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        burst=burst,
+        in_process=in_process,
+    )
 
 
 @click.command()
@@ -157,8 +165,19 @@ def run(port: int | None) -> None:
     env.setdefault("REDIS_URL", current_app.config["REDIS_URL"])
     children = [
         subprocess.Popen([sys.executable, "-m", "campaign.cli", "worker"], env=env),
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                          "--workers", "2", "campaign:create_app()"], env=env),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "campaign:create_app()",
+            ],
+            env=env,
+        ),
     ]
     click.echo(f"campaign is serving http://127.0.0.1:{port}/api/v1 (Ctrl-C stops it)")
     try:
@@ -187,8 +206,12 @@ def _create_app() -> Flask:
 
 def main() -> None:
     """Entry point of the `campaign` console script."""
-    group = FlaskGroup(create_app=_create_app, add_default_commands=False,
-                       load_dotenv=False, help="campaign: bulk SMS campaign engine")
+    group = FlaskGroup(
+        create_app=_create_app,
+        add_default_commands=False,
+        load_dotenv=False,
+        help="campaign: bulk SMS campaign engine",
+    )
     group.main(prog_name="campaign")
 
 

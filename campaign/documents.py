@@ -61,8 +61,7 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
     if b"\\u0000" in raw:
         at = _nul_pointer(document, "")
         if at is not None:
-            raise InvalidDocument("strings may not contain the NUL character (\\u0000)",
-                                  pointer=at)
+            raise InvalidDocument("strings may not contain the NUL character (\\u0000)", pointer=at)
     if not isinstance(document, dict):
         raise InvalidDocument("a JSON:API document must be a JSON object", pointer="")
     unknown = sorted(set(document) - _DOCUMENT_MEMBERS)
@@ -119,29 +118,35 @@ def check_resource(
     errors: list[ApiError] = []
     for member in sorted(set(resource) - _RESOURCE_MEMBERS):
         errors.append(
-            InvalidDocument(f"{member!r} is not a member of a resource object",
-                            pointer=pointer_to(pointer, member))
+            InvalidDocument(
+                f"{member!r} is not a member of a resource object",
+                pointer=pointer_to(pointer, member),
+            )
         )
     kind = resource.get("type")
     if not isinstance(kind, str):
         errors.append(InvalidDocument("'type' must be a string", pointer=f"{pointer}/type"))
     elif kind != type_:
         errors.append(
-            Conflict(f"'type' must be {type_!r} at this endpoint, not {kind!r}",
-                     pointer=f"{pointer}/type")
+            Conflict(
+                f"'type' must be {type_!r} at this endpoint, not {kind!r}",
+                pointer=f"{pointer}/type",
+            )
         )
     if id_ is None:
         if "id" in resource:
             errors.append(
-                Forbidden("client-generated ids are not supported; omit 'id'",
-                          pointer=f"{pointer}/id")
+                Forbidden(
+                    "client-generated ids are not supported; omit 'id'", pointer=f"{pointer}/id"
+                )
             )
     elif not isinstance(resource.get("id"), str):
         errors.append(InvalidDocument("'id' must be a string", pointer=f"{pointer}/id"))
     elif resource["id"] != id_:
         errors.append(
-            Conflict(f"'id' {resource['id']!r} does not match the URL's {id_!r}",
-                     pointer=f"{pointer}/id")
+            Conflict(
+                f"'id' {resource['id']!r} does not match the URL's {id_!r}", pointer=f"{pointer}/id"
+            )
         )
     for member in ("attributes", "relationships", "meta"):
         if member in resource and not isinstance(resource[member], dict):
@@ -151,8 +156,9 @@ def check_resource(
     relationships = resource.get("relationships")
     if isinstance(relationships, dict):
         for name, relationship in relationships.items():
-            errors.extend(_check_relationship(relationship,
-                                              pointer_to(f"{pointer}/relationships", name)))
+            errors.extend(
+                _check_relationship(relationship, pointer_to(f"{pointer}/relationships", name))
+            )
     return errors
 
 
@@ -172,8 +178,9 @@ def _check_relationship(relationship: Any, pointer: str) -> list[ApiError]:
         for member in ("type", "id"):
             if not isinstance(item.get(member), str):
                 errors.append(
-                    InvalidDocument(f"resource linkage needs a string '{member}'",
-                                    pointer=f"{at}/{member}")
+                    InvalidDocument(
+                        f"resource linkage needs a string '{member}'", pointer=f"{at}/{member}"
+                    )
                 )
     return errors
 
@@ -236,8 +243,9 @@ def _validation_errors(exc: ValidationError, schema: Schema) -> list[ApiError]:
     errors = []
     for entry in entries:
         detail = entry.get("detail", "invalid value") if isinstance(entry, dict) else str(entry)
-        pointer = (entry.get("source", {}).get("pointer", "/data") if isinstance(entry, dict)
-                   else "/data")
+        pointer = (
+            entry.get("source", {}).get("pointer", "/data") if isinstance(entry, dict) else "/data"
+        )
         prefix, _, name = pointer.rpartition("/")
         if prefix == "/data/attributes" and name in relationships:
             pointer = f"/data/relationships/{name}/data"

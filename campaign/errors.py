@@ -40,8 +40,11 @@ class ApiError(Exception):
             self.source["header"] = header
 
     def to_dict(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"status": str(self.status), "title": self.title,
-                                 "detail": self.detail}
+        error: dict[str, Any] = {
+            "status": str(self.status),
+            "title": self.title,
+            "detail": self.detail,
+        }
         if self.source:
             error["source"] = self.source
         return error

@@ -66,9 +66,7 @@ def check_acceptable(request: Request) -> None:
             return
         if mimetype == JSONAPI and not set(params) - _JSONAPI_PARAMETERS:
             return
-    raise NotAcceptable(
-        f"the Accept header allows no {JSONAPI!r} response", header="Accept"
-    )
+    raise NotAcceptable(f"the Accept header allows no {JSONAPI!r} response", header="Accept")
 
 
 def document_response(

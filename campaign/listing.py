@@ -152,7 +152,7 @@ def _sort(value: str | None) -> tuple[str, bool]:
     if value is None or value == "":
         return "created_at", False
     descending = value.startswith("-")
-    key = value.lstrip("-")
+    key = value[1:] if descending else value
     if key not in SORTABLE or "," in value:
         raise InvalidParameter(
             f"cannot sort on {value!r}; sortable: created-at, updated-at (prefix - for descending)",

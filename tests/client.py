@@ -80,11 +80,17 @@ class ApiClient:
         headers.update(extra or {})
         return {name: value for name, value in headers.items() if value is not None}
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | str | None = None,
-                headers: dict[str, str | None] | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        headers: dict[str, str | None] | None = None,
+    ) -> Reply:
         data = raw if raw is not None else (None if body is None else json.dumps(body))
-        response = self.client.open(path, method=method, data=data,
-                                    headers=self.headers(headers))  # type: ignore[arg-type]
+        response = self.client.open(path, method=method, data=data, headers=self.headers(headers))  # type: ignore[arg-type]
         return Reply(response.status_code, response.headers, assert_jsonapi(response))
 
     def get(self, path: str, **kwargs: Any) -> Reply:

@@ -33,8 +33,7 @@ def make_credentials(key: str, name: str) -> Credentials:
     return Credentials(account.id, key, f"{token.id}:{secret}")
 
 
-def make_phone_number(*, account_id: str, number: str = "+15195550100",
-                      throughput: int = 1) -> str:
+def make_phone_number(*, account_id: str, number: str = "+15195550100", throughput: int = 1) -> str:
     from campaign.models import PhoneNumber
 
     phone = PhoneNumber(account_id=account_id, number=number, throughput=throughput)
@@ -43,9 +42,12 @@ def make_phone_number(*, account_id: str, number: str = "+15195550100",
     return phone.id
 
 
-def resource(type_: str, attributes: dict[str, Any] | None = None,
-             relationships: dict[str, tuple[str, str]] | None = None,
-             id_: str | None = None) -> dict[str, Any]:
+def resource(
+    type_: str,
+    attributes: dict[str, Any] | None = None,
+    relationships: dict[str, tuple[str, str]] | None = None,
+    id_: str | None = None,
+) -> dict[str, Any]:
     """A JSON:API document with one resource object."""
     data: dict[str, Any] = {"type": type_}
     if id_ is not None:
@@ -60,15 +62,19 @@ def resource(type_: str, attributes: dict[str, Any] | None = None,
     return {"data": data}
 
 
-def envelope(engagement_id: str, number: str, meta: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
+def envelope(engagement_id: str, number: str, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """One envelope resource object (for a bulk `data` array)."""
-    return resource("envelopes", {"phone-number": number, "meta": meta or {}},
-                    {"engagement": ("engagements", engagement_id)})["data"]
+    return resource(
+        "envelopes",
+        {"phone-number": number, "meta": meta or {}},
+        {"engagement": ("engagements", engagement_id)},
+    )["data"]
 
 
-BULK = {"Content-Type": "application/vnd.api+json; ext=bulk",
-        "Accept": "application/vnd.api+json; ext=bulk"}
+BULK = {
+    "Content-Type": "application/vnd.api+json; ext=bulk",
+    "Accept": "application/vnd.api+json; ext=bulk",
+}
 
 
 @dataclass(frozen=True)
@@ -80,26 +86,47 @@ class SeedCampaign:
     envelope_ids: list[str]
 
 
-def build_seed_campaign(api: Any, phone_number_id: str, *, body: str = SEED_BODY,
-                        envelopes: tuple[tuple[str, dict[str, Any]], ...] = SEED_ENVELOPES
-                        ) -> SeedCampaign:
+def build_seed_campaign(
+    api: Any,
+    phone_number_id: str,
+    *,
+    body: str = SEED_BODY,
+    envelopes: tuple[tuple[str, dict[str, Any]], ...] = SEED_ENVELOPES,
+) -> SeedCampaign:
     """Requests 1-4 of the Omnigage walkthrough through `api`; each must succeed."""
-    template = api.post("/api/v1/text-templates", resource(
-        "text-templates", {"name": "Weekly Specials", "body": body}))
+    template = api.post(
+        "/api/v1/text-templates",
+        resource("text-templates", {"name": "Weekly Specials", "body": body}),
+    )
     assert template.status == 201, template.document
-    engagement = api.post("/api/v1/engagements", resource(
-        "engagements", {"name": "Weekly Specials", "direction": "outbound"}))
+    engagement = api.post(
+        "/api/v1/engagements",
+        resource("engagements", {"name": "Weekly Specials", "direction": "outbound"}),
+    )
     assert engagement.status == 201, engagement.document
-    activity = api.post("/api/v1/activities", resource(
-        "activities", {"name": "Text Blast", "kind": "text"}, {
-            "engagement": ("engagements", engagement.data["id"]),
-            "text-template": ("text-templates", template.data["id"]),
-            "phone-number": ("phone-numbers", phone_number_id),
-        }))
+    activity = api.post(
+        "/api/v1/activities",
+        resource(
+            "activities",
+            {"name": "Text Blast", "kind": "text"},
+            {
+                "engagement": ("engagements", engagement.data["id"]),
+                "text-template": ("text-templates", template.data["id"]),
+                "phone-number": ("phone-numbers", phone_number_id),
+            },
+        ),
+    )
     assert activity.status == 201, activity.document
-    created = api.post("/api/v1/envelopes", {"data": [
-        envelope(engagement.data["id"], number, meta) for number, meta in envelopes
-    ]}, headers=BULK)
+    created = api.post(
+        "/api/v1/envelopes",
+        {"data": [envelope(engagement.data["id"], number, meta) for number, meta in envelopes]},
+        headers=BULK,
+    )
     assert created.status == 201, created.document
-    return SeedCampaign(template.data["id"], engagement.data["id"], activity.data["id"],
-                        phone_number_id, [item["id"] for item in created.data])
+    return SeedCampaign(
+        template.data["id"],
+        engagement.data["id"],
+        activity.data["id"],
+        phone_number_id,
+        [item["id"] for item in created.data],
+    )

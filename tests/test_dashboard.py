@@ -15,8 +15,9 @@ def _basic(user: str, password: str) -> dict[str, str]:
 
 
 def test_dashboard_requires_its_credentials(app_environment: dict[str, str]) -> None:
-    app = create_app({**app_environment, "RQ_DASHBOARD_USERNAME": "ops",
-                      "RQ_DASHBOARD_PASSWORD": "s3cret"})
+    app = create_app(
+        {**app_environment, "RQ_DASHBOARD_USERNAME": "ops", "RQ_DASHBOARD_PASSWORD": "s3cret"}
+    )
     client = app.test_client()
     assert client.get("/rq/").status_code == 401
     assert client.get("/rq/", headers=_basic("ops", "wrong")).status_code == 401

@@ -5,13 +5,15 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+
 from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-# shortuuid's alphabet: no 0/O, 1/l/I look-alikes; ASCII-ordered, so fixed-width ids sort as numbers.
+# shortuuid's alphabet: no 0/O, 1/l/I look-alikes; ASCII-ordered, so fixed-width ids sort
+# as numbers.
 ID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 ID_LENGTH = 22
 
@@ -84,8 +86,7 @@ class AccountScoped:
     """Rows that belong to one account; every query of the API filters on `account_id`."""
 
     @declared_attr
-    def account_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy's declared_attr convention
+    def account_id(cls) -> Mapped[str]:
         return mapped_column(
             String(ID_LENGTH), ForeignKey("accounts.id", ondelete="CASCADE"), index=True
         )
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text as TextColumn, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Text as TextColumn
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.extensions import db
@@ -29,8 +30,14 @@ T = TextStatus
 # How far along a text is; a status change never goes to a lower rank, so a late or repeated
 # callback cannot undo a later one. `unknown` may still become `sent` when the carrier says so.
 RANK: dict[TextStatus, int] = {
-    T.QUEUED: 0, T.SENDING: 1, T.UNKNOWN: 2, T.SENT: 2,
-    T.DELIVERED: 3, T.UNDELIVERED: 3, T.FAILED: 3, T.CANCELLED: 3,
+    T.QUEUED: 0,
+    T.SENDING: 1,
+    T.UNKNOWN: 2,
+    T.SENT: 2,
+    T.DELIVERED: 3,
+    T.UNDELIVERED: 3,
+    T.FAILED: 3,
+    T.CANCELLED: 3,
 }
 # The envelope's status that follows from its text's.
 ENVELOPE_STATUS: dict[TextStatus, EnvelopeStatus] = {
@@ -58,8 +65,9 @@ class Text(AccountScoped, Timestamps, db.Model):
     __table_args__ = (
         UniqueConstraint("envelope_id", "activity_id"),
         # Claims scan one engagement's queued texts in envelope order.
-        Index("ix_texts_engagement_id_status_envelope_id", "engagement_id", "status",
-              "envelope_id"),
+        Index(
+            "ix_texts_engagement_id_status_envelope_id", "engagement_id", "status", "envelope_id"
+        ),
     )
 
     id: Mapped[str] = id_column()

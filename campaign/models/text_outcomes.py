@@ -17,8 +17,11 @@ from campaign.extensions import db
 from campaign.models.envelope import Envelope, EnvelopeStatus
 from campaign.models.text import ENVELOPE_STATUS, Text, TextStatus, statuses_before
 
-_FINAL_ENVELOPE = [EnvelopeStatus.COMPLETED.value, EnvelopeStatus.FAILED.value,
-                   EnvelopeStatus.CANCELLED.value]
+_FINAL_ENVELOPE = [
+    EnvelopeStatus.COMPLETED.value,
+    EnvelopeStatus.FAILED.value,
+    EnvelopeStatus.CANCELLED.value,
+]
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,16 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
             status=case((claimed, bindparam("b_status")), else_=Text.status),
             body=bindparam("b_body"),
             segments=bindparam("b_segments"),
-            provider_message_id=func.coalesce(bindparam("b_message_id"),
-                                              Text.provider_message_id),
+            provider_message_id=func.coalesce(bindparam("b_message_id"), Text.provider_message_id),
             # The last attempt's error, unless a callback already reported one.
-            error_code=case((claimed, bindparam("b_error_code")),
-                            else_=func.coalesce(Text.error_code, bindparam("b_error_code"))),
-            error_detail=case((claimed, bindparam("b_error_detail")),
-                              else_=func.coalesce(Text.error_detail, bindparam("b_error_detail"))),
+            error_code=case(
+                (claimed, bindparam("b_error_code")),
+                else_=func.coalesce(Text.error_code, bindparam("b_error_code")),
+            ),
+            error_detail=case(
+                (claimed, bindparam("b_error_detail")),
+                else_=func.coalesce(Text.error_detail, bindparam("b_error_detail")),
+            ),
             retry_attempts=bindparam("b_attempts"),
             next_attempt_at=bindparam("b_next_attempt"),
             sent_at=func.coalesce(Text.sent_at, bindparam("b_sent_at")),
@@ -87,8 +93,14 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
     sync_envelopes([outcome.envelope_id for outcome in outcomes], now)
 
 
-def advance_status(text_id: str, status: TextStatus, now: datetime, *,
-                   error_code: str | None = None, error_detail: str | None = None) -> bool:
+def advance_status(
+    text_id: str,
+    status: TextStatus,
+    now: datetime,
+    *,
+    error_code: str | None = None,
+    error_detail: str | None = None,
+) -> bool:
     """Move one text forward to `status` (a carrier's report); False when it was already past."""
     values: dict[str, object] = {"status": status.value, "updated_at": now}
     if status == TextStatus.DELIVERED:
@@ -115,16 +127,20 @@ def sync_envelopes(envelope_ids: Iterable[str], now: datetime) -> None:
     ids = list(dict.fromkeys(envelope_ids))
     if not ids:
         return
-    status = case({text.value: envelope.value for text, envelope in ENVELOPE_STATUS.items()},
-                  value=Text.status, else_=Envelope.status)
+    status = case(
+        {text.value: envelope.value for text, envelope in ENVELOPE_STATUS.items()},
+        value=Text.status,
+        else_=Envelope.status,
+    )
     db.session.execute(
         update(Envelope)
         .where(Envelope.id == Text.envelope_id, Envelope.id.in_(ids))
         .values(
             status=status,
             retry_attempts=Text.retry_attempts,
-            completed_at=case((status.in_(_FINAL_ENVELOPE),
-                               func.coalesce(Envelope.completed_at, now)), else_=None),
+            completed_at=case(
+                (status.in_(_FINAL_ENVELOPE), func.coalesce(Envelope.completed_at, now)), else_=None
+            ),
             updated_at=now,
         )
         .execution_options(synchronize_session=False)

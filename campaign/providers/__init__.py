@@ -35,8 +35,9 @@ def build_provider(config: Mapping[str, Any]) -> Provider:
     if name == "kannel":
         from campaign.providers.kannel import KannelProvider
 
-        _require(config, "KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD",
-                 "PUBLIC_BASE_URL")
+        _require(
+            config, "KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD", "PUBLIC_BASE_URL"
+        )
         return KannelProvider(
             sendsms_url=config["KANNEL_SENDSMS_URL"],
             username=config["KANNEL_USERNAME"],

@@ -39,8 +39,15 @@ class ProviderError(Exception):
     callback settles it. Neither: a final refusal, the text is `failed` with `code`/`detail`.
     """
 
-    def __init__(self, code: str, detail: str, *, retryable: bool = False,
-                 ambiguous: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        retryable: bool = False,
+        ambiguous: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code, self.detail = code, detail
         self.retryable, self.ambiguous, self.retry_after = retryable, ambiguous, retry_after

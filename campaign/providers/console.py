@@ -15,8 +15,7 @@ class ConsoleProvider:
     name = "console"
 
     def send(self, message: OutboundMessage) -> SendResult:
-        log.info("SMS %s -> %s [%s]: %s", message.from_, message.to, message.text_id,
-                 message.body)
+        log.info("SMS %s -> %s [%s]: %s", message.from_, message.to, message.text_id, message.body)
         return SendResult(provider_message_id=f"console-{message.text_id}")
 
     def close(self) -> None:

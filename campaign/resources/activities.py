@@ -18,23 +18,34 @@ from campaign.resources.base import (
     detail_response,
     get_owned,
     list_response,
+    write_query_guard,
 )
 from campaign.services.activities import create_activity, delete_activity, update_activity
 
-blp = Blueprint("activities", __name__, url_prefix="/api/v1/activities",
-                description="What an engagement sends: a text from a template and a sender")
+blp = Blueprint(
+    "activities",
+    __name__,
+    url_prefix="/api/v1/activities",
+    description="What an engagement sends: a text from a template and a sender",
+)
 
 
 class ActivitySchema(ResourceSchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=255))
     kind = fields.Str(required=True, metadata={"description": "text (voice, email, ...: 400)"})
     status = fields.Str(dump_only=True, metadata={"description": "the engagement's status"})
-    engagement = Related("engagements", id_attribute="engagement_id", required=True,
-                         schema="EngagementSchema")
-    text_template = Related("text-templates", id_attribute="text_template_id", required=True,
-                            schema="TextTemplateSchema")
-    phone_number = Related("phone-numbers", id_attribute="phone_number_id", required=True,
-                           schema="PhoneNumberSchema")
+    engagement = Related(
+        "engagements", id_attribute="engagement_id", required=True, schema="EngagementSchema"
+    )
+    text_template = Related(
+        "text-templates",
+        id_attribute="text_template_id",
+        required=True,
+        schema="TextTemplateSchema",
+    )
+    phone_number = Related(
+        "phone-numbers", id_attribute="phone_number_id", required=True, schema="PhoneNumberSchema"
+    )
 
     class Meta(ResourceSchema.Meta):
         type_ = "activities"
@@ -42,15 +53,22 @@ class ActivitySchema(ResourceSchema):
         self_url_kwargs = {"id": "<id>"}
 
 
+blp.before_request(write_query_guard(ActivitySchema))
+
+
 @blp.route("")
 class ActivityList(MethodView):
     def get(self) -> Response:
         """List activities"""
-        return list_response(Activity, ActivitySchema, {
-            "engagement": Activity.engagement_id,
-            "text-template": Activity.text_template_id,
-            "phone-number": Activity.phone_number_id,
-        })
+        return list_response(
+            Activity,
+            ActivitySchema,
+            {
+                "engagement": Activity.engagement_id,
+                "text-template": Activity.text_template_id,
+                "phone-number": Activity.phone_number_id,
+            },
+        )
 
     def post(self) -> Response:
         """Create a text activity for an engagement"""

@@ -6,7 +6,7 @@ from the foreign-key column (no extra query per row) and load the related row on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +35,8 @@ class Timestamp(ma_fields.DateTime):
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if value is None:
             return None
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        # isoformat, unlike strftime("%Y"), zero-pads years before 1000 as RFC 3339 requires.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)
@@ -187,7 +188,19 @@ def _with_included(row: Any, include: Sequence[str]) -> Any:
 
 
 def created_response(row: Any, schema_class: type[ResourceSchema]) -> Response:
-    """201 with the new row and its `Location`."""
+    """201 with the new row (and what `include=` asks for) and its `Location`."""
     location = resource_url(schema_class.Meta.type_, row.id)
-    document = dump(schema_class, row)
-    return document_response(document, 201, headers={"Location": location})
+    return detail_response(row, schema_class, 201, headers={"Location": location})
+
+
+def write_query_guard(schema_class: type[ResourceSchema]) -> Callable[[], None]:
+    """A blueprint hook that checks a write's query string before anything is written: only
+    `include` (of this type's relationships) on POST and PATCH, nothing on DELETE."""
+
+    def guard() -> None:
+        if request.method in ("POST", "PATCH"):
+            parse_detail_query(request.args, _includable(schema_class))
+        elif request.method == "DELETE":
+            parse_detail_query(request.args, ())
+
+    return guard

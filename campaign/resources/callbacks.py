@@ -36,9 +36,12 @@ def twilio_status(text_id: str) -> Response:
     if status is None:
         raise ApiError(f"unknown MessageStatus {reported!r}", parameter="MessageStatus")
     error_code = params.get("ErrorCode") or None
-    record_carrier_report(text_id, TextStatus(status), error_code=error_code,
-                          error_detail=f"Twilio reported error {error_code}" if error_code
-                          else None)
+    record_carrier_report(
+        text_id,
+        TextStatus(status),
+        error_code=error_code,
+        error_detail=f"Twilio reported error {error_code}" if error_code else None,
+    )
     return Response(status=204)
 
 
@@ -53,11 +56,14 @@ def kannel_report(text_id: str) -> Response:
     try:
         status = KANNEL_DLR_STATUSES[int(request.args.get("type", ""))]
     except (KeyError, ValueError):
-        raise ApiError("type must be a Kannel DLR type (1, 2, 4, 8 or 16)",
-                       parameter="type") from None
+        raise ApiError(
+            "type must be a Kannel DLR type (1, 2, 4, 8 or 16)", parameter="type"
+        ) from None
     failed = status in (TextStatus.FAILED, TextStatus.UNDELIVERED)
-    record_carrier_report(text_id, TextStatus(status),
-                          error_code=f"kannel-dlr-{request.args['type']}" if failed else None,
-                          error_detail="Kannel reported the message undelivered" if failed
-                          else None)
+    record_carrier_report(
+        text_id,
+        TextStatus(status),
+        error_code=f"kannel-dlr-{request.args['type']}" if failed else None,
+        error_detail="Kannel reported the message undelivered" if failed else None,
+    )
     return Response(status=204)

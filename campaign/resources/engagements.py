@@ -19,11 +19,16 @@ from campaign.resources.base import (
     detail_response,
     get_owned,
     list_response,
+    write_query_guard,
 )
 from campaign.services.engagements import create_engagement, update_engagement
 
-blp = Blueprint("engagements", __name__, url_prefix="/api/v1/engagements",
-                description="Campaigns: PATCH status to scheduled to send")
+blp = Blueprint(
+    "engagements",
+    __name__,
+    url_prefix="/api/v1/engagements",
+    description="Campaigns: PATCH status to scheduled to send",
+)
 
 
 def _words(enum: type) -> list[str]:
@@ -32,19 +37,20 @@ def _words(enum: type) -> list[str]:
 
 class EngagementSchema(ResourceSchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=255))
-    direction = fields.Str(load_default=Direction.OUTBOUND.value,
-                           validate=validate.OneOf(_words(Direction)))
+    direction = fields.Str(
+        load_default=Direction.OUTBOUND.value, validate=validate.OneOf(_words(Direction))
+    )
     status = fields.Str(validate=validate.OneOf(_words(EngagementStatus)))
-    delivery_type = fields.Str(load_default=DeliveryType.IMMEDIATELY.value,
-                               validate=validate.OneOf(_words(DeliveryType)))
+    delivery_type = fields.Str(
+        load_default=DeliveryType.IMMEDIATELY.value, validate=validate.OneOf(_words(DeliveryType))
+    )
     delivery_time = Timestamp(allow_none=True)
     count_total = fields.Int(dump_only=True, allow_none=True)
     count_complete = fields.Int(dump_only=True, allow_none=True)
     count_incomplete = fields.Int(dump_only=True, allow_none=True)
     count_hold = fields.Int(dump_only=True, allow_none=True)
     activity = Related("activities", schema="ActivitySchema", dump_only=True)
-    phone_numbers = Related("phone-numbers", schema="PhoneNumberSchema", many=True,
-                            dump_only=True)
+    phone_numbers = Related("phone-numbers", schema="PhoneNumberSchema", many=True, dump_only=True)
 
     class Meta(ResourceSchema.Meta):
         type_ = "engagements"
@@ -60,6 +66,9 @@ class EngagementPatchSchema(EngagementSchema):
 
     class Meta(EngagementSchema.Meta):
         pass
+
+
+blp.before_request(write_query_guard(EngagementSchema))
 
 
 @blp.route("")
@@ -85,7 +94,8 @@ class EngagementDetail(MethodView):
         """Change an engagement; `status: scheduled` answers 202 and starts sending"""
         document = read_document(request)
         engagement = get_owned(Engagement, engagement_id, for_update=True)
-        changes = load_resource(EngagementPatchSchema(), document.data, id_=engagement.id,
-                                partial=True)
+        changes = load_resource(
+            EngagementPatchSchema(), document.data, id_=engagement.id, partial=True
+        )
         dispatching = update_engagement(engagement, changes)
         return detail_response(engagement, EngagementSchema, 202 if dispatching else 200)

@@ -18,16 +18,21 @@ from campaign.resources.base import (
     Related,
     ResourceSchema,
     Timestamp,
+    created_response,
     detail_response,
     dump,
     get_owned,
     list_response,
-    resource_url,
+    write_query_guard,
 )
 from campaign.services.envelopes import create_envelopes, delete_envelope, update_envelope
 
-blp = Blueprint("envelopes", __name__, url_prefix="/api/v1/envelopes",
-                description="Recipients; POST an array with Content-Type ext=bulk to upload many")
+blp = Blueprint(
+    "envelopes",
+    __name__,
+    url_prefix="/api/v1/envelopes",
+    description="Recipients; POST an array with Content-Type ext=bulk to upload many",
+)
 
 
 class EnvelopeSchema(ResourceSchema):
@@ -38,10 +43,12 @@ class EnvelopeSchema(ResourceSchema):
     scheduled_at = Timestamp(dump_only=True, allow_none=True)
     processed_at = Timestamp(dump_only=True, allow_none=True)
     completed_at = Timestamp(dump_only=True, allow_none=True)
-    engagement = Related("engagements", id_attribute="engagement_id", required=True,
-                         schema="EngagementSchema")
-    activity = Related("activities", id_attribute="activity_id", dump_only=True,
-                       schema="ActivitySchema")
+    engagement = Related(
+        "engagements", id_attribute="engagement_id", required=True, schema="EngagementSchema"
+    )
+    activity = Related(
+        "activities", id_attribute="activity_id", dump_only=True, schema="ActivitySchema"
+    )
 
     class Meta(ResourceSchema.Meta):
         type_ = "envelopes"
@@ -49,16 +56,23 @@ class EnvelopeSchema(ResourceSchema):
         self_url_kwargs = {"id": "<id>"}
 
 
+blp.before_request(write_query_guard(EnvelopeSchema))
+
+
 @blp.route("")
 class EnvelopeList(MethodView):
     def get(self) -> Response:
         """List envelopes"""
-        return list_response(Envelope, EnvelopeSchema, {
-            "engagement": Envelope.engagement_id,
-            "activity": Envelope.activity_id,
-            "status": Envelope.status,
-            "phone-number": Envelope.phone_number,
-        })
+        return list_response(
+            Envelope,
+            EnvelopeSchema,
+            {
+                "engagement": Envelope.engagement_id,
+                "activity": Envelope.activity_id,
+                "status": Envelope.status,
+                "phone-number": Envelope.phone_number,
+            },
+        )
 
     def post(self) -> Response:
         """Create one envelope, or many at once with `Content-Type: ...; ext=bulk` (all or none)"""
@@ -67,11 +81,10 @@ class EnvelopeList(MethodView):
         items = document.data if bulk else [document.data]
         ids = create_envelopes(current_account(), items, bulk=bulk)
         if not bulk:
-            envelope = db.session.get(Envelope, ids[0])
-            return document_response(dump(EnvelopeSchema, envelope), 201,
-                                     headers={"Location": resource_url("envelopes", ids[0])})
-        by_id = {row.id: row for row in db.session.scalars(
-            select(Envelope).where(Envelope.id.in_(ids)))}
+            return created_response(db.session.get(Envelope, ids[0]), EnvelopeSchema)
+        by_id = {
+            row.id: row for row in db.session.scalars(select(Envelope).where(Envelope.id.in_(ids)))
+        }
         rows = [by_id[id_] for id_ in ids]
         return document_response(dump(EnvelopeSchema, rows, many=True), 201, bulk=True)
 

@@ -17,6 +17,7 @@ from campaign.resources.base import (
     detail_response,
     get_owned,
     list_response,
+    write_query_guard,
 )
 from campaign.services.phone_numbers import (
     create_phone_number,
@@ -24,14 +25,19 @@ from campaign.services.phone_numbers import (
     update_phone_number,
 )
 
-blp = Blueprint("phone-numbers", __name__, url_prefix="/api/v1/phone-numbers",
-                description="Sender phone numbers (E.164) and their messages-per-second limit")
+blp = Blueprint(
+    "phone-numbers",
+    __name__,
+    url_prefix="/api/v1/phone-numbers",
+    description="Sender phone numbers (E.164) and their messages-per-second limit",
+)
 
 
 class PhoneNumberSchema(ResourceSchema):
     number = fields.Str(required=True, metadata={"description": "E.164, e.g. +15195550100"})
     name = fields.Str(allow_none=True, validate=validate.Length(max=255))
     throughput = fields.Int(
+        strict=True,
         validate=validate.Range(1, 10_000),
         metadata={"description": "messages (segments) per second this sender may send"},
     )
@@ -40,6 +46,9 @@ class PhoneNumberSchema(ResourceSchema):
         type_ = "phone-numbers"
         self_url = "/api/v1/phone-numbers/{id}"
         self_url_kwargs = {"id": "<id>"}
+
+
+blp.before_request(write_query_guard(PhoneNumberSchema))
 
 
 @blp.route("")

@@ -17,6 +17,7 @@ from campaign.resources.base import (
     detail_response,
     get_owned,
     list_response,
+    write_query_guard,
 )
 from campaign.services.text_templates import (
     create_text_template,
@@ -24,22 +25,30 @@ from campaign.services.text_templates import (
     update_text_template,
 )
 
-blp = Blueprint("text-templates", __name__, url_prefix="/api/v1/text-templates",
-                description="Message templates; `{{first-name}}` reads the envelope's meta")
+blp = Blueprint(
+    "text-templates",
+    __name__,
+    url_prefix="/api/v1/text-templates",
+    description="Message templates; `{{first-name}}` reads the envelope's meta",
+)
 
 
 class TextTemplateSchema(ResourceSchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=255))
     body = fields.Str(required=True, validate=validate.Length(min=1))
     variables = fields.List(
-        fields.Str(), dump_only=True,
-        metadata={"description": "the meta keys the body reads, e.g. [\"first-name\"]"},
+        fields.Str(),
+        dump_only=True,
+        metadata={"description": 'the meta keys the body reads, e.g. ["first-name"]'},
     )
 
     class Meta(ResourceSchema.Meta):
         type_ = "text-templates"
         self_url = "/api/v1/text-templates/{id}"
         self_url_kwargs = {"id": "<id>"}
+
+
+blp.before_request(write_query_guard(TextTemplateSchema))
 
 
 @blp.route("")

@@ -17,8 +17,12 @@ from campaign.resources.base import (
     list_response,
 )
 
-blp = Blueprint("texts", __name__, url_prefix="/api/v1/texts",
-                description="Messages sent by engagements (read-only); filter[engagement]=ID")
+blp = Blueprint(
+    "texts",
+    __name__,
+    url_prefix="/api/v1/texts",
+    description="Messages sent by engagements (read-only); filter[engagement]=ID",
+)
 
 
 class TextSchema(ResourceSchema):
@@ -33,10 +37,12 @@ class TextSchema(ResourceSchema):
     retry_attempts = fields.Int(dump_only=True)
     sent_at = Timestamp(dump_only=True, allow_none=True)
     delivered_at = Timestamp(dump_only=True, allow_none=True)
-    envelope = Related("envelopes", id_attribute="envelope_id", dump_only=True,
-                       schema="EnvelopeSchema")
-    engagement = Related("engagements", id_attribute="engagement_id", dump_only=True,
-                         schema="EngagementSchema")
+    envelope = Related(
+        "envelopes", id_attribute="envelope_id", dump_only=True, schema="EnvelopeSchema"
+    )
+    engagement = Related(
+        "engagements", id_attribute="engagement_id", dump_only=True, schema="EngagementSchema"
+    )
 
     class Meta(ResourceSchema.Meta):
         type_ = "texts"
@@ -48,11 +54,15 @@ class TextSchema(ResourceSchema):
 class TextList(MethodView):
     def get(self) -> Response:
         """List texts"""
-        return list_response(Text, TextSchema, {
-            "engagement": Text.engagement_id,
-            "envelope": Text.envelope_id,
-            "status": Text.status,
-        })
+        return list_response(
+            Text,
+            TextSchema,
+            {
+                "engagement": Text.engagement_id,
+                "envelope": Text.envelope_id,
+                "status": Text.status,
+            },
+        )
 
 
 @blp.route("/<string:text_id>")

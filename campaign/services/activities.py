@@ -33,11 +33,15 @@ def _pointer(relationship: str) -> str:
 
 def _check_kind(kind: str) -> None:
     if kind in UNSUPPORTED_KINDS:
-        raise InvalidAttribute(f"kind {kind!r} is not supported; this service sends text",
-                               pointer="/data/attributes/kind", title="Not supported")
+        raise InvalidAttribute(
+            f"kind {kind!r} is not supported; this service sends text",
+            pointer="/data/attributes/kind",
+            title="Not supported",
+        )
     if kind != ActivityKind.TEXT:
-        raise InvalidAttribute(f"unknown kind {kind!r}; use 'text'",
-                               pointer="/data/attributes/kind")
+        raise InvalidAttribute(
+            f"unknown kind {kind!r}; use 'text'", pointer="/data/attributes/kind"
+        )
 
 
 def _resolve(account: Account, links: dict[str, str | None], required: bool) -> dict[str, Any]:
@@ -47,17 +51,30 @@ def _resolve(account: Account, links: dict[str, str | None], required: bool) -> 
     for name, model in _RELATED.items():
         if name not in links:
             if required:
-                errors.append(InvalidAttribute(f"the {name.replace('_', '-')} relationship is "
-                                               "required for a text activity",
-                                               pointer=_pointer(name)))
+                errors.append(
+                    InvalidAttribute(
+                        f"the {name.replace('_', '-')} relationship is "
+                        "required for a text activity",
+                        pointer=_pointer(name),
+                    )
+                )
             continue
         row_id = links[name]
-        row = None if row_id is None else db.session.scalar(
-            select(model).where(model.id == row_id, model.account_id == account.id)
+        row = (
+            None
+            if row_id is None
+            else db.session.scalar(
+                select(model).where(model.id == row_id, model.account_id == account.id)
+            )
         )
         if row is None:
-            errors.append(NotFound(f"no {model.__tablename__.replace('_', '-')} with id "
-                                   f"{row_id!r} in this account", pointer=_pointer(name)))
+            errors.append(
+                NotFound(
+                    f"no {model.__tablename__.replace('_', '-')} with id "
+                    f"{row_id!r} in this account",
+                    pointer=_pointer(name),
+                )
+            )
         rows[name] = row
     if errors:
         raise ApiErrors(errors)
@@ -70,15 +87,23 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
     rows = _resolve(account, links, required=True)
     engagement: Engagement = rows["engagement"]
     if engagement.status != EngagementStatus.PENDING:
-        raise Conflict("activities can be added only while the engagement is pending",
-                       pointer=_pointer("engagement"))
+        raise Conflict(
+            "activities can be added only while the engagement is pending",
+            pointer=_pointer("engagement"),
+        )
     if engagement.activity is not None:
-        raise Conflict("this engagement already has an activity; PATCH that one instead",
-                       pointer=_pointer("engagement"))
-    activity = Activity(account_id=account.id, name=name, kind=kind,
-                        engagement_id=engagement.id,
-                        text_template_id=rows["text_template"].id,
-                        phone_number_id=rows["phone_number"].id)
+        raise Conflict(
+            "this engagement already has an activity; PATCH that one instead",
+            pointer=_pointer("engagement"),
+        )
+    activity = Activity(
+        account_id=account.id,
+        name=name,
+        kind=kind,
+        engagement_id=engagement.id,
+        text_template_id=rows["text_template"].id,
+        phone_number_id=rows["phone_number"].id,
+    )
     db.session.add(activity)
     db.session.flush()
     # Envelopes uploaded before the activity existed belong to it from now on.
@@ -94,15 +119,19 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
 def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
     """Change name, template or sender while the engagement has not started; commit."""
     if "engagement" in changes:
-        raise Conflict("an activity cannot move to another engagement",
-                       pointer=_pointer("engagement"))
+        raise Conflict(
+            "an activity cannot move to another engagement", pointer=_pointer("engagement")
+        )
     if "kind" in changes:
         _check_kind(changes.pop("kind"))
-    links = {name: changes.pop(name) for name in ("text_template", "phone_number")
-             if name in changes}
+    links = {
+        name: changes.pop(name) for name in ("text_template", "phone_number") if name in changes
+    }
     if links and activity.engagement.status != EngagementStatus.PENDING:
-        raise Conflict("the template and sender can change only while the engagement is "
-                       "pending", pointer=_pointer(next(iter(links))))
+        raise Conflict(
+            "the template and sender can change only while the engagement is pending",
+            pointer=_pointer(next(iter(links))),
+        )
     account = db.session.get(Account, activity.account_id)
     assert account is not None
     for name, row in _resolve(account, links, required=False).items():
@@ -116,7 +145,8 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
 def delete_activity(activity: Activity) -> None:
     """Delete the activity of a pending engagement."""
     if activity.engagement.status != EngagementStatus.PENDING:
-        raise Conflict("an activity can be deleted only while its engagement is pending",
-                       pointer="/data")
+        raise Conflict(
+            "an activity can be deleted only while its engagement is pending", pointer="/data"
+        )
     db.session.delete(activity)
     db.session.commit()

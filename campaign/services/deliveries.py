@@ -11,8 +11,13 @@ from campaign.models.text_outcomes import advance_status
 from campaign.workers.progress import request_refresh
 
 
-def record_carrier_report(text_id: str, status: TextStatus, *, error_code: str | None = None,
-                          error_detail: str | None = None) -> bool:
+def record_carrier_report(
+    text_id: str,
+    status: TextStatus,
+    *,
+    error_code: str | None = None,
+    error_detail: str | None = None,
+) -> bool:
     """Move the text forward to what the carrier reports; False when that changes nothing.
 
     Reports may come twice, late or out of order: a status never moves backwards, so only the
@@ -21,8 +26,9 @@ def record_carrier_report(text_id: str, status: TextStatus, *, error_code: str |
     engagement_id = db.session.scalar(select(Text.engagement_id).where(Text.id == text_id))
     if engagement_id is None:
         raise NotFound(f"no text with id {text_id!r}")
-    moved = advance_status(text_id, status, utcnow(), error_code=error_code,
-                           error_detail=error_detail)
+    moved = advance_status(
+        text_id, status, utcnow(), error_code=error_code, error_detail=error_detail
+    )
     db.session.commit()
     if moved:
         request_refresh(engagement_id)

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 
 from campaign.errors import ApiError, Conflict, InvalidAttribute
-from campaign.templates_engine import compile_template
 from campaign.extensions import db
 from campaign.models import (
     Account,
@@ -26,6 +25,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.models.engagement import CLIENT_STATUSES
+from campaign.templates_engine import compile_template
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
 
@@ -35,9 +35,15 @@ DELIVERY_TIME_POINTER = "/data/attributes/delivery-time"
 _EDITABLE_DELIVERY = frozenset({EngagementStatus.PENDING, EngagementStatus.PAUSED})
 
 
-def create_engagement(account: Account, *, name: str, direction: str = "outbound",
-                      delivery_type: str = DeliveryType.IMMEDIATELY.value,
-                      delivery_time: Any = None, status: str | None = None) -> Engagement:
+def create_engagement(
+    account: Account,
+    *,
+    name: str,
+    direction: str = "outbound",
+    delivery_type: str = DeliveryType.IMMEDIATELY.value,
+    delivery_time: Any = None,
+    status: str | None = None,
+) -> Engagement:
     """A new engagement, always `pending`: it has no activity or envelopes to send yet."""
     if status not in (None, EngagementStatus.PENDING.value):
         raise Conflict(
@@ -45,9 +51,14 @@ def create_engagement(account: Account, *, name: str, direction: str = "outbound
             "to scheduled",
             pointer=STATUS_POINTER,
         )
-    engagement = Engagement(account_id=account.id, name=name, direction=direction,
-                            delivery_type=delivery_type, delivery_time=delivery_time,
-                            status=EngagementStatus.PENDING.value)
+    engagement = Engagement(
+        account_id=account.id,
+        name=name,
+        direction=direction,
+        delivery_type=delivery_type,
+        delivery_time=delivery_time,
+        status=EngagementStatus.PENDING.value,
+    )
     _check_delivery(engagement)
     db.session.add(engagement)
     db.session.commit()
@@ -56,8 +67,10 @@ def create_engagement(account: Account, *, name: str, direction: str = "outbound
 
 def _check_delivery(engagement: Engagement) -> None:
     if engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time is None:
-        raise InvalidAttribute("delivery-time is required when delivery-type is scheduled",
-                               pointer=DELIVERY_TIME_POINTER)
+        raise InvalidAttribute(
+            "delivery-time is required when delivery-type is scheduled",
+            pointer=DELIVERY_TIME_POINTER,
+        )
 
 
 def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
@@ -68,8 +81,9 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
     """
     target = changes.pop("status", None)
     current = EngagementStatus(engagement.status)
-    delivery = {key: changes.pop(key) for key in ("delivery_type", "delivery_time")
-                if key in changes}
+    delivery = {
+        key: changes.pop(key) for key in ("delivery_type", "delivery_time") if key in changes
+    }
     for name, value in changes.items():
         setattr(engagement, name, value)
     if delivery:
@@ -78,8 +92,9 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
         db.session.commit()
         return target == EngagementStatus.SCHEDULED
     if EngagementStatus(target) not in CLIENT_STATUSES:
-        raise Conflict(f"status {target} is set by the dispatcher, not by clients",
-                       pointer=STATUS_POINTER)
+        raise Conflict(
+            f"status {target} is set by the dispatcher, not by clients", pointer=STATUS_POINTER
+        )
     if target == EngagementStatus.SCHEDULED and current == EngagementStatus.SENDING:
         db.session.commit()
         return True  # already running: asking again changes nothing
@@ -98,12 +113,15 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
     return False
 
 
-def _change_delivery(engagement: Engagement, current: EngagementStatus,
-                     delivery: dict[str, Any]) -> None:
+def _change_delivery(
+    engagement: Engagement, current: EngagementStatus, delivery: dict[str, Any]
+) -> None:
     if current not in _EDITABLE_DELIVERY:
         key = next(iter(delivery)).replace("_", "-")
-        raise Conflict(f"{key} can change only while the engagement is pending or paused",
-                       pointer=f"/data/attributes/{key}")
+        raise Conflict(
+            f"{key} can change only while the engagement is pending or paused",
+            pointer=f"/data/attributes/{key}",
+        )
     for name, value in delivery.items():
         setattr(engagement, name, value)
     _check_delivery(engagement)
@@ -139,21 +157,39 @@ def scheduling_problems(engagement: Engagement) -> list[ApiError]:
     """Why this engagement cannot be scheduled now (empty when it can)."""
     activity = engagement.activity
     if activity is None:
-        return [Conflict("the engagement has no activity; create a text activity first",
-                         pointer=STATUS_POINTER)]
-    if activity.text_template_id is None or activity.phone_number_id is None:
-        return [Conflict("the engagement's activity has lost its text template or phone number",
-                         pointer=STATUS_POINTER)]
+        return [
+            Conflict(
+                "the engagement has no activity; create a text activity first",
+                pointer=STATUS_POINTER,
+            )
+        ]
+    if activity.text_template is None or activity.phone_number is None:
+        return [
+            Conflict(
+                "the engagement's activity has lost its text template or phone number",
+                pointer=STATUS_POINTER,
+            )
+        ]
     has_envelopes = db.session.scalar(
         select(exists().where(Envelope.engagement_id == engagement.id))
     )
     if not has_envelopes:
-        return [Conflict("the engagement has no envelopes; upload recipients first",
-                         pointer=STATUS_POINTER)]
-    if (engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time
-            and engagement.delivery_time <= utcnow()):
-        return [InvalidAttribute("delivery-time is in the past; choose a future time or "
-                                 "delivery-type immediately", pointer=DELIVERY_TIME_POINTER)]
+        return [
+            Conflict(
+                "the engagement has no envelopes; upload recipients first", pointer=STATUS_POINTER
+            )
+        ]
+    if (
+        engagement.delivery_type == DeliveryType.SCHEDULED
+        and engagement.delivery_time
+        and engagement.delivery_time <= utcnow()
+    ):
+        return [
+            InvalidAttribute(
+                "delivery-time is in the past; choose a future time or delivery-type immediately",
+                pointer=DELIVERY_TIME_POINTER,
+            )
+        ]
     return _missing_variables(engagement, activity.text_template.body)
 
 
@@ -164,18 +200,24 @@ def _missing_variables(engagement: Engagement, body: str) -> list[ApiError]:
     lacking = {}
     for key in compile_template(body).required_variables:
         count = db.session.scalar(
-            select(func.count()).where(Envelope.engagement_id == engagement.id,
-                                       Envelope.meta_lacks(key, dialect))
+            select(func.count()).where(
+                Envelope.engagement_id == engagement.id, Envelope.meta_lacks(key, dialect)
+            )
         )
         if count:
             lacking[key] = count
     if not lacking:
         return []
     listing = ", ".join(f"{key!r} ({count} envelopes)" for key, count in lacking.items())
-    return [Conflict(f"envelopes lack meta keys the template uses: {listing}; add them to the "
-                     "envelopes' meta or give the template a default "
-                     "(e.g. {{ first-name | default('there') }})", pointer=STATUS_POINTER,
-                     title="Missing template variables")]
+    return [
+        Conflict(
+            f"envelopes lack meta keys the template uses: {listing}; add them to the "
+            "envelopes' meta or give the template a default "
+            "(e.g. {{ first-name | default('there') }})",
+            pointer=STATUS_POINTER,
+            title="Missing template variables",
+        )
+    ]
 
 
 def _cancel_remaining(engagement: Engagement) -> None:
@@ -189,10 +231,12 @@ def _cancel_remaining(engagement: Engagement) -> None:
     # Envelopes whose text was cancelled, or that never got one, end cancelled too.
     db.session.execute(
         update(Envelope)
-        .where(Envelope.engagement_id == engagement.id,
-               Envelope.status.in_([EnvelopeStatus.PENDING.value,
-                                    EnvelopeStatus.PROCESSING.value]),
-               ~exists().where(Text.envelope_id == Envelope.id,
-                               Text.status != TextStatus.CANCELLED.value))
+        .where(
+            Envelope.engagement_id == engagement.id,
+            Envelope.status.in_([EnvelopeStatus.PENDING.value, EnvelopeStatus.PROCESSING.value]),
+            ~exists().where(
+                Text.envelope_id == Envelope.id, Text.status != TextStatus.CANCELLED.value
+            ),
+        )
         .values(status=EnvelopeStatus.CANCELLED.value, completed_at=now, updated_at=now)
     )

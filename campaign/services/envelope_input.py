@@ -25,8 +25,15 @@ from campaign.errors import (
 TYPE = "envelopes"
 WRITABLE_ATTRIBUTES = frozenset({"phone-number", "meta"})
 READ_ONLY_ATTRIBUTES = frozenset(
-    {"status", "retry-attempts", "scheduled-at", "processed-at", "completed-at", "created-at",
-     "updated-at"}
+    {
+        "status",
+        "retry-attempts",
+        "scheduled-at",
+        "processed-at",
+        "completed-at",
+        "created-at",
+        "updated-at",
+    }
 )
 _RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships", "links", "meta"})
 _META_VALUE_TYPES = (str, int, float, bool)
@@ -54,8 +61,9 @@ class EnvelopeParser:
         self.region = region
         self.max_meta_bytes = max_meta_bytes
 
-    def parse(self, item: Any, index: int | None, errors: list[ApiError], *,
-              partial: bool = False) -> EnvelopeInput | None:
+    def parse(
+        self, item: Any, index: int | None, errors: list[ApiError], *, partial: bool = False
+    ) -> EnvelopeInput | None:
         """The entry's values, or None after appending its errors to `errors`."""
         at = "/data" if index is None else f"/data/{index}"
         if not isinstance(item, dict):
@@ -65,15 +73,20 @@ class EnvelopeParser:
         self._check_members(item, at, errors, partial)
         attributes = item.get("attributes", {})
         if not isinstance(attributes, dict):
-            errors.append(InvalidDocument("'attributes' must be a JSON object",
-                                          pointer=f"{at}/attributes"))
+            errors.append(
+                InvalidDocument("'attributes' must be a JSON object", pointer=f"{at}/attributes")
+            )
             attributes = {}
         for name in attributes:
             if name not in WRITABLE_ATTRIBUTES:
-                detail = (f"{name!r} is read-only" if name in READ_ONLY_ATTRIBUTES
-                          else f"unknown attribute {name!r}")
-                errors.append(InvalidAttribute(detail,
-                                               pointer=pointer_to(f"{at}/attributes", name)))
+                detail = (
+                    f"{name!r} is read-only"
+                    if name in READ_ONLY_ATTRIBUTES
+                    else f"unknown attribute {name!r}"
+                )
+                errors.append(
+                    InvalidAttribute(detail, pointer=pointer_to(f"{at}/attributes", name))
+                )
         number = self._number(attributes, at, errors, partial)
         meta = self._meta(attributes.get("meta", {}), at, errors)
         engagement_id = self._engagement(item.get("relationships"), at, errors, partial)
@@ -81,24 +94,34 @@ class EnvelopeParser:
             return None
         return EnvelopeInput(index, engagement_id or "", number or "", meta)
 
-    def _check_members(self, item: dict[str, Any], at: str, errors: list[ApiError],
-                       partial: bool) -> None:
+    def _check_members(
+        self, item: dict[str, Any], at: str, errors: list[ApiError], partial: bool
+    ) -> None:
         for member in item:
             if member not in _RESOURCE_MEMBERS:
-                errors.append(InvalidDocument(f"{member!r} is not a member of a resource object",
-                                              pointer=pointer_to(at, member)))
+                errors.append(
+                    InvalidDocument(
+                        f"{member!r} is not a member of a resource object",
+                        pointer=pointer_to(at, member),
+                    )
+                )
         kind = item.get("type")
         if not isinstance(kind, str):
             errors.append(InvalidDocument("'type' must be a string", pointer=f"{at}/type"))
         elif kind != TYPE:
-            errors.append(Conflict(f"'type' must be {TYPE!r} at this endpoint, not {kind!r}",
-                                   pointer=f"{at}/type"))
+            errors.append(
+                Conflict(
+                    f"'type' must be {TYPE!r} at this endpoint, not {kind!r}", pointer=f"{at}/type"
+                )
+            )
         if "id" in item and not partial:
-            errors.append(Forbidden("client-generated ids are not supported; omit 'id'",
-                                    pointer=f"{at}/id"))
+            errors.append(
+                Forbidden("client-generated ids are not supported; omit 'id'", pointer=f"{at}/id")
+            )
 
-    def _number(self, attributes: dict[str, Any], at: str, errors: list[ApiError],
-                partial: bool) -> str | None:
+    def _number(
+        self, attributes: dict[str, Any], at: str, errors: list[ApiError], partial: bool
+    ) -> str | None:
         pointer = f"{at}/attributes/phone-number"
         if "phone-number" not in attributes:
             if not partial:
@@ -117,49 +140,76 @@ class EnvelopeParser:
             return {}
         for key, value in meta.items():
             if not key or len(key) > MAX_META_KEY_LENGTH:
-                errors.append(InvalidAttribute(
-                    f"meta keys must be 1 to {MAX_META_KEY_LENGTH} characters", pointer=pointer))
+                errors.append(
+                    InvalidAttribute(
+                        f"meta keys must be 1 to {MAX_META_KEY_LENGTH} characters", pointer=pointer
+                    )
+                )
             elif not isinstance(value, _META_VALUE_TYPES):
-                errors.append(InvalidAttribute(
-                    f"meta[{key!r}] must be a string, number or boolean (meta is flat)",
-                    pointer=pointer_to(pointer, key)))
+                errors.append(
+                    InvalidAttribute(
+                        f"meta[{key!r}] must be a string, number or boolean (meta is flat)",
+                        pointer=pointer_to(pointer, key),
+                    )
+                )
         if len(orjson.dumps(meta)) > self.max_meta_bytes:
-            errors.append(InvalidAttribute(
-                f"meta is larger than {self.max_meta_bytes} bytes", pointer=pointer))
+            errors.append(
+                InvalidAttribute(
+                    f"meta is larger than {self.max_meta_bytes} bytes", pointer=pointer
+                )
+            )
         return meta
 
-    def _engagement(self, relationships: Any, at: str, errors: list[ApiError],
-                    partial: bool) -> str | None:
+    def _engagement(
+        self, relationships: Any, at: str, errors: list[ApiError], partial: bool
+    ) -> str | None:
         pointer = f"{at}/relationships"
         if relationships is None:
             relationships = {}
         if not isinstance(relationships, dict):
-            errors.append(InvalidDocument("'relationships' must be a JSON object",
-                                          pointer=pointer))
+            errors.append(InvalidDocument("'relationships' must be a JSON object", pointer=pointer))
             return None
         for name in relationships:
             if name == "activity":
-                errors.append(InvalidAttribute(
-                    "'activity' is read-only: the server fills it in from the engagement",
-                    pointer=f"{pointer}/activity"))
+                errors.append(
+                    InvalidAttribute(
+                        "'activity' is read-only: the server fills it in from the engagement",
+                        pointer=f"{pointer}/activity",
+                    )
+                )
             elif name != "engagement":
-                errors.append(InvalidAttribute(f"unknown relationship {name!r}",
-                                               pointer=pointer_to(pointer, name)))
+                errors.append(
+                    InvalidAttribute(
+                        f"unknown relationship {name!r}", pointer=pointer_to(pointer, name)
+                    )
+                )
         if "engagement" not in relationships:
             if not partial:
-                errors.append(InvalidAttribute("the engagement relationship is required",
-                                               pointer=f"{pointer}/engagement"))
+                errors.append(
+                    InvalidAttribute(
+                        "the engagement relationship is required", pointer=f"{pointer}/engagement"
+                    )
+                )
             return None
         if partial:
-            errors.append(Conflict("an envelope cannot move to another engagement",
-                                   pointer=f"{pointer}/engagement"))
+            errors.append(
+                Conflict(
+                    "an envelope cannot move to another engagement", pointer=f"{pointer}/engagement"
+                )
+            )
             return None
         relationship = relationships["engagement"]
         linkage = relationship.get("data") if isinstance(relationship, dict) else None
-        if (not isinstance(linkage, dict) or linkage.get("type") != "engagements"
-                or not isinstance(linkage.get("id"), str)):
-            errors.append(InvalidAttribute(
-                'engagement must be {"data": {"type": "engagements", "id": "..."}}',
-                pointer=f"{pointer}/engagement/data"))
+        if (
+            not isinstance(linkage, dict)
+            or linkage.get("type") != "engagements"
+            or not isinstance(linkage.get("id"), str)
+        ):
+            errors.append(
+                InvalidAttribute(
+                    'engagement must be {"data": {"type": "engagements", "id": "..."}}',
+                    pointer=f"{pointer}/engagement/data",
+                )
+            )
             return None
         return linkage["id"]

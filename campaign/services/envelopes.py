@@ -31,8 +31,7 @@ from campaign.services.envelope_input import EnvelopeInput, EnvelopeParser
 
 def envelope_parser() -> EnvelopeParser:
     config = current_app.config
-    return EnvelopeParser(region=config["DEFAULT_REGION"],
-                          max_meta_bytes=config["MAX_META_BYTES"])
+    return EnvelopeParser(region=config["DEFAULT_REGION"], max_meta_bytes=config["MAX_META_BYTES"])
 
 
 def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> list[str]:
@@ -44,13 +43,16 @@ def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> l
     if len(items) > limit:
         raise PayloadTooLarge(
             f"{len(items)} envelopes in one request; the limit is {limit} (CAMPAIGN_MAX_BULK), "
-            "so split the upload", pointer="/data")
+            "so split the upload",
+            pointer="/data",
+        )
     if not items:
         raise ApiErrors([ApiError("the data array is empty", pointer="/data")])
     parser = envelope_parser()
     errors: list[ApiError] = []
-    entries = [parser.parse(item, index if bulk else None, errors)
-               for index, item in enumerate(items)]
+    entries = [
+        parser.parse(item, index if bulk else None, errors) for index, item in enumerate(items)
+    ]
     valid = [entry for entry in entries if entry is not None]
     activities = _engagement_activities(account, valid, errors)
     _check_duplicates(valid, errors)
@@ -78,13 +80,17 @@ def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> l
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict("another request added one of these numbers to the engagement at the "
-                       "same time; nothing was stored, retry the upload", pointer="/data") from None
+        raise Conflict(
+            "another request added one of these numbers to the engagement at the "
+            "same time; nothing was stored, retry the upload",
+            pointer="/data",
+        ) from None
     return ids
 
 
-def _engagement_activities(account: Account, entries: list[EnvelopeInput],
-                           errors: list[ApiError]) -> dict[str, str | None]:
+def _engagement_activities(
+    account: Account, entries: list[EnvelopeInput], errors: list[ApiError]
+) -> dict[str, str | None]:
     """Map each referenced engagement to its activity id, reporting the unusable ones."""
     wanted = {entry.engagement_id for entry in entries}
     found = {
@@ -99,12 +105,17 @@ def _engagement_activities(account: Account, entries: list[EnvelopeInput],
     for entry in entries:
         pointer = f"{entry.pointer}/relationships/engagement/data"
         if entry.engagement_id not in found:
-            errors.append(NotFound(f"no engagement with id {entry.engagement_id!r}",
-                                   pointer=pointer))
+            errors.append(
+                NotFound(f"no engagement with id {entry.engagement_id!r}", pointer=pointer)
+            )
         elif found[entry.engagement_id][0] != EngagementStatus.PENDING:
-            errors.append(Conflict(
-                f"envelopes can be added only while the engagement is pending; it is "
-                f"{found[entry.engagement_id][0]}", pointer=pointer))
+            errors.append(
+                Conflict(
+                    f"envelopes can be added only while the engagement is pending; it is "
+                    f"{found[entry.engagement_id][0]}",
+                    pointer=pointer,
+                )
+            )
     return {engagement_id: activity for engagement_id, (_, activity) in found.items()}
 
 
@@ -115,21 +126,32 @@ def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> N
     for entry in entries:
         key = (entry.engagement_id, entry.phone_number)
         if key in first_seen:
-            errors.append(Conflict(
-                f"{entry.phone_number} appears twice for this engagement (first at "
-                f"{first_seen[key].pointer})", pointer=f"{entry.pointer}/attributes/phone-number"))
+            errors.append(
+                Conflict(
+                    f"{entry.phone_number} appears twice for this engagement (first at "
+                    f"{first_seen[key].pointer})",
+                    pointer=f"{entry.pointer}/attributes/phone-number",
+                )
+            )
             continue
         first_seen[key] = entry
         by_engagement.setdefault(entry.engagement_id, []).append(entry.phone_number)
     for engagement_id, numbers in by_engagement.items():
-        stored = set(db.session.scalars(
-            select(Envelope.phone_number).where(Envelope.engagement_id == engagement_id,
-                                                Envelope.phone_number.in_(numbers))
-        ))
+        stored = set(
+            db.session.scalars(
+                select(Envelope.phone_number).where(
+                    Envelope.engagement_id == engagement_id, Envelope.phone_number.in_(numbers)
+                )
+            )
+        )
         for number in stored:
             entry = first_seen[(engagement_id, number)]
-            errors.append(Conflict(f"{number} is already an envelope of this engagement",
-                                   pointer=f"{entry.pointer}/attributes/phone-number"))
+            errors.append(
+                Conflict(
+                    f"{number} is already an envelope of this engagement",
+                    pointer=f"{entry.pointer}/attributes/phone-number",
+                )
+            )
 
 
 def update_envelope(envelope: Envelope, item: Any) -> Envelope:
@@ -141,12 +163,17 @@ def update_envelope(envelope: Envelope, item: Any) -> Envelope:
     _check_pending(envelope)
     attributes = item.get("attributes", {})
     if "phone-number" in attributes and entry.phone_number != envelope.phone_number:
-        taken = db.session.scalar(select(Envelope.id).where(
-            Envelope.engagement_id == envelope.engagement_id,
-            Envelope.phone_number == entry.phone_number))
+        taken = db.session.scalar(
+            select(Envelope.id).where(
+                Envelope.engagement_id == envelope.engagement_id,
+                Envelope.phone_number == entry.phone_number,
+            )
+        )
         if taken:
-            raise Conflict(f"{entry.phone_number} is already an envelope of this engagement",
-                           pointer="/data/attributes/phone-number")
+            raise Conflict(
+                f"{entry.phone_number} is already an envelope of this engagement",
+                pointer="/data/attributes/phone-number",
+            )
         envelope.phone_number = entry.phone_number
     if "meta" in attributes:
         envelope.meta = entry.meta
@@ -155,11 +182,14 @@ def update_envelope(envelope: Envelope, item: Any) -> Envelope:
 
 
 def _check_pending(envelope: Envelope) -> None:
-    status = db.session.scalar(select(Engagement.status).where(
-        Engagement.id == envelope.engagement_id))
+    status = db.session.scalar(
+        select(Engagement.status).where(Engagement.id == envelope.engagement_id)
+    )
     if status != EngagementStatus.PENDING:
-        raise Conflict(f"the engagement is {status}; envelopes change only while it is pending",
-                       pointer="/data")
+        raise Conflict(
+            f"the engagement is {status}; envelopes change only while it is pending",
+            pointer="/data",
+        )
 
 
 def delete_envelope(envelope: Envelope) -> None:

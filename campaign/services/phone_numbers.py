@@ -32,12 +32,14 @@ def _check_unique(account_id: str, number: str, exclude_id: str | None = None) -
     if exclude_id:
         statement = statement.where(PhoneNumber.id != exclude_id)
     if db.session.scalar(statement) is not None:
-        raise Conflict(f"{number} is already one of this account's phone numbers",
-                       pointer=NUMBER_POINTER)
+        raise Conflict(
+            f"{number} is already one of this account's phone numbers", pointer=NUMBER_POINTER
+        )
 
 
-def create_phone_number(account: Account, number: Any, *, name: str | None = None,
-                        throughput: int | None = None) -> PhoneNumber:
+def create_phone_number(
+    account: Account, number: Any, *, name: str | None = None, throughput: int | None = None
+) -> PhoneNumber:
     """Add a sender number (E.164, unique per account) and commit."""
     e164 = _normalise(number)
     _check_unique(account.id, e164)

@@ -1,4 +1,4 @@
-"""Creating and changing text templates; every body is compiled (and so vetted) before it is kept."""
+"""Creating and changing text templates; every body is compiled (so vetted) before it is kept."""
 
 from __future__ import annotations
 
@@ -25,8 +25,7 @@ def _variables(body: str) -> list[str]:
 
 def create_text_template(account: Account, *, name: str, body: str) -> TextTemplate:
     """Validate the body, record the variables it reads, and commit."""
-    template = TextTemplate(account_id=account.id, name=name, body=body,
-                            variables=_variables(body))
+    template = TextTemplate(account_id=account.id, name=name, body=body, variables=_variables(body))
     db.session.add(template)
     db.session.commit()
     return template

@@ -40,11 +40,17 @@ def dispatch_job_id(engagement: Engagement) -> str:
 
 def enqueue_dispatch(engagement: Engagement, *, job_id: str | None = None) -> bool:
     """Wake the dispatcher for this engagement, at its delivery time when it has one."""
-    from_time = (engagement.delivery_time
-                 if engagement.delivery_type == DeliveryType.SCHEDULED else None)
+    from_time = (
+        engagement.delivery_time if engagement.delivery_type == DeliveryType.SCHEDULED else None
+    )
     at = from_time if from_time is not None and from_time > utcnow() else None
-    return enqueue_unique(dispatch_engagement, engagement.id, queue=DISPATCH_QUEUE,
-                          job_id=job_id or dispatch_job_id(engagement), at=at)
+    return enqueue_unique(
+        dispatch_engagement,
+        engagement.id,
+        queue=DISPATCH_QUEUE,
+        job_id=job_id or dispatch_job_id(engagement),
+        at=at,
+    )
 
 
 def _insert(rows: list[dict[str, Any]]) -> None:
@@ -58,8 +64,11 @@ def dispatch_engagement(engagement_id: str) -> None:
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or EngagementStatus(engagement.status) not in DISPATCHING:
         return
-    if (engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time
-            and engagement.delivery_time > utcnow()):
+    if (
+        engagement.delivery_type == DeliveryType.SCHEDULED
+        and engagement.delivery_time
+        and engagement.delivery_time > utcnow()
+    ):
         enqueue_dispatch(engagement)  # woken early (by the sweep): go back to sleep
         return
     activity = engagement.activity
@@ -81,19 +90,34 @@ def dispatch_engagement(engagement_id: str) -> None:
         if not envelopes:
             break
         now = utcnow()
-        _insert([
-            {"id": text_id, "account_id": account_id, "engagement_id": engagement_id,
-             "envelope_id": envelope_id, "activity_id": activity_id, "to": number,
-             "from_": sender, "status": TextStatus.QUEUED.value, "retry_attempts": 0,
-             "created_at": now, "updated_at": now}
-            for text_id, (envelope_id, number) in zip(new_ids(len(envelopes)), envelopes,
-                                                      strict=True)
-        ])
+        _insert(
+            [
+                {
+                    "id": text_id,
+                    "account_id": account_id,
+                    "engagement_id": engagement_id,
+                    "envelope_id": envelope_id,
+                    "activity_id": activity_id,
+                    "to": number,
+                    "from_": sender,
+                    "status": TextStatus.QUEUED.value,
+                    "retry_attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for text_id, (envelope_id, number) in zip(
+                    new_ids(len(envelopes)), envelopes, strict=True
+                )
+            ]
+        )
         first, last = envelopes[0][0], envelopes[-1][0]
         db.session.execute(
             update(Envelope)
-            .where(Envelope.engagement_id == engagement_id, Envelope.id.between(first, last),
-                   Envelope.scheduled_at.is_(None))
+            .where(
+                Envelope.engagement_id == engagement_id,
+                Envelope.id.between(first, last),
+                Envelope.scheduled_at.is_(None),
+            )
             .values(scheduled_at=now)
         )
         status = db.session.scalar(select(Engagement.status).where(Engagement.id == engagement_id))
@@ -102,4 +126,3 @@ def dispatch_engagement(engagement_id: str) -> None:
             return  # paused or cancelled during the fan-out; a resume dispatches again
         enqueue_send(engagement_id, gen, first, last)
         after = last
-

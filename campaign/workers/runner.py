@@ -85,8 +85,9 @@ def run_worker(app: Flask, *, burst: bool = False, in_process: bool = False) -> 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
     if not burst:
-        threading.Thread(target=_ask_for_sweeps, args=(app, stop), daemon=True,
-                         name="sweep-timer").start()
+        threading.Thread(
+            target=_ask_for_sweeps, args=(app, stop), daemon=True, name="sweep-timer"
+        ).start()
     worker = build_worker(app, InProcessWorker if in_process else CampaignWorker)
     try:
         worker.work(burst=burst, with_scheduler=True)

@@ -24,10 +24,23 @@ from sqlalchemy import case, func, or_, select, update
 
 from campaign.callback_links import status_callback_url
 from campaign.extensions import db, redis_store
-from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, Text, TextStatus, utcnow
+from campaign.models import (
+    Engagement,
+    EngagementStatus,
+    Envelope,
+    EnvelopeStatus,
+    Text,
+    TextStatus,
+    utcnow,
+)
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import OutboundMessage, Provider, ProviderError, build_provider
-from campaign.templates_engine import CompiledTemplate, RenderError, compile_template, count_segments
+from campaign.templates_engine import (
+    CompiledTemplate,
+    RenderError,
+    compile_template,
+    count_segments,
+)
 from campaign.workers import shutdown
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import SEND_QUEUE, enqueue_unique
@@ -72,14 +85,29 @@ class Ready:
     segments: int
 
 
-def enqueue_send(engagement_id: str, generation: str, first: str, last: str,
-                 *, at: datetime | None = None, continuation: str = "") -> bool:
+def enqueue_send(
+    engagement_id: str,
+    generation: str,
+    first: str,
+    last: str,
+    *,
+    at: datetime | None = None,
+    continuation: str = "",
+) -> bool:
     """Enqueue the send job of one batch (the envelope id range `first`..`last`)."""
     job_id = f"send-{engagement_id}-{generation}-{first}"
     if continuation:
         job_id += f"-{continuation}"
-    return enqueue_unique(send_text_batch, engagement_id, generation, first, last,
-                          queue=SEND_QUEUE, job_id=job_id, at=at)
+    return enqueue_unique(
+        send_text_batch,
+        engagement_id,
+        generation,
+        first,
+        last,
+        queue=SEND_QUEUE,
+        job_id=job_id,
+        at=at,
+    )
 
 
 def send_text_batch(engagement_id: str, generation: str, first: str, last: str) -> None:
@@ -93,8 +121,11 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
     started = time.monotonic()
     try:
         with ThreadPoolExecutor(max_workers=config["SEND_CONCURRENCY"]) as pool:
-            while (time.monotonic() - started < TIME_SLICE and not shutdown.requested()
-                   and _active(engagement_id)):
+            while (
+                time.monotonic() - started < TIME_SLICE
+                and not shutdown.requested()
+                and _active(engagement_id)
+            ):
                 claimed = _claim(batch, _round_size(batch, config))
                 if not claimed:
                     break
@@ -114,14 +145,22 @@ def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch |
     activity = engagement.activity
     if activity is None or activity.phone_number is None or activity.text_template is None:
         return None
-    batch = Batch(engagement_id, generation, first, last, activity.phone_number.id,
-                  activity.phone_number.number, activity.phone_number.throughput,
-                  compile_template(activity.text_template.body))
+    batch = Batch(
+        engagement_id,
+        generation,
+        first,
+        last,
+        activity.phone_number.id,
+        activity.phone_number.number,
+        activity.phone_number.throughput,
+        compile_template(activity.text_template.body),
+    )
     # The first batch to run marks the engagement as sending.
     db.session.execute(
         update(Engagement)
-        .where(Engagement.id == engagement_id,
-               Engagement.status == EngagementStatus.SCHEDULED.value)
+        .where(
+            Engagement.id == engagement_id, Engagement.status == EngagementStatus.SCHEDULED.value
+        )
         .values(status=EngagementStatus.SENDING.value, updated_at=utcnow())
     )
     db.session.commit()
@@ -144,10 +183,12 @@ def _claim(batch: Batch, limit: int) -> list[Claimed]:
     now = utcnow()
     candidates = (
         select(Text.id)
-        .where(Text.engagement_id == batch.engagement_id,
-               Text.status == TextStatus.QUEUED.value,
-               Text.envelope_id.between(batch.first, batch.last),
-               or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now))
+        .where(
+            Text.engagement_id == batch.engagement_id,
+            Text.status == TextStatus.QUEUED.value,
+            Text.envelope_id.between(batch.first, batch.last),
+            or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now),
+        )
         .order_by(Text.envelope_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -164,102 +205,158 @@ def _claim(batch: Batch, limit: int) -> list[Claimed]:
         db.session.execute(
             update(Envelope)
             .where(Envelope.id.in_([item.envelope_id for item in claimed]))
-            .values(status=EnvelopeStatus.PROCESSING.value,
-                    processed_at=func.coalesce(Envelope.processed_at, now), updated_at=now)
+            .values(
+                status=EnvelopeStatus.PROCESSING.value,
+                processed_at=func.coalesce(Envelope.processed_at, now),
+                updated_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
     return claimed
 
 
-def _render(batch: Batch, claimed: list[Claimed], max_segments: int
-            ) -> tuple[list[Ready], list[Outcome]]:
-    metas = dict(db.session.execute(
-        select(Envelope.id, Envelope.meta)
-        .where(Envelope.id.in_([item.envelope_id for item in claimed]))
-    ).all())
+def _render(
+    batch: Batch, claimed: list[Claimed], max_segments: int
+) -> tuple[list[Ready], list[Outcome]]:
+    metas = dict(
+        db.session.execute(
+            select(Envelope.id, Envelope.meta).where(
+                Envelope.id.in_([item.envelope_id for item in claimed])
+            )
+        ).all()
+    )
     ready, failed = [], []
     for item in claimed:
         try:
             body = batch.template.render(metas[item.envelope_id])
         except RenderError as exc:
             code = "missing-variable" if exc.missing else "template-error"
-            failed.append(Outcome(item.text_id, item.envelope_id, TextStatus.FAILED,
-                                  error_code=code, error_detail=exc.message,
-                                  retry_attempts=item.retry_attempts))
+            failed.append(
+                Outcome(
+                    item.text_id,
+                    item.envelope_id,
+                    TextStatus.FAILED,
+                    error_code=code,
+                    error_detail=exc.message,
+                    retry_attempts=item.retry_attempts,
+                )
+            )
             continue
         segments = count_segments(body).segments
         if segments > max_segments:
-            failed.append(Outcome(
-                item.text_id, item.envelope_id, TextStatus.FAILED, body=body, segments=segments,
-                error_code="too-many-segments",
-                error_detail=f"the text is {segments} segments; the limit is {max_segments} "
-                             "(CAMPAIGN_MAX_SEGMENTS)",
-                retry_attempts=item.retry_attempts))
+            failed.append(
+                Outcome(
+                    item.text_id,
+                    item.envelope_id,
+                    TextStatus.FAILED,
+                    body=body,
+                    segments=segments,
+                    error_code="too-many-segments",
+                    error_detail=f"the text is {segments} segments; the limit is {max_segments} "
+                    "(CAMPAIGN_MAX_SEGMENTS)",
+                    retry_attempts=item.retry_attempts,
+                )
+            )
             continue
         ready.append(Ready(item, body, segments))
     return ready, failed
 
 
-def _send_round(batch: Batch, claimed: list[Claimed], provider: Provider,
-                throttle: SenderThrottle, pool: ThreadPoolExecutor, config: Any) -> None:
+def _send_round(
+    batch: Batch,
+    claimed: list[Claimed],
+    provider: Provider,
+    throttle: SenderThrottle,
+    pool: ThreadPoolExecutor,
+    config: Any,
+) -> None:
     ready, outcomes = _render(batch, claimed, config["MAX_SEGMENTS"])
     # Release the connection before any network wait: a slow carrier must not pin the pool.
     db.session.commit()
     db.session.close()
     futures: list[tuple[Future[Any], Ready]] = []
     for index, item in enumerate(ready):
-        reservation = throttle.reserve(batch.phone_number_id, batch.throughput,
-                                       cost=item.segments, max_wait=MAX_THROTTLE_WAIT)
+        reservation = throttle.reserve(
+            batch.phone_number_id, batch.throughput, cost=item.segments, max_wait=MAX_THROTTLE_WAIT
+        )
         if not reservation.granted:
             later = utcnow() + timedelta(seconds=reservation.wait)
             outcomes.extend(_deferred(rest, later) for rest in ready[index:])
             break
         if reservation.wait > 0:
             time.sleep(reservation.wait)
-        message = OutboundMessage(item.claimed.text_id, item.claimed.to, batch.sender, item.body,
-                                  status_callback_url(config, item.claimed.text_id))
+        message = OutboundMessage(
+            item.claimed.text_id,
+            item.claimed.to,
+            batch.sender,
+            item.body,
+            status_callback_url(config, item.claimed.text_id),
+        )
         futures.append((pool.submit(provider.send, message), item))
-    outcomes.extend(_outcome(future, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
-                    for future, item in futures)
+    outcomes.extend(
+        _outcome(future, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
+        for future, item in futures
+    )
     record_outcomes(outcomes, utcnow())
     db.session.commit()
 
 
 def _deferred(item: Ready, later: datetime) -> Outcome:
     """Back to the queue, untried, until the sender has room again."""
-    return Outcome(item.claimed.text_id, item.claimed.envelope_id, TextStatus.QUEUED,
-                   body=item.body, segments=item.segments,
-                   retry_attempts=item.claimed.retry_attempts, next_attempt_at=later)
+    return Outcome(
+        item.claimed.text_id,
+        item.claimed.envelope_id,
+        TextStatus.QUEUED,
+        body=item.body,
+        segments=item.segments,
+        retry_attempts=item.claimed.retry_attempts,
+        next_attempt_at=later,
+    )
 
 
-def _outcome(future: Future[Any], item: Ready, max_attempts: int,
-             retry_backoff: float) -> Outcome:
+def _outcome(future: Future[Any], item: Ready, max_attempts: int, retry_backoff: float) -> Outcome:
     claimed = item.claimed
-    base = {"body": item.body, "segments": item.segments,
-            "retry_attempts": claimed.retry_attempts}
+    base = {"body": item.body, "segments": item.segments, "retry_attempts": claimed.retry_attempts}
     try:
         result = future.result()
     except ProviderError as exc:
         details = {"error_code": exc.code, "error_detail": exc.detail}
         if exc.ambiguous:
-            return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN,
-                           **base, **details)
+            return Outcome(
+                claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN, **base, **details
+            )
         attempts = claimed.retry_attempts + 1
         base["retry_attempts"] = attempts
         if exc.retryable and attempts < max_attempts:
             backoff = retry_backoff * 2 ** (attempts - 1)
             delay = min(MAX_BACKOFF, max(exc.retry_after or 0.0, backoff))
-            return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.QUEUED, **base,
-                           **details, next_attempt_at=utcnow() + timedelta(seconds=delay))
+            return Outcome(
+                claimed.text_id,
+                claimed.envelope_id,
+                TextStatus.QUEUED,
+                **base,
+                **details,
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+            )
         return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.FAILED, **base, **details)
     except Exception:  # a provider bug: the request may have gone out, so never resend it
         log.exception("provider raised unexpectedly for text %s", claimed.text_id)
-        return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN, **base,
-                       error_code="provider-exception",
-                       error_detail="the provider failed unexpectedly; see the worker log")
-    return Outcome(claimed.text_id, claimed.envelope_id, TextStatus(result.status), **base,
-                   provider_message_id=result.provider_message_id)
+        return Outcome(
+            claimed.text_id,
+            claimed.envelope_id,
+            TextStatus.UNKNOWN,
+            **base,
+            error_code="provider-exception",
+            error_detail="the provider failed unexpectedly; see the worker log",
+        )
+    return Outcome(
+        claimed.text_id,
+        claimed.envelope_id,
+        TextStatus(result.status),
+        **base,
+        provider_message_id=result.provider_message_id,
+    )
 
 
 def _continue_later(batch: Batch) -> None:
@@ -267,14 +364,21 @@ def _continue_later(batch: Batch) -> None:
     now = utcnow()
     due_now = or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now)
     due, earliest = db.session.execute(
-        select(func.count(case((due_now, 1))), func.min(Text.next_attempt_at))
-        .where(Text.engagement_id == batch.engagement_id,
-               Text.status == TextStatus.QUEUED.value,
-               Text.envelope_id.between(batch.first, batch.last))
+        select(func.count(case((due_now, 1))), func.min(Text.next_attempt_at)).where(
+            Text.engagement_id == batch.engagement_id,
+            Text.status == TextStatus.QUEUED.value,
+            Text.envelope_id.between(batch.first, batch.last),
+        )
     ).one()
     db.session.commit()
     if (not due and earliest is None) or not _active(batch.engagement_id):
         return
     at = None if due else earliest
-    enqueue_send(batch.engagement_id, batch.generation, batch.first, batch.last, at=at,
-                 continuation=str(time.time_ns()))
+    enqueue_send(
+        batch.engagement_id,
+        batch.generation,
+        batch.first,
+        batch.last,
+        at=at,
+        continuation=str(time.time_ns()),
+    )

@@ -23,8 +23,11 @@ from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES, enqueue_unique, get_queue
 
-INTERRUPTED = ("interrupted", "the worker stopped while sending; the carrier may have taken "
-               "the message, so it is not sent again (a status callback will settle it)")
+INTERRUPTED = (
+    "interrupted",
+    "the worker stopped while sending; the carrier may have taken "
+    "the message, so it is not sent again (a status callback will settle it)",
+)
 
 
 def enqueue_sweep() -> None:
@@ -40,15 +43,17 @@ def sweep() -> None:
     _settle_interrupted(now - stuck_after)
     waiting = _engagements_with_jobs()
     engagements = db.session.scalars(
-        select(Engagement).where(Engagement.status.in_(
-            [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]))
+        select(Engagement).where(
+            Engagement.status.in_(
+                [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
+            )
+        )
     ).all()
     for engagement in engagements:
         if engagement.id in waiting or engagement.updated_at > now - stuck_after:
             continue
         if _has_work(engagement.id):
-            enqueue_dispatch(engagement,
-                             job_id=f"dispatch-{engagement.id}-sweep-{time.time_ns()}")
+            enqueue_dispatch(engagement, job_id=f"dispatch-{engagement.id}-sweep-{time.time_ns()}")
         else:
             request_refresh(engagement.id)
     db.session.commit()
@@ -58,8 +63,13 @@ def _settle_interrupted(claimed_before: object) -> None:
     rows = db.session.execute(
         update(Text)
         .where(Text.status == TextStatus.SENDING.value, Text.claimed_at < claimed_before)
-        .values(status=TextStatus.UNKNOWN.value, error_code=INTERRUPTED[0],
-                error_detail=INTERRUPTED[1], claimed_at=None, updated_at=utcnow())
+        .values(
+            status=TextStatus.UNKNOWN.value,
+            error_code=INTERRUPTED[0],
+            error_detail=INTERRUPTED[1],
+            claimed_at=None,
+            updated_at=utcnow(),
+        )
         .returning(Text.envelope_id, Text.engagement_id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -83,8 +93,10 @@ def _engagements_with_jobs() -> set[str]:
 
 
 def _has_work(engagement_id: str) -> bool:
-    queued = exists().where(Text.engagement_id == engagement_id,
-                            Text.status == TextStatus.QUEUED.value)
-    not_fanned_out = exists().where(Envelope.engagement_id == engagement_id,
-                                    Envelope.scheduled_at.is_(None))
+    queued = exists().where(
+        Text.engagement_id == engagement_id, Text.status == TextStatus.QUEUED.value
+    )
+    not_fanned_out = exists().where(
+        Envelope.engagement_id == engagement_id, Envelope.scheduled_at.is_(None)
+    )
     return bool(db.session.scalar(select(or_(queued, not_fanned_out))))

@@ -46,8 +46,9 @@ class SenderThrottle:
     def __init__(self, connection: redis.Redis) -> None:
         self._script = connection.register_script(_GCRA)
 
-    def reserve(self, phone_number_id: str, throughput: int, *, cost: int = 1,
-                max_wait: float = 1.0) -> Reservation:
+    def reserve(
+        self, phone_number_id: str, throughput: int, *, cost: int = 1, max_wait: float = 1.0
+    ) -> Reservation:
         """Reserve `cost` segments of the sender's rate, if they are free within `max_wait`."""
         interval_us = 1_000_000 / throughput
         granted, wait_us = self._script(

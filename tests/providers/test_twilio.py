@@ -218,6 +218,21 @@ def test_invalid_to_number_is_final_with_code_21211(provider: TwilioProvider) ->
     assert "not-a-number" in error.detail
 
 
+def test_empty_body_is_final_with_code_21602(sink: TwilioSink, provider: TwilioProvider) -> None:
+    error = send_error(provider, message(body=""))
+    assert (error.code, error.retryable, error.ambiguous) == ("21602", False, False)
+    assert sink.messages == []
+
+
+def test_send_after_close_is_refused(sink: TwilioSink) -> None:
+    client = make_provider(sink)
+    client.send(message())
+    client.close()
+    with pytest.raises(RuntimeError):
+        client.send(message())
+    assert len(sink.messages) == 1
+
+
 def test_error_without_twilio_json_falls_back_to_the_http_status() -> None:
     server = HTTPServer(("127.0.0.1", 0), _PlainTextTeapot)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

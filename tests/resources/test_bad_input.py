@@ -271,13 +271,10 @@ def test_malformed_errors_say_what_is_wrong(world: World, api: ApiClient) -> Non
 # --- attributes of the wrong type or value ---
 
 
-def _wrong(type_: str, attributes: dict[str, Any], pointer: str, *, bug: str | None = None) -> Any:
-    """One case: a (type, attributes, pointer) parameter set, xfail while `bug` is open."""
-    marks = [pytest.mark.xfail(strict=True, reason=f"bug: {bug}")] if bug else []
+def _wrong(type_: str, attributes: dict[str, Any], pointer: str) -> Any:
+    """One case: a (type, attributes, pointer) parameter set."""
     name, value = next(iter(attributes.items()))
-    return pytest.param(
-        type_, attributes, pointer, marks=marks, id=f"{type_}-{name}={str(value)[:20]}"
-    )
+    return pytest.param(type_, attributes, pointer, id=f"{type_}-{name}={str(value)[:20]}")
 
 
 WRONG_VALUES = [
@@ -290,7 +287,6 @@ WRONG_VALUES = [
         "phone-numbers",
         {"throughput": 1.5},
         "/data/attributes/throughput",
-        bug="fields.Int is not strict, so 1.5 is stored as 1 (resources/phone_numbers.py)",
     ),
     _wrong("phone-numbers", {"throughput": True}, "/data/attributes/throughput"),
     _wrong("phone-numbers", {"throughput": 10**30}, "/data/attributes/throughput"),
@@ -659,11 +655,6 @@ def test_update_of_an_unknown_id_is_404(
     assert_error(reply, 404)
 
 
-@pytest.mark.xfail(
-    ON_POSTGRES,
-    strict=True,
-    reason="bug: a NUL in a URL id reaches Postgres (resources/base.py get_owned) and is a 500",
-)
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 def test_nul_in_url_id_is_404_not_500(
     app: Flask, world: World, api: ApiClient, method: str
@@ -687,14 +678,7 @@ BAD_QUERIES: list[Any] = [
     ("/api/v1/texts", "filter=x", "filter"),
     ("/api/v1/engagements", "sort=name", "sort"),
     ("/api/v1/engagements", "sort=created-at,updated-at", "sort"),
-    pytest.param(
-        "/api/v1/engagements",
-        "sort=--created-at",
-        "sort",
-        marks=pytest.mark.xfail(
-            strict=True, reason="bug: listing._sort strips every leading '-' (lstrip)"
-        ),
-    ),
+    ("/api/v1/engagements", "sort=--created-at", "sort"),
     ("/api/v1/engagements", "page[size]=100000", "page[size]"),
     ("/api/v1/engagements", "page[size]=0", "page[size]"),
     ("/api/v1/engagements", "page[size]=-1", "page[size]"),
@@ -760,11 +744,6 @@ def test_unsupported_query_parameter_on_update_is_400_and_changes_nothing(
     assert_error(reply, 400, parameter="sort")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PATCH checks `include` in detail_response, after "
-    "the service committed (resources/*.py patch views)",
-)
 def test_unknown_include_on_update_is_400_and_changes_nothing(
     app: Flask, world: World, api: ApiClient
 ) -> None:
@@ -774,11 +753,6 @@ def test_unknown_include_on_update_is_400_and_changes_nothing(
     assert_error(reply, 400, parameter="include")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: created_response ignores `include`, so an "
-    "unknown path is created and answered 201 (resources/base.py)",
-)
 def test_unknown_include_on_create_is_400_and_creates_nothing(
     app: Flask, world: World, api: ApiClient
 ) -> None:
@@ -787,11 +761,6 @@ def test_unknown_include_on_create_is_400_and_creates_nothing(
     assert_error(reply, 400, parameter="include")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DELETE views never look at the query string, so "
-    "?foo=1 deletes and answers 204 (resources/*.py delete views)",
-)
 def test_unsupported_query_parameter_on_delete_is_400_and_deletes_nothing(
     app: Flask, world: World, api: ApiClient
 ) -> None:
@@ -800,11 +769,6 @@ def test_unsupported_query_parameter_on_delete_is_400_and_deletes_nothing(
     assert_error(reply, 400, parameter="foo")
 
 
-@pytest.mark.xfail(
-    ON_POSTGRES,
-    strict=True,
-    reason="bug: a NUL in a filter value reaches Postgres (listing.parse_list_query) and is a 500",
-)
 def test_nul_in_filter_value_is_not_a_500(world: World, api: ApiClient) -> None:
     reply = api.get("/api/v1/envelopes?filter[engagement]=a%00")
     assert reply.status in (200, 400), reply.document
@@ -875,13 +839,6 @@ def test_scheduling_without_envelopes_is_409_saying_so(
     assert_error(reply, 409, pointer="/data/attributes/status", detail="no envelopes")
 
 
-@pytest.mark.xfail(
-    not ON_POSTGRES,
-    strict=True,
-    reason="bug: SQLite runs without PRAGMA "
-    "foreign_keys, so ON DELETE SET NULL never happens and scheduling reads a "
-    "missing template (500)",
-)
 def test_scheduling_after_the_template_was_deleted_is_409_saying_so(
     app: Flask, world: World, api: ApiClient
 ) -> None:

@@ -3,7 +3,6 @@ limits, and a delete refused while an engagement still sends from the number."""
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -176,11 +175,6 @@ def test_delete_is_refused_while_an_engagement_using_it_is_scheduled(
     assert api.get(f"{URL}/{phone_id}").status == 404
 
 
-@pytest.mark.xfail(
-    not os.environ.get("TEST_DATABASE_URL"),
-    strict=True,
-    reason="SQLite connections lack PRAGMA foreign_keys=ON, so ON DELETE SET NULL never runs",
-)
 def test_delete_is_allowed_while_the_engagement_using_it_is_pending(
     app: Flask, api: ApiClient
 ) -> None:

@@ -4,7 +4,6 @@ include. Another account's object is a 404 (exactly like one that does not exist
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -29,16 +28,6 @@ from tests.factories import (
 API = "/api/v1"
 # Well-formed, but no row has it: what a 404 for "not yours" must be indistinguishable from.
 UNKNOWN_ID = "yrbCdxqV2ZMdQBCszhA7TZ"
-POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
-FOR_UPDATE_BUG = (
-    "get_owned(for_update=True) in campaign/resources/base.py locks every table of the query; "
-    "Activity's joined eager loads are outer joins, so Postgres refuses: PATCH activities/ID is "
-    "a 500 (fix: with_for_update(of=model))"
-)
-NUL_BUG = (
-    "ids from the URL and filter[...] values reach Postgres unchecked: a NUL byte is a 500 "
-    "(campaign/resources/base.py get_owned, list_response)"
-)
 A_NUMBER, B_NUMBER = "+15195550100", "+15195550199"
 B_ENVELOPES = (("+15195550142", {"first-name": "Beatrice"}),)
 
@@ -146,12 +135,7 @@ def verb_cases() -> list[Any]:
     cases: list[Any] = [("GET", type_) for type_ in [*WRITABLE, "texts"]]
     for verb in ("PATCH", "DELETE"):
         for type_ in WRITABLE:
-            marks = (
-                pytest.mark.xfail(POSTGRES, strict=True, reason=FOR_UPDATE_BUG)
-                if (verb, type_) == ("PATCH", "activities")
-                else ()
-            )
-            cases.append(pytest.param(verb, type_, marks=marks))
+            cases.append(pytest.param(verb, type_))
     return cases
 
 
@@ -330,7 +314,6 @@ def test_activity_cannot_link_other_accounts_rows(
     assert spare.data["relationships"]["activity"]["data"] is None
 
 
-@pytest.mark.xfail(POSTGRES, strict=True, reason=FOR_UPDATE_BUG)
 @pytest.mark.parametrize(
     ("relationship", "type_"),
     [("text-template", "text-templates"), ("phone-number", "phone-numbers")],
@@ -355,7 +338,7 @@ def test_own_activity_cannot_be_relinked_to_other_accounts_rows(
 def envelope_numbers(app: Flask) -> list[tuple[str, str]]:
     with app.app_context():
         return sorted(
-            db.session.execute(select(Envelope.account_id, Envelope.phone_number)).tuples()
+            db.session.execute(select(Envelope.account_id, Envelope.phone_number))
         )
 
 
@@ -409,11 +392,6 @@ def test_scheduling_other_accounts_engagement_is_not_found_and_nothing_dispatche
     assert api.patch(f"{API}/engagements/{engagement_id}", body).status == 202
 
 
-DETAIL_INCLUDE_BUG = (
-    "detail_response (campaign/resources/base.py) dumps included relationships that are "
-    "lazy='raise_on_sql' without loading them: a 500 for envelopes/ID and texts/ID with include="
-)
-
 
 @pytest.mark.parametrize(
     "path",
@@ -422,15 +400,9 @@ DETAIL_INCLUDE_BUG = (
         "engagements?include=activity,phone-numbers",
         "activities/{activity}?include=engagement,text-template,phone-number",
         "activities?include=engagement,text-template,phone-number",
-        pytest.param(
-            "envelopes/{envelope}?include=engagement,activity",
-            marks=pytest.mark.xfail(strict=True, reason=DETAIL_INCLUDE_BUG),
-        ),
+        "envelopes/{envelope}?include=engagement,activity",
         "envelopes?include=engagement,activity",
-        pytest.param(
-            "texts/{text}?include=envelope,engagement",
-            marks=pytest.mark.xfail(strict=True, reason=DETAIL_INCLUDE_BUG),
-        ),
+        "texts/{text}?include=envelope,engagement",
         "texts?include=envelope,engagement",
     ],
 )
@@ -472,7 +444,6 @@ def test_text_row_is_visible_to_its_account_only(
     assert other_api.get(f"{API}/texts/{text_id}").status == 404
 
 
-@pytest.mark.xfail(POSTGRES, strict=True, reason=NUL_BUG)
 @pytest.mark.parametrize(
     "path", ["engagements/abc%00def", "envelopes?filter[engagement]=abc%00def"]
 )

@@ -13,14 +13,20 @@ def test_scheduled_seed_campaign_is_sent_and_counted(app: Flask, api: ApiClient)
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
     seed = build_seed_campaign(api, phone_id)
-    reply = api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled", "delivery-type": "immediately"},
-        id_=seed.engagement_id))
+    reply = api.patch(
+        f"/api/v1/engagements/{seed.engagement_id}",
+        resource(
+            "engagements",
+            {"status": "scheduled", "delivery-type": "immediately"},
+            id_=seed.engagement_id,
+        ),
+    )
     assert reply.status == 202
     drain(app)
     texts = api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data
-    assert sorted((t["attributes"]["to"], t["attributes"]["body"], t["attributes"]["status"])
-                  for t in texts) == [
+    assert sorted(
+        (t["attributes"]["to"], t["attributes"]["body"], t["attributes"]["status"]) for t in texts
+    ) == [
         ("+15197566220", "Hello Alexander, text templates support variables.", "sent"),
         ("+19734390088", "Hello Michael, text templates support variables.", "sent"),
     ]
@@ -28,9 +34,14 @@ def test_scheduled_seed_campaign_is_sent_and_counted(app: Flask, api: ApiClient)
     assert {t["attributes"]["segments"] for t in texts} == {1}
     engagement = api.get(f"/api/v1/engagements/{seed.engagement_id}").data["attributes"]
     assert engagement["status"] == "completed"
-    assert (engagement["count-total"], engagement["count-complete"],
-            engagement["count-incomplete"], engagement["count-hold"]) == (2, 2, 0, 0)
+    assert (
+        engagement["count-total"],
+        engagement["count-complete"],
+        engagement["count-incomplete"],
+        engagement["count-hold"],
+    ) == (2, 2, 0, 0)
     envelopes = api.get(f"/api/v1/envelopes?filter[engagement]={seed.engagement_id}").data
     assert {e["attributes"]["status"] for e in envelopes} == {"completed"}
-    assert all(e["attributes"]["processed-at"] and e["attributes"]["completed-at"]
-               for e in envelopes)
+    assert all(
+        e["attributes"]["processed-at"] and e["attributes"]["completed-at"] for e in envelopes
+    )

@@ -22,16 +22,20 @@ def _campaign(app: Flask, api: ApiClient, size: int = 12) -> str:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=1000)
     seed = build_seed_campaign(api, phone_id)
-    extra = [envelope(seed.engagement_id, f"+1519555{index:04d}", {"first-name": f"N{index}"})
-             for index in range(size - 2)]
+    extra = [
+        envelope(seed.engagement_id, f"+1519555{index:04d}", {"first-name": f"N{index}"})
+        for index in range(size - 2)
+    ]
     if extra:
         assert api.post("/api/v1/envelopes", {"data": extra}, headers=BULK).status == 201
     return seed.engagement_id
 
 
 def _patch(api: ApiClient, engagement_id: str, **attributes: object) -> int:
-    return api.patch(f"/api/v1/engagements/{engagement_id}",
-                     resource("engagements", attributes, id_=engagement_id)).status
+    return api.patch(
+        f"/api/v1/engagements/{engagement_id}",
+        resource("engagements", attributes, id_=engagement_id),
+    ).status
 
 
 def _texts(api: ApiClient, engagement_id: str) -> list[dict[str, object]]:
@@ -44,8 +48,10 @@ def _attributes(api: ApiClient, engagement_id: str) -> dict[str, object]:
 
 def _run_dispatch_only(app: Flask) -> None:
     with app.app_context():
-        worker = InProcessWorker([Queue(DISPATCH_QUEUE, connection=redis_store.connection)],
-                                 connection=redis_store.connection)
+        worker = InProcessWorker(
+            [Queue(DISPATCH_QUEUE, connection=redis_store.connection)],
+            connection=redis_store.connection,
+        )
     worker.app, worker.parent_pid = app, build_worker(app, InProcessWorker).parent_pid
     worker.work(burst=True, with_scheduler=False)
 
@@ -80,8 +86,9 @@ def test_paused_engagement_sends_nothing_until_resumed(app: Flask, api: ApiClien
     assert (done["status"], done["count-complete"], done["count-hold"]) == ("completed", 12, 0)
 
 
-def test_cancel_ends_the_engagement_and_counts_what_was_not_sent(app: Flask,
-                                                                  api: ApiClient) -> None:
+def test_cancel_ends_the_engagement_and_counts_what_was_not_sent(
+    app: Flask, api: ApiClient
+) -> None:
     engagement_id = _campaign(app, api)
     assert _patch(api, engagement_id, status="scheduled") == 202
     _run_dispatch_only(app)
@@ -91,17 +98,31 @@ def test_cancel_ends_the_engagement_and_counts_what_was_not_sent(app: Flask,
     envelopes = api.get(f"/api/v1/envelopes?filter[engagement]={engagement_id}&page[size]=100")
     assert {e["attributes"]["status"] for e in envelopes.data} == {"cancelled"}
     cancelled = _attributes(api, engagement_id)
-    assert (cancelled["status"], cancelled["count-total"], cancelled["count-incomplete"],
-            cancelled["count-complete"], cancelled["count-hold"]) == ("cancelled", 12, 12, 0, 0)
+    assert (
+        cancelled["status"],
+        cancelled["count-total"],
+        cancelled["count-incomplete"],
+        cancelled["count-complete"],
+        cancelled["count-hold"],
+    ) == ("cancelled", 12, 12, 0, 0)
     assert _patch(api, engagement_id, status="scheduled") == 409
 
 
 def test_delivery_time_holds_the_engagement_until_then(app: Flask, api: ApiClient) -> None:
     engagement_id = _campaign(app, api, size=3)
     start = datetime.now(UTC) + timedelta(seconds=2)
-    assert _patch(api, engagement_id, status="scheduled", **{
-        "delivery-type": "scheduled",
-        "delivery-time": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}) == 202
+    assert (
+        _patch(
+            api,
+            engagement_id,
+            status="scheduled",
+            **{
+                "delivery-type": "scheduled",
+                "delivery-time": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            },
+        )
+        == 202
+    )
     with app.app_context():
         queue = Queue(DISPATCH_QUEUE, connection=redis_store.connection)
         assert queue.count == 0
@@ -115,13 +136,18 @@ def test_delivery_time_holds_the_engagement_until_then(app: Flask, api: ApiClien
 
 
 def test_scheduling_is_refused_when_envelopes_lack_template_variables(
-        app: Flask, api: ApiClient) -> None:
+    app: Flask, api: ApiClient
+) -> None:
     engagement_id = _campaign(app, api, size=2)
-    lacking = [envelope(engagement_id, "+15195550177", {"last-name": "Nobody"}),
-               envelope(engagement_id, "+15195550178", {})]
+    lacking = [
+        envelope(engagement_id, "+15195550177", {"last-name": "Nobody"}),
+        envelope(engagement_id, "+15195550178", {}),
+    ]
     assert api.post("/api/v1/envelopes", {"data": lacking}, headers=BULK).status == 201
-    reply = api.patch(f"/api/v1/engagements/{engagement_id}",
-                      resource("engagements", {"status": "scheduled"}, id_=engagement_id))
+    reply = api.patch(
+        f"/api/v1/engagements/{engagement_id}",
+        resource("engagements", {"status": "scheduled"}, id_=engagement_id),
+    )
     assert reply.status == 409
     assert "'first-name' (2 envelopes)" in reply.errors[0]["detail"]
     assert reply.pointers() == ["/data/attributes/status"]

@@ -25,22 +25,38 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def kannel(app: Flask, tmp_path: Path) -> Iterator[KannelGateway]:
-    with KannelGateway(tmp_path / "kannel") as gateway, serve(app) as base_url, configured(
-        app, SMS_PROVIDER="kannel", KANNEL_SENDSMS_URL=gateway.sendsms_url,
-        KANNEL_USERNAME=gateway.username, KANNEL_PASSWORD=gateway.password,
-        PUBLIC_BASE_URL=base_url,
+    with (
+        KannelGateway(tmp_path / "kannel") as gateway,
+        serve(app) as base_url,
+        configured(
+            app,
+            SMS_PROVIDER="kannel",
+            KANNEL_SENDSMS_URL=gateway.sendsms_url,
+            KANNEL_USERNAME=gateway.username,
+            KANNEL_PASSWORD=gateway.password,
+            PUBLIC_BASE_URL=base_url,
+        ),
     ):
         yield gateway
 
 
-def test_seed_campaign_is_delivered_through_kannel(app: Flask, api: ApiClient,
-                                                   kannel: KannelGateway) -> None:
+def test_seed_campaign_is_delivered_through_kannel(
+    app: Flask, api: ApiClient, kannel: KannelGateway
+) -> None:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=50)
     seed = build_seed_campaign(api, phone_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled", "delivery-type": "immediately"},
-        id_=seed.engagement_id)).status == 202
+    assert (
+        api.patch(
+            f"/api/v1/engagements/{seed.engagement_id}",
+            resource(
+                "engagements",
+                {"status": "scheduled", "delivery-type": "immediately"},
+                id_=seed.engagement_id,
+            ),
+        ).status
+        == 202
+    )
     drain(app)
     received = kannel.wait_for(2, timeout=10)
     assert sorted((sms.receiver, sms.text) for sms in received) == [

@@ -26,8 +26,9 @@ SSTI_PAYLOADS = [
 
 @pytest.mark.parametrize("body", SSTI_PAYLOADS)
 def test_template_injection_payloads_are_refused_at_creation(api: ApiClient, body: str) -> None:
-    reply = api.post("/api/v1/text-templates",
-                     resource("text-templates", {"name": "probe", "body": body}))
+    reply = api.post(
+        "/api/v1/text-templates", resource("text-templates", {"name": "probe", "body": body})
+    )
     assert reply.status == 400
     assert reply.pointers() == ["/data/attributes/body"]
     assert api.get("/api/v1/text-templates").data == []
@@ -39,34 +40,53 @@ def phone_id(app: Flask, api: ApiClient) -> str:
         return make_phone_number(account_id=api.credentials.account_id, throughput=100)
 
 
-def _send(app: Flask, api: ApiClient, phone_id: str, body: str,
-          meta: dict[str, object]) -> dict[str, object]:
+def _send(
+    app: Flask, api: ApiClient, phone_id: str, body: str, meta: dict[str, object]
+) -> dict[str, object]:
     seed = build_seed_campaign(api, phone_id, body=body, envelopes=(("+15197566220", meta),))
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled"}, id_=seed.engagement_id)).status == 202
+    assert (
+        api.patch(
+            f"/api/v1/engagements/{seed.engagement_id}",
+            resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
+        ).status
+        == 202
+    )
     drain(app)
     return api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data[0]["attributes"]
 
 
 def test_segments_are_counted_per_encoding(app: Flask, api: ApiClient, phone_id: str) -> None:
-    text = _send(app, api, phone_id, "{{ greeting }} {{first-name}} 👋", {"greeting": "x" * 60,
-                                                                "first-name": "Zoë"})
+    text = _send(
+        app,
+        api,
+        phone_id,
+        "{{ greeting }} {{first-name}} 👋",
+        {"greeting": "x" * 60, "first-name": "Zoë"},
+    )
     assert (text["status"], text["segments"]) == ("sent", 1)
     long_text = _send(app, api, phone_id, "{{ greeting }}", {"greeting": "Ж" * 71})
     assert (long_text["status"], long_text["segments"]) == ("sent", 2)
 
 
-def test_a_text_over_the_segment_cap_fails_with_a_reason(app: Flask, api: ApiClient,
-                                                          phone_id: str) -> None:
+def test_a_text_over_the_segment_cap_fails_with_a_reason(
+    app: Flask, api: ApiClient, phone_id: str
+) -> None:
     with configured(app, MAX_SEGMENTS=1):
         text = _send(app, api, phone_id, "Hello {{first-name}}", {"first-name": "x" * 200})
     assert (text["status"], text["error-code"], text["segments"]) == (
-        "failed", "too-many-segments", 2)
+        "failed",
+        "too-many-segments",
+        2,
+    )
     assert "limit is 1" in text["error-detail"]
 
 
-def test_optional_variables_render_their_default(app: Flask, api: ApiClient,
-                                                 phone_id: str) -> None:
-    text = _send(app, api, phone_id, "Hi {{ first-name | default('there') }}{% if city %} in {{ city }}"
-                 "{% endif %}!", {"city": "Waterloo"})
+def test_optional_variables_render_their_default(app: Flask, api: ApiClient, phone_id: str) -> None:
+    text = _send(
+        app,
+        api,
+        phone_id,
+        "Hi {{ first-name | default('there') }}{% if city %} in {{ city }}{% endif %}!",
+        {"city": "Waterloo"},
+    )
     assert text["body"] == "Hi there in Waterloo!"

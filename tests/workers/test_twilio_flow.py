@@ -19,15 +19,24 @@ SEED_TEXTS = {
 }
 
 
-def _schedule(app: Flask, api: ApiClient, envelopes: tuple[tuple[str, dict], ...] | None = None
-              ) -> str:
+def _schedule(
+    app: Flask, api: ApiClient, envelopes: tuple[tuple[str, dict], ...] | None = None
+) -> str:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
-    seed = (build_seed_campaign(api, phone_id) if envelopes is None
-            else build_seed_campaign(api, phone_id, envelopes=envelopes))
-    reply = api.patch(f"/api/v1/engagements/{seed.engagement_id}", resource(
-        "engagements", {"status": "scheduled", "delivery-type": "immediately"},
-        id_=seed.engagement_id))
+    seed = (
+        build_seed_campaign(api, phone_id)
+        if envelopes is None
+        else build_seed_campaign(api, phone_id, envelopes=envelopes)
+    )
+    reply = api.patch(
+        f"/api/v1/engagements/{seed.engagement_id}",
+        resource(
+            "engagements",
+            {"status": "scheduled", "delivery-type": "immediately"},
+            id_=seed.engagement_id,
+        ),
+    )
     assert reply.status == 202
     return seed.engagement_id
 
@@ -37,8 +46,9 @@ def _texts(api: ApiClient, engagement_id: str) -> dict[str, dict]:
     return {text["attributes"]["to"]: text["attributes"] for text in texts}
 
 
-def test_seed_campaign_is_delivered_through_twilio(app: Flask, api: ApiClient,
-                                                   twilio: TwilioSetup) -> None:
+def test_seed_campaign_is_delivered_through_twilio(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     engagement_id = _schedule(app, api)
     drain(app)
     assert {m.to: m.body for m in twilio.sink.messages} == SEED_TEXTS
@@ -46,7 +56,8 @@ def test_seed_campaign_is_delivered_through_twilio(app: Flask, api: ApiClient,
     texts = _texts(api, engagement_id)
     assert {to: t["status"] for to, t in texts.items()} == dict.fromkeys(SEED_TEXTS, "sent")
     assert {t["provider-message-id"] for t in texts.values()} == {
-        m.sid for m in twilio.sink.messages}
+        m.sid for m in twilio.sink.messages
+    }
 
     assert twilio.sink.deliver("delivered") == [204, 204]
     drain(app)
@@ -62,21 +73,24 @@ def test_seed_campaign_is_delivered_through_twilio(app: Flask, api: ApiClient,
     assert {t["status"] for t in _texts(api, engagement_id).values()} == {"delivered"}
 
 
-def test_forged_status_callback_is_rejected(app: Flask, api: ApiClient,
-                                            twilio: TwilioSetup) -> None:
+def test_forged_status_callback_is_rejected(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     engagement_id = _schedule(app, api)
     drain(app)
     message = twilio.sink.messages[0]
     params = twilio.sink.callback_params(message, "undelivered", 30003)
-    forged = httpx.post(message.status_callback, data=params,
-                        headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+    forged = httpx.post(
+        message.status_callback, data=params, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}
+    )
     assert forged.status_code == 403
     assert forged.headers["Content-Type"] == "application/vnd.api+json"
     assert {t["status"] for t in _texts(api, engagement_id).values()} == {"sent"}
 
 
-def test_undelivered_callback_marks_the_text_and_its_envelope(app: Flask, api: ApiClient,
-                                                               twilio: TwilioSetup) -> None:
+def test_undelivered_callback_marks_the_text_and_its_envelope(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     engagement_id = _schedule(app, api)
     drain(app)
     first = twilio.sink.messages[0]
@@ -88,8 +102,9 @@ def test_undelivered_callback_marks_the_text_and_its_envelope(app: Flask, api: A
     assert (engagement["count-complete"], engagement["count-incomplete"]) == (1, 1)
 
 
-def test_server_errors_are_retried_until_accepted(app: Flask, api: ApiClient,
-                                                  twilio: TwilioSetup) -> None:
+def test_server_errors_are_retried_until_accepted(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     twilio.sink.fail_next(2, status=500)
     engagement_id = _schedule(app, api, envelopes=(("+15197566220", {"first-name": "A"}),))
     drain(app)
@@ -99,8 +114,9 @@ def test_server_errors_are_retried_until_accepted(app: Flask, api: ApiClient,
     assert twilio.sink.attempts == 3
 
 
-def test_server_errors_fail_the_text_after_the_last_attempt(app: Flask, api: ApiClient,
-                                                            twilio: TwilioSetup) -> None:
+def test_server_errors_fail_the_text_after_the_last_attempt(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     twilio.sink.fail_next(3, status=503)
     engagement_id = _schedule(app, api, envelopes=(("+15197566220", {"first-name": "A"}),))
     drain(app)
@@ -111,8 +127,9 @@ def test_server_errors_fail_the_text_after_the_last_attempt(app: Flask, api: Api
     assert envelope["attributes"]["status"] == "failed"
 
 
-def test_rate_limit_is_retried_after_retry_after(app: Flask, api: ApiClient,
-                                                 twilio: TwilioSetup) -> None:
+def test_rate_limit_is_retried_after_retry_after(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     twilio.sink.rate_limit_next(1, retry_after="1")
     engagement_id = _schedule(app, api, envelopes=(("+15197566220", {"first-name": "A"}),))
     drain(app)
@@ -122,7 +139,8 @@ def test_rate_limit_is_retried_after_retry_after(app: Flask, api: ApiClient,
 
 
 def test_a_hanging_carrier_leaves_the_text_unknown_and_never_resends(
-        app: Flask, api: ApiClient, twilio: TwilioSetup) -> None:
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
     twilio.sink.hang_next(1, seconds=2.0)
     engagement_id = _schedule(app, api, envelopes=(("+15197566220", {"first-name": "A"}),))
     drain(app)
@@ -139,10 +157,12 @@ def test_a_hanging_carrier_leaves_the_text_unknown_and_never_resends(
     assert _texts(api, engagement_id)["+15197566220"]["status"] == "delivered"
 
 
-def test_opted_out_recipient_fails_with_twilio_code(app: Flask, api: ApiClient,
-                                                    twilio: TwilioSetup) -> None:
-    twilio.sink.reject("+19734390088", code=21610,
-                       message="Attempt to send to unsubscribed recipient")
+def test_opted_out_recipient_fails_with_twilio_code(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    twilio.sink.reject(
+        "+19734390088", code=21610, message="Attempt to send to unsubscribed recipient"
+    )
     engagement_id = _schedule(app, api)
     drain(app)
     texts = _texts(api, engagement_id)

@@ -1,0 +1,363 @@
+"""`/api/openapi.json` describes the JSON:API wire format truly: a schema-driven fuzzer
+(schemathesis) sends what the description allows, and every answer matches the description."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from campaign.extensions import db
+from tests.client import JSONAPI, ApiClient, basic
+from tests.factories import (
+    BULK,
+    Credentials,
+    SeedCampaign,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    resource,
+)
+from tests.jobs import drain
+
+BULK_TYPE = BULK["Content-Type"]
+OPERATIONS = {
+    ("GET", "/api/v1/phone-numbers"),
+    ("POST", "/api/v1/phone-numbers"),
+    ("GET", "/api/v1/phone-numbers/{phone_number_id}"),
+    ("PATCH", "/api/v1/phone-numbers/{phone_number_id}"),
+    ("DELETE", "/api/v1/phone-numbers/{phone_number_id}"),
+    ("GET", "/api/v1/text-templates"),
+    ("POST", "/api/v1/text-templates"),
+    ("GET", "/api/v1/text-templates/{text_template_id}"),
+    ("PATCH", "/api/v1/text-templates/{text_template_id}"),
+    ("DELETE", "/api/v1/text-templates/{text_template_id}"),
+    ("GET", "/api/v1/engagements"),
+    ("POST", "/api/v1/engagements"),
+    ("GET", "/api/v1/engagements/{engagement_id}"),
+    ("PATCH", "/api/v1/engagements/{engagement_id}"),
+    ("GET", "/api/v1/activities"),
+    ("POST", "/api/v1/activities"),
+    ("GET", "/api/v1/activities/{activity_id}"),
+    ("PATCH", "/api/v1/activities/{activity_id}"),
+    ("DELETE", "/api/v1/activities/{activity_id}"),
+    ("GET", "/api/v1/envelopes"),
+    ("POST", "/api/v1/envelopes"),
+    ("GET", "/api/v1/envelopes/{envelope_id}"),
+    ("PATCH", "/api/v1/envelopes/{envelope_id}"),
+    ("DELETE", "/api/v1/envelopes/{envelope_id}"),
+    ("GET", "/api/v1/texts"),
+    ("GET", "/api/v1/texts/{text_id}"),
+}
+# Enough to reach every documented status of an operation, few enough to run in seconds.
+MAX_EXAMPLES = 25
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    status_code_conformance,
+    response_headers_conformance,
+]
+
+
+def auth_headers(credentials: Credentials) -> dict[str, str]:
+    return {"X-Account-Key": credentials.key, "Authorization": basic(credentials.token)}
+
+
+@pytest.fixture
+def spec(app: Flask) -> dict[str, Any]:
+    response = app.test_client().get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
+
+
+@pytest.fixture
+def api_schema(app: Flask) -> Any:
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+
+
+def test_openapi_json_is_served_without_credentials_and_lists_every_operation(
+    spec: dict[str, Any],
+) -> None:
+    assert spec["openapi"] == "3.0.3"
+    documented = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "patch", "delete")
+    }
+    assert documented == OPERATIONS
+    assert spec["security"] == [{"basicAuth": [], "accountKey": []}]
+    schemes = spec["components"]["securitySchemes"]
+    assert (schemes["basicAuth"]["type"], schemes["basicAuth"]["scheme"]) == ("http", "basic")
+    assert (schemes["accountKey"]["in"], schemes["accountKey"]["name"]) == (
+        "header",
+        "X-Account-Key",
+    )
+
+
+def test_openapi_description_is_a_valid_openapi_30_document(api_schema: Any) -> None:
+    api_schema.validate()  # against the OpenAPI 3.0 meta-schema schemathesis ships
+
+
+def test_every_body_and_answer_is_a_jsonapi_document(spec: dict[str, Any]) -> None:
+    responses = spec["components"]["responses"]
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "patch", "delete"):
+                continue
+            body = operation.get("requestBody", {}).get("content", {})
+            assert (JSONAPI in body) == (method in ("post", "patch")), (method, path)
+            assert "default" not in operation["responses"], (method, path)
+            for status, response in operation["responses"].items():
+                if "$ref" in response:
+                    response = responses[response["$ref"].rsplit("/", 1)[1]]
+                    assert response["content"][JSONAPI]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorDocument"
+                    }
+                media_types = set(response.get("content", {}))
+                assert media_types <= {JSONAPI, BULK_TYPE}, (method, path, status)
+                assert bool(media_types) == (status != "204"), (method, path, status)
+    # flask-smorest's own `application/json` error body is not what this service sends.
+    assert "DEFAULT_ERROR" not in responses
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"status", "title", "detail", "source"}
+
+
+def test_create_document_requires_data_and_excludes_read_only_attributes(
+    spec: dict[str, Any],
+) -> None:
+    schemas = spec["components"]["schemas"]
+    assert schemas["TextTemplateCreateDocument"]["required"] == ["data"]
+    create = schemas["TextTemplateCreate"]
+    assert create["required"] == ["type", "attributes"]
+    assert create["properties"]["type"]["enum"] == ["text-templates"]
+    attributes = create["properties"]["attributes"]
+    assert set(attributes["properties"]) == {"name", "body"}
+    assert attributes["required"] == ["name", "body"]
+    assert attributes["additionalProperties"] is False
+    update = schemas["TextTemplateUpdateDocument"]["properties"]["data"]
+    assert update["required"] == ["type", "id"]
+    assert "required" not in update["properties"]["attributes"]
+    readable = schemas["TextTemplate"]["properties"]["attributes"]["properties"]
+    assert set(readable) == {"created-at", "updated-at", "name", "body", "variables"}
+    assert readable["variables"]["readOnly"] is True
+    assert "from" in schemas["Text"]["properties"]["attributes"]["properties"]
+
+
+def test_relationships_describe_their_linkage_type_and_arity(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    engagement = schemas["Engagement"]["properties"]["relationships"]["properties"]
+    numbers = engagement["phone-numbers"]["properties"]["data"]
+    assert numbers["type"] == "array"
+    assert numbers["items"]["properties"]["type"]["enum"] == ["phone-numbers"]
+    assert engagement["activity"]["properties"]["data"]["nullable"] is True
+    envelope_links = schemas["Envelope"]["properties"]["relationships"]["properties"]
+    assert "nullable" not in envelope_links["engagement"]["properties"]["data"]
+    activity_create = schemas["ActivityCreate"]["properties"]
+    assert activity_create["relationships"]["required"] == [
+        "engagement",
+        "text-template",
+        "phone-number",
+    ]
+    # An activity cannot move to another engagement, so the update does not offer it.
+    activity_update = schemas["ActivityUpdateDocument"]["properties"]["data"]["properties"]
+    assert set(activity_update["relationships"]["properties"]) == {"text-template", "phone-number"}
+    assert "relationships" not in schemas["EngagementCreate"]["properties"]
+
+
+def test_envelope_post_takes_one_document_or_a_bulk_array(spec: dict[str, Any]) -> None:
+    content = spec["paths"]["/api/v1/envelopes"]["post"]["requestBody"]["content"]
+    assert content[JSONAPI]["schema"] == {"$ref": "#/components/schemas/EnvelopeCreateDocument"}
+    bulk = content[BULK_TYPE]["schema"]["oneOf"]
+    assert {"$ref": "#/components/schemas/EnvelopeBulkCreateDocument"} in bulk
+    entries = spec["components"]["schemas"]["EnvelopeBulkCreateDocument"]["properties"]["data"]
+    assert (entries["type"], entries["minItems"], entries["maxItems"]) == ("array", 1, 10_000)
+
+
+def test_every_documented_filter_and_include_is_accepted_by_its_list(
+    spec: dict[str, Any], api: ApiClient
+) -> None:
+    for path, item in spec["paths"].items():
+        if "{" in path:
+            continue
+        parameters = {parameter["name"]: parameter for parameter in item["get"]["parameters"]}
+        assert parameters["sort"]["schema"]["enum"] == [
+            "created-at",
+            "-created-at",
+            "updated-at",
+            "-updated-at",
+        ]
+        assert parameters["page[size]"]["schema"]["maximum"] == 1000
+        for name, parameter in parameters.items():
+            schema = parameter["schema"]
+            if name.startswith("filter["):
+                value = schema.get("enum", ["2JZy2BTWJhxasge4Tpvj6D"])[0]
+                reply = api.get(f"{path}?{name}={value}")
+                assert reply.status == 200, (path, name, reply.document)
+            elif name == "include":
+                reply = api.get(f"{path}?include={','.join(schema['items']['enum'])}")
+                assert reply.status == 200, (path, reply.document)
+        assert api.get(f"{path}?filter[undocumented]=x").status == 400
+
+
+@pytest.fixture
+def sent_campaign(app: Flask, api: ApiClient, account: Credentials) -> SeedCampaign:
+    """The seed campaign scheduled and sent by a real worker: every type has rows."""
+    with app.app_context():
+        phone_id = make_phone_number(account_id=account.account_id, throughput=100)
+    seed = build_seed_campaign(api, phone_id)
+    scheduled = api.patch(
+        f"/api/v1/engagements/{seed.engagement_id}",
+        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
+    )
+    assert scheduled.status == 202
+    drain(app)
+    return seed
+
+
+def test_real_answers_of_a_sent_campaign_match_the_description(
+    app: Flask, api: ApiClient, api_schema: Any, account: Credentials, sent_campaign: SeedCampaign
+) -> None:
+    """Success documents that random ids rarely reach, validated against the description."""
+    seed = sent_campaign
+    api_schema.raw_schema["components"]["schemas"]["Text"]["properties"]["attributes"]["required"].append("nope")
+    texts = api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data
+    assert len(texts) == 2
+    spare = api.post("/api/v1/engagements", resource("engagements", {"name": "Spare"}))
+    requests: list[tuple[str, str, str, Any, dict[str, str]]] = [
+        ("GET", "/api/v1/texts", "?include=envelope,engagement", None, {}),
+        ("GET", "/api/v1/texts/{text_id}", "?include=envelope", None, {}),
+        ("GET", "/api/v1/engagements", "?include=activity,phone-numbers", None, {}),
+        ("GET", "/api/v1/engagements/{engagement_id}", "?include=activity", None, {}),
+        ("GET", "/api/v1/activities", "?include=text-template,phone-number", None, {}),
+        ("GET", "/api/v1/activities/{activity_id}", "?include=engagement", None, {}),
+        ("GET", "/api/v1/envelopes", "?include=engagement,activity&sort=-created-at", None, {}),
+        ("GET", "/api/v1/envelopes/{envelope_id}", "", None, {}),
+        ("GET", "/api/v1/phone-numbers", "?page[size]=1", None, {}),
+        ("GET", "/api/v1/phone-numbers/{phone_number_id}", "", None, {}),
+        ("GET", "/api/v1/text-templates", "", None, {}),
+        ("PATCH", "/api/v1/text-templates/{text_template_id}", "", {"name": "Renamed"}, {}),
+        ("PATCH", "/api/v1/phone-numbers/{phone_number_id}", "", {"name": "Front desk"}, {}),
+        ("POST", "/api/v1/envelopes", "", [envelope(spare.data["id"], "+15197566221")], BULK),
+        ("POST", "/api/v1/envelopes", "", envelope(spare.data["id"], "+15197566222"), {}),
+        ("DELETE", "/api/v1/text-templates/{text_template_id}", "", None, {}),
+    ]
+    ids = {
+        "text_id": texts[0]["id"],
+        "engagement_id": seed.engagement_id,
+        "activity_id": seed.activity_id,
+        "envelope_id": seed.envelope_ids[0],
+        "phone_number_id": seed.phone_number_id,
+        # Not the activity's template: a template in use may not be deleted.
+        "text_template_id": api.post(
+            "/api/v1/text-templates", resource("text-templates", {"name": "T", "body": "Hi"})
+        ).data["id"],
+    }
+    client = app.test_client()
+    for method, path, query, payload, headers in requests:
+        url = path.format(**ids) + query
+        body = payload
+        if method == "PATCH":
+            type_ = path.split("/")[3]
+            body = resource(type_, payload, id_=url.rsplit("/", 1)[1])
+        elif method == "POST":
+            body = {"data": payload}
+        content_type = headers.get("Content-Type", JSONAPI)
+        response = client.open(
+            url,
+            method=method,
+            json=body,
+            headers={**auth_headers(account), **headers, "Content-Type": content_type},
+        )
+        assert response.status_code in (200, 201, 204), (url, response.get_json())
+        case = api_schema[path][method].Case(media_type=content_type if body else None)
+        case.validate_response(response, checks=CHECKS)
+
+
+def test_timestamps_before_year_1000_are_written_as_rfc3339(api: ApiClient) -> None:
+    """Found by the fuzzer: strftime("%Y") wrote year 402 as "402", not a date-time."""
+    created = api.post(
+        "/api/v1/engagements",
+        resource(
+            "engagements",
+            {"name": "E", "delivery-type": "scheduled", "delivery-time": "0402-03-18T04:16:58Z"},
+        ),
+    )
+    assert created.status == 201
+    assert created.data["attributes"]["delivery-time"] == "0402-03-18T04:16:58.000000Z"
+
+
+# schemathesis.pytest.from_fixture cannot run on pytest 9.2 (it sets the removed
+# `Item._nodeid`), so each operation is a plain parametrized test around its Hypothesis strategy.
+@pytest.mark.parametrize(("method", "path"), sorted(OPERATIONS))
+def test_fuzzed_requests_get_documented_answers(
+    api_schema: Any, account: Credentials, method: str, path: str
+) -> None:
+    operation = api_schema[path][method]
+    # Schema-valid requests exercise the success paths; invalid ones the error documents.
+    cases = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
+    headers = auth_headers(account)
+
+    @given(case=cases)
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def fuzz(case: Any) -> None:
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+
+    fuzz()
+
+
+def test_fuzzed_workflows_following_the_links_get_documented_answers(
+    api_schema: Any, account: Credentials, app: Flask
+) -> None:
+    """Create, then read, update and delete what was created, as the 201 links describe."""
+    headers = auth_headers(account)
+
+    class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Each scenario starts from the same rows, so Hypothesis can replay a failing one.
+            with app.app_context(), db.engine.begin() as connection:
+                for table in reversed(db.metadata.sorted_tables):
+                    if table.name not in ("accounts", "api_tokens"):
+                        connection.execute(table.delete())
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(
+                response, checks=CHECKS, headers=headers, transport_kwargs=kwargs
+            )
+
+    Workflow.run(
+        settings=settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
