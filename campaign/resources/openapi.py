@@ -77,7 +77,7 @@ class Collection:
 _META = {
     "type": "object",
     "additionalProperties": {"anyOf": [STRING, {"type": "number"}, {"type": "boolean"}]},
-    "description": f"flat object for the template's variables; keys of 1 to "
+    "description": "flat object for the template's variables; keys of 1 to "
     f"{MAX_META_KEY_LENGTH} characters, at most CAMPAIGN_MAX_META_BYTES",
 }
 COLLECTIONS = (
@@ -96,7 +96,9 @@ COLLECTIONS = (
         fixed=frozenset({"engagement"}),
         attributes={
             "kind": _enum([ActivityKind.TEXT], description="other Omnigage kinds are a 400"),
-            "status": _enum(EngagementStatus, readOnly=True, description="the engagement's"),
+            "status": _enum(
+                EngagementStatus, readOnly=True, description="the status of its engagement"
+            ),
         },
     ),
     Collection(
@@ -137,7 +139,7 @@ def document_api(api: Api) -> None:
     for collection in COLLECTIONS:
         schemas = _collection_schemas(collection, api.ma_plugin.converter, by_type)
         if collection.schema is EnvelopeSchema:
-            schemas.update(_bulk_schemas(collection, schemas, api.config["MAX_BULK"]))
+            schemas.update(_bulk_schemas(collection, api.config["MAX_BULK"]))
         for name, schema in schemas.items():
             spec.components.schema(name, component=schema)
     # apispec keeps operations in `_paths` and serves that very dict; flask-smorest has already
@@ -365,9 +367,7 @@ def _request_resource(
     return _object(members, needed)
 
 
-def _bulk_schemas(
-    collection: Collection, schemas: dict[str, Any], max_bulk: int
-) -> dict[str, dict[str, Any]]:
+def _bulk_schemas(collection: Collection, max_bulk: int) -> dict[str, dict[str, Any]]:
     """The `ext=bulk` documents: a `data` array in, every created resource out, in order."""
     name = collection.name
     entries = {"type": "array", "minItems": 1, "maxItems": max_bulk, "items": _ref(f"{name}Create")}

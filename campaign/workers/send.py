@@ -181,6 +181,8 @@ def _round_size(batch: Batch, config: Any) -> int:
 def _claim(batch: Batch, limit: int) -> list[Claimed]:
     """Move up to `limit` due texts of the batch from `queued` to `sending`, atomically."""
     now = utcnow()
+    # A materialized CTE picks the rows once: as an `IN (subquery LIMIT n ... SKIP LOCKED)`,
+    # Postgres may rescan the subquery per row and claim far more than `limit` texts.
     candidates = (
         select(Text.id)
         .where(
@@ -192,10 +194,12 @@ def _claim(batch: Batch, limit: int) -> list[Claimed]:
         .order_by(Text.envelope_id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("claimable")
+        .prefix_with("MATERIALIZED")
     )
     rows = db.session.execute(
         update(Text)
-        .where(Text.id.in_(candidates), Text.status == TextStatus.QUEUED.value)
+        .where(Text.id == candidates.c.id, Text.status == TextStatus.QUEUED.value)
         .values(status=TextStatus.SENDING.value, claimed_at=now, updated_at=now)
         .returning(Text.id, Text.envelope_id, Text.to, Text.retry_attempts)
         .execution_options(synchronize_session=False)
@@ -275,17 +279,19 @@ def _send_round(
     # Release the connection before any network wait: a slow carrier must not pin the pool.
     db.session.commit()
     db.session.close()
+    # One reservation for the whole round; each text then goes out at its own slot.
+    waits = throttle.reserve_many(
+        batch.phone_number_id,
+        batch.throughput,
+        [item.segments for item in ready],
+        max_wait=MAX_THROTTLE_WAIT,
+    )
+    reserved_at = time.monotonic()
     futures: list[tuple[Future[Any], Ready]] = []
-    for index, item in enumerate(ready):
-        reservation = throttle.reserve(
-            batch.phone_number_id, batch.throughput, cost=item.segments, max_wait=MAX_THROTTLE_WAIT
-        )
-        if not reservation.granted:
-            later = utcnow() + timedelta(seconds=reservation.wait)
-            outcomes.extend(_deferred(rest, later) for rest in ready[index:])
-            break
-        if reservation.wait > 0:
-            time.sleep(reservation.wait)
+    for item, wait in zip(ready, waits, strict=False):
+        delay = reserved_at + wait - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
         message = OutboundMessage(
             item.claimed.text_id,
             item.claimed.to,
@@ -294,6 +300,10 @@ def _send_round(
             status_callback_url(config, item.claimed.text_id),
         )
         futures.append((pool.submit(provider.send, message), item))
+    if len(waits) < len(ready):
+        # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.
+        later = utcnow() + timedelta(seconds=MAX_THROTTLE_WAIT)
+        outcomes.extend(_deferred(rest, later) for rest in ready[len(waits) :])
     outcomes.extend(
         _outcome(future, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
         for future, item in futures

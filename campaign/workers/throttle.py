@@ -9,35 +9,31 @@ one clock, so workers on different machines agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import redis
 
-# KEYS[1]: the sender's TAT key. ARGV: microseconds per segment, cost, longest acceptable wait.
-# Returns {granted (0/1), wait in microseconds}. Nothing is reserved when the wait is too long,
-# so a deferred text does not hold a slot it will not use.
+# KEYS[1]: the sender's TAT key. ARGV[1]: microseconds per segment, ARGV[2]: the longest
+# acceptable wait, ARGV[3..]: the cost of each message in order. Returns the wait (in
+# microseconds) of each message granted, a prefix of those asked for: nothing is reserved for a
+# message that would wait too long, so a deferred text holds no slot it will not use.
 _GCRA = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
 local interval = tonumber(ARGV[1])
-local cost = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local wait = tat - now
-if wait > max_wait then return {0, wait} end
-local new_tat = tat + interval * cost
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return {1, wait}
+local waits = {}
+for i = 3, #ARGV do
+  local wait = tat - now
+  if wait > max_wait then break end
+  waits[#waits + 1] = wait
+  tat = tat + interval * tonumber(ARGV[i])
+end
+if #waits > 0 then
+  redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
+return waits
 """
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """`granted`: send after `wait` seconds. Otherwise the sender is busy for `wait` seconds."""
-
-    granted: bool
-    wait: float
 
 
 class SenderThrottle:
@@ -46,13 +42,18 @@ class SenderThrottle:
     def __init__(self, connection: redis.Redis) -> None:
         self._script = connection.register_script(_GCRA)
 
-    def reserve(
-        self, phone_number_id: str, throughput: int, *, cost: int = 1, max_wait: float = 1.0
-    ) -> Reservation:
-        """Reserve `cost` segments of the sender's rate, if they are free within `max_wait`."""
-        interval_us = 1_000_000 / throughput
-        granted, wait_us = self._script(
+    def reserve_many(
+        self, phone_number_id: str, throughput: int, costs: list[int], *, max_wait: float
+    ) -> list[float]:
+        """Reserve consecutive slots for messages of these `costs` (segments), in one call.
+
+        Returns the wait in seconds before each granted message may go: a prefix of `costs`,
+        cut where the sender is booked further ahead than `max_wait`.
+        """
+        if not costs:
+            return []
+        waits = self._script(
             keys=[f"campaign:throttle:{phone_number_id}"],
-            args=[interval_us, cost, int(max_wait * 1_000_000)],
+            args=[1_000_000 / throughput, int(max_wait * 1_000_000), *costs],
         )
-        return Reservation(bool(granted), int(wait_us) / 1_000_000)
+        return [int(wait) / 1_000_000 for wait in waits]
