@@ -226,7 +226,7 @@ SETTINGS: tuple[Setting, ...] = (
         "CAMPAIGN_BATCH_SIZE",
         "BATCH_SIZE",
         _int("CAMPAIGN_BATCH_SIZE", 1, 100_000),
-        500,
+        1000,
         "texts per send job",
     ),
     Setting(

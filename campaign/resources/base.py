@@ -29,14 +29,19 @@ def dasherize(name: str) -> str:
     return name.replace("_", "-")
 
 
+def format_timestamp(value: datetime | None) -> str | None:
+    """`YYYY-MM-DDThh:mm:ss.ssssssZ` in UTC, or None."""
+    if value is None:
+        return None
+    # isoformat, unlike strftime("%Y"), zero-pads years before 1000 as RFC 3339 requires.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
 class Timestamp(ma_fields.DateTime):
     """UTC with microseconds, `YYYY-MM-DDThh:mm:ss.ssssssZ`, as TextIt and Omnigage write it."""
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if value is None:
-            return None
-        # isoformat, unlike strftime("%Y"), zero-pads years before 1000 as RFC 3339 requires.
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return format_timestamp(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         moment = super()._deserialize(value, attr, data, **kwargs)

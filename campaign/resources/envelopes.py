@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow_jsonapi import fields
-from sqlalchemy import select
 
 from campaign.auth import current_account
 from campaign.documents import check_resource, read_document
@@ -20,7 +21,7 @@ from campaign.resources.base import (
     Timestamp,
     created_response,
     detail_response,
-    dump,
+    format_timestamp,
     get_owned,
     list_response,
     write_query_guard,
@@ -56,6 +57,37 @@ class EnvelopeSchema(ResourceSchema):
         self_url_kwargs = {"id": "<id>"}
 
 
+def new_envelope_resource(row: dict[str, Any]) -> dict[str, Any]:
+    """The resource object of an envelope just inserted, built from its row.
+
+    A bulk response carries up to 10,000 of these; reading them back and dumping them with
+    marshmallow-jsonapi took longer than validating and storing them. The output is the
+    EnvelopeSchema's (a test compares the two).
+    """
+    created = format_timestamp(row["created_at"])
+    activity = row["activity_id"]
+    return {
+        "type": "envelopes",
+        "id": row["id"],
+        "attributes": {
+            "created-at": created,
+            "updated-at": created,
+            "phone-number": row["phone_number"],
+            "meta": row["meta"],
+            "status": row["status"],
+            "retry-attempts": row["retry_attempts"],
+            "scheduled-at": None,
+            "processed-at": None,
+            "completed-at": None,
+        },
+        "relationships": {
+            "engagement": {"data": {"type": "engagements", "id": row["engagement_id"]}},
+            "activity": {"data": {"type": "activities", "id": activity} if activity else None},
+        },
+        "links": {"self": f"/api/v1/envelopes/{row['id']}"},
+    }
+
+
 blp.before_request(write_query_guard(EnvelopeSchema))
 
 
@@ -79,14 +111,14 @@ class EnvelopeList(MethodView):
         document = read_document(request, bulk_allowed=True)
         bulk = isinstance(document.data, list)
         items = document.data if bulk else [document.data]
-        ids = create_envelopes(current_account(), items, bulk=bulk)
+        rows = create_envelopes(current_account(), items, bulk=bulk)
         if not bulk:
-            return created_response(db.session.get(Envelope, ids[0]), EnvelopeSchema)
-        by_id = {
-            row.id: row for row in db.session.scalars(select(Envelope).where(Envelope.id.in_(ids)))
+            return created_response(db.session.get(Envelope, rows[0]["id"]), EnvelopeSchema)
+        document = {
+            "data": [new_envelope_resource(row) for row in rows],
+            "jsonapi": {"version": "1.0"},
         }
-        rows = [by_id[id_] for id_ in ids]
-        return document_response(dump(EnvelopeSchema, rows, many=True), 201, bulk=True)
+        return document_response(document, 201, bulk=True)
 
 
 @blp.route("/<string:envelope_id>")

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+import psycopg
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import String, any_, cast, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.exc import IntegrityError
 
 from campaign.errors import ApiError, ApiErrors, Conflict, NotFound, PayloadTooLarge
@@ -34,8 +37,8 @@ def envelope_parser() -> EnvelopeParser:
     return EnvelopeParser(region=config["DEFAULT_REGION"], max_meta_bytes=config["MAX_META_BYTES"])
 
 
-def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> list[str]:
-    """Validate every entry, then insert them all in one statement and commit; the new ids.
+def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> list[dict[str, Any]]:
+    """Validate every entry, then insert them all at once and commit; the rows written.
 
     Nothing is written unless every entry is valid; all problems are reported at once.
     """
@@ -76,16 +79,35 @@ def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> l
         for id_, entry in zip(ids, valid, strict=True)
     ]
     try:
-        db.session.execute(insert(Envelope), rows)
+        _insert(rows)
         db.session.commit()
-    except IntegrityError:
+    except (IntegrityError, psycopg.errors.IntegrityError):
         db.session.rollback()
         raise Conflict(
             "another request added one of these numbers to the engagement at the "
             "same time; nothing was stored, retry the upload",
             pointer="/data",
         ) from None
-    return ids
+    return rows
+
+
+def _insert(rows: list[dict[str, Any]]) -> None:
+    """Postgres gets the rows through COPY, several times faster than a multi-row INSERT."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        db.session.execute(insert(Envelope), rows)
+        return
+    columns = list(rows[0])
+    meta = columns.index("meta")
+    driver = connection.connection.driver_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY envelopes ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            values = list(row.values())
+            values[meta] = orjson.dumps(values[meta]).decode()
+            copy.write_row(values)
 
 
 def _engagement_activities(
@@ -136,12 +158,17 @@ def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> N
             continue
         first_seen[key] = entry
         by_engagement.setdefault(entry.engagement_id, []).append(entry.phone_number)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
     for engagement_id, numbers in by_engagement.items():
+        # One array parameter on Postgres rather than ten thousand bound values.
+        among = (
+            Envelope.phone_number == any_(cast(array(numbers), ARRAY(String)))
+            if postgres
+            else Envelope.phone_number.in_(numbers)
+        )
         stored = set(
             db.session.scalars(
-                select(Envelope.phone_number).where(
-                    Envelope.engagement_id == engagement_id, Envelope.phone_number.in_(numbers)
-                )
+                select(Envelope.phone_number).where(Envelope.engagement_id == engagement_id, among)
             )
         )
         for number in stored:

@@ -17,7 +17,14 @@ from rq import Queue, SimpleWorker
 from rq.worker import HerokuWorker
 
 from campaign.extensions import db, redis_store
-from campaign.workers import shutdown
+
+# Imported here, in the worker's parent, so that each forked work horse starts with them loaded
+# instead of importing the providers' HTTP stacks and the template engine for every job.
+from campaign.providers import console, kannel, twilio  # noqa: F401
+from campaign.workers import (
+    send,  # noqa: F401
+    shutdown,
+)
 from campaign.workers.queues import QUEUE_NAMES
 from campaign.workers.sweep import enqueue_sweep
 
@@ -83,6 +90,8 @@ def _ask_for_sweeps(app: Flask, stop: threading.Event) -> None:
 def run_worker(app: Flask, *, burst: bool = False, in_process: bool = False) -> None:
     """Work the queues until SIGTERM (or until they are empty, with `burst`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # A line per provider request would be a million lines for a million-text campaign.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = threading.Event()
     if not burst:
         threading.Thread(

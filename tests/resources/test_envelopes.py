@@ -9,7 +9,14 @@ from typing import Any
 from flask import Flask
 
 from tests.client import ApiClient, Reply
-from tests.factories import BULK, SeedCampaign, build_seed_campaign, make_phone_number, resource
+from tests.factories import (
+    BULK,
+    SeedCampaign,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    resource,
+)
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 URL = "/api/v1/envelopes"
@@ -172,3 +179,25 @@ def test_read_includes_engagement_and_activity(app: Flask, api: ApiClient) -> No
         ("activities", campaign.activity_id),
         ("engagements", campaign.engagement_id),
     ]
+
+
+def test_bulk_response_resources_equal_what_reading_them_back_gives(
+    app: Flask, api: ApiClient
+) -> None:
+    """The bulk response is built from the inserted rows, not by the schema: they must agree."""
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    seed = build_seed_campaign(api, phone_id)
+    created = api.post(
+        "/api/v1/envelopes",
+        {
+            "data": [
+                envelope(seed.engagement_id, "+15195550111", {"first-name": "Ada", "n": 3}),
+                envelope(seed.engagement_id, "(519) 555-0112", {"vip": True}),
+            ]
+        },
+        headers=BULK,
+    )
+    assert created.status == 201
+    for resource_object in created.data:
+        assert resource_object == api.get(f"/api/v1/envelopes/{resource_object['id']}").data
