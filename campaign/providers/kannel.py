@@ -4,9 +4,11 @@ that Kannel calls back with the report type in place of `%d`.
 
 from __future__ import annotations
 
-import httpx
+from email.message import Message
+from urllib.parse import urlencode, urlsplit
 
 from campaign.providers.base import OutboundMessage, ProviderError, SendResult
+from campaign.providers.transport import HttpTransport, NoAnswer, NotSent
 from campaign.templates_engine import count_segments
 
 KANNEL_DLR_STATUSES: dict[int, str] = {
@@ -44,7 +46,7 @@ def kannel_dlr_url(status_callback_url: str) -> str:
 
 
 class KannelProvider:
-    """Sends through Kannel's sendsms HTTP interface; thread-safe (one shared httpx.Client).
+    """Sends through Kannel's sendsms HTTP interface; thread-safe (one shared connection pool).
 
     Kannel answers 202 `0: Accepted for delivery` or `3: Queued for later delivery` when it took
     the message; it has no message id to return, so delivery reports are matched by the text id
@@ -68,38 +70,44 @@ class KannelProvider:
             raise ValueError(f"dlr_mask must be a combination of 1, 2, 4, 8 and 16, not {dlr_mask}")
         self.sendsms_url, self.username, self.password = sendsms_url, username, password
         self.dlr_mask = dlr_mask
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
-            ),
-            # retries=0: a retry after a lost answer could send the text twice; the send job
-            # decides about retries from ProviderError.retryable.
-            transport=httpx.HTTPTransport(retries=0, limits=limits),
-            # The gateway is a configured address; an ambient HTTP(S)_PROXY must not reroute it.
-            trust_env=False,
-            follow_redirects=False,
-        )
+        parts = urlsplit(sendsms_url)
+        # The query string of each request is appended to any the configured URL already has.
+        self._target = (parts.path or "/") + (f"?{parts.query}&" if parts.query else "?")
+        self._transport: HttpTransport | None = None
+        self._config_error: str | None = None
+        try:
+            # No retries (a retry after a lost answer could send the text twice: the send job
+            # decides from ProviderError.retryable) and no proxy from the environment.
+            self._transport = HttpTransport(
+                sendsms_url,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_connections=max_connections,
+                pool_timeout=connect_timeout,
+            )
+        except ValueError as error:
+            # Reported by each send, as before: a worker still starts and records why texts fail.
+            self._config_error = str(error)
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Submit one message; ProviderError says whether it may be tried again."""
+        if self._transport is None:
+            raise ProviderError("kannel-config", f"bad KANNEL_SENDSMS_URL: {self._config_error}")
         try:
-            reply = self._client.get(self.sendsms_url, params=self._params(message))
-        except httpx.UnsupportedProtocol as error:
+            reply = self._transport.request("GET", self._target + urlencode(self._params(message)))
+        except ValueError as error:  # a URL that cannot form a request line; nothing was sent
             raise ProviderError("kannel-config", f"bad KANNEL_SENDSMS_URL: {error}") from error
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            # No connection was made, so Kannel cannot have the message.
-            raise ProviderError("kannel-unreachable", _describe(error), retryable=True) from error
-        except httpx.TransportError as error:
+        except NotSent as error:
+            # No connection, or the request was not completely written: Kannel cannot have it.
+            raise ProviderError("kannel-unreachable", str(error), retryable=True) from error
+        except NoAnswer as error:
             # The request went out and the answer never came: Kannel may have queued it.
-            raise ProviderError("kannel-no-answer", _describe(error), ambiguous=True) from error
-        detail = reply.text.strip()
-        if reply.is_success:
+            raise ProviderError("kannel-no-answer", str(error), ambiguous=True) from error
+        detail = reply.body.decode("utf-8", "replace").strip()
+        if 200 <= reply.status < 300:
             return SendResult(provider_message_id=None, status="sent")
-        code = f"kannel-{reply.status_code}"
-        if reply.status_code == 429 or reply.status_code >= 500:
+        code = f"kannel-{reply.status}"
+        if reply.status == 429 or reply.status >= 500:
             # Kannel's 503 ("4: Temporal failure") and other 5xx are refusals before queueing.
             raise ProviderError(
                 code, detail, retryable=True, retry_after=_retry_after(reply.headers)
@@ -107,8 +115,9 @@ class KannelProvider:
         raise ProviderError(code, detail)
 
     def close(self) -> None:
-        """Close the pooled connections."""
-        self._client.close()
+        """Close the pooled connections (a later `send` raises RuntimeError)."""
+        if self._transport is not None:
+            self._transport.close()
 
     def _params(self, message: OutboundMessage) -> dict[str, str]:
         params = {
@@ -123,18 +132,14 @@ class KannelProvider:
             params["coding"] = KANNEL_CODING_UCS2
         if message.status_callback_url:
             params["dlr-mask"] = str(self.dlr_mask)
-            # httpx percent-encodes the whole value, as Kannel requires of a dlr-url parameter.
+            # urlencode percent-encodes the whole value, as Kannel requires of a dlr-url.
             params["dlr-url"] = kannel_dlr_url(message.status_callback_url)
         return params
 
 
-def _describe(error: httpx.TransportError) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Message) -> float | None:
     """Retry-After in seconds; the HTTP-date form is ignored (Kannel never sends it)."""
-    value = headers.get("retry-after", "").strip()
+    value = (headers.get("retry-after") or "").strip()
     try:
         seconds = float(value)
     except ValueError:

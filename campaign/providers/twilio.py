@@ -9,18 +9,17 @@ import base64
 import hashlib
 import hmac
 import math
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
+import orjson
 
 from campaign.providers.base import OutboundMessage, ProviderError, SendResult
+from campaign.providers.transport import HttpTransport, NoAnswer, NotSent, Response
 
 API_VERSION = "2010-04-01"
 DEFAULT_RETRY_AFTER = 1.0
@@ -71,31 +70,23 @@ class TwilioProvider:
         self.messages_url = (
             f"{api_base.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
         )
-        timeout = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        parts = urlsplit(self.messages_url)
+        self._target = parts.path + (f"?{parts.query}" if parts.query else "")
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
+        # No retries and no proxy from the environment: TWILIO_API_BASE is exactly where each
+        # request goes, once. Waiting for a free connection can last as long as another send.
+        self._transport = HttpTransport(
+            self.messages_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_connections=max_connections,
+            pool_timeout=connect_timeout + read_timeout,
+            headers={
+                "Authorization": f"Basic {credentials}",
+                "Accept": "application/json",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
-        # One TLS context for every client: building one loads the CA bundle (~40 ms).
-        ssl_context = httpx.create_ssl_context()
-
-        def new_client() -> httpx.Client:
-            # retries=0: httpx's only retry loop is the transport's connect retry; keep it off so
-            # every attempt is counted by the send job. An explicit transport also ignores proxy
-            # settings from the environment, so TWILIO_API_BASE is exactly where requests go.
-            transport = httpx.HTTPTransport(
-                verify=ssl_context,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                retries=0,
-            )
-            return httpx.Client(
-                auth=httpx.BasicAuth(account_sid, auth_token),
-                timeout=timeout,
-                transport=transport,
-                follow_redirects=False,
-                headers={"Accept": "application/json", "User-Agent": "campaign-sms/1"},
-            )
-
-        # Waiting for a free connection can last as long as another send holds one.
-        self._clients = _ClientPool(new_client, max_connections, connect_timeout + read_timeout)
 
     def send(self, message: OutboundMessage) -> SendResult:
         """POST one message; map every outcome onto SendResult or a ProviderError with policy."""
@@ -103,95 +94,36 @@ class TwilioProvider:
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
         try:
-            with self._clients.checkout() as client:
-                response = client.post(self.messages_url, data=form)
-        except queue.Empty as exc:
-            raise ProviderError(
-                "pool", "no free connection to twilio in time", retryable=True
-            ) from exc
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ProviderError(
-                "connect", f"twilio unreachable: {_describe(exc)}", retryable=True
-            ) from exc
-        except httpx.WriteTimeout as exc:
-            # The request was not fully written (httpcore raises this only while sending), and
-            # Twilio acts only on a complete request, so it cannot have created the message.
-            # (httpcore swallows a WriteError and reads on; what follows is handled below.)
-            raise ProviderError(
-                "write", f"request not fully sent: {_describe(exc)}", retryable=True
-            ) from exc
-        except httpx.LocalProtocolError as exc:
+            response = self._transport.request("POST", self._target, body=urlencode(form).encode())
+        except NotSent as exc:
+            # Twilio cannot hold a complete request, so it cannot have created the message.
+            raise ProviderError(_NOT_SENT_CODES[exc.stage], _describe(exc), retryable=True) from exc
+        except NoAnswer as exc:
+            # Read timeout, reset, hang-up before the answer: the request was sent, so Twilio
+            # may have accepted it. Never resend.
+            raise ProviderError("no-answer", _describe(exc), ambiguous=True) from exc
+        except ValueError as exc:  # a TWILIO_API_BASE that cannot form a request; nothing sent
             raise ProviderError("request", f"invalid request: {_describe(exc)}") from exc
-        except httpx.TransportError as exc:
-            # ReadTimeout, ReadError, RemoteProtocolError ("disconnected without a response"):
-            # the request was sent, so Twilio may have accepted it. Never resend.
-            raise ProviderError(
-                "no-answer", f"no answer from twilio: {_describe(exc)}", ambiguous=True
-            ) from exc
         return _result(response)
 
     def close(self) -> None:
         """Close every connection (a later `send` raises RuntimeError)."""
-        self._clients.close()
+        self._transport.close()
 
 
-class _ClientPool:
-    """Up to `size` single-connection httpx clients, each used by one thread at a time.
-
-    Why not one shared client: httpcore 1.0.9's pool can close a connection that another thread
-    is already using (encode/httpcore#1110; and `has_expired()` reads the state and the socket
-    outside the connection's lock). The request was sent, so the caller sees an ambiguous error
-    for a text Twilio took. Loopback tests with more threads than connections hit it every run.
-    Checking a whole client out keeps httpcore's pool single-threaded.
-    """
-
-    def __init__(self, factory: Callable[[], httpx.Client], size: int, timeout: float) -> None:
-        self._factory, self._size, self._timeout = factory, size, timeout
-        self._idle: queue.LifoQueue[httpx.Client] = queue.LifoQueue()  # warm connections first
-        self._lock = threading.Lock()
-        self._created: list[httpx.Client] = []
-        self._closed = False
-
-    @contextmanager
-    def checkout(self) -> Iterator[httpx.Client]:
-        client = self._take()
-        try:
-            yield client
-        finally:
-            self._idle.put(client)
-
-    def _take(self) -> httpx.Client:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("TwilioProvider is closed")
-            if len(self._created) < self._size:
-                client = self._factory()
-                self._created.append(client)
-                return client
-        return self._idle.get(timeout=self._timeout)
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            clients = list(self._created)
-        for client in clients:
-            client.close()
+_NOT_SENT_CODES = {"pool": "pool", "connect": "connect", "send": "write"}
 
 
-def _result(response: httpx.Response) -> SendResult:
-    status = response.status_code
-    payload = _json_object(response)
+def _result(response: Response) -> SendResult:
+    status = response.status
+    payload = _json_object(response.body)
     if 200 <= status < 300:
         # A 2xx is acceptance even if the body is unreadable: the status callback carries our
         # text id, so it can still settle the text without Twilio's sid.
         sid = payload.get("sid")
         return SendResult(provider_message_id=sid if isinstance(sid, str) else None, status="sent")
     code = str(payload.get("code") or status)
-    detail = str(payload.get("message") or f"HTTP {status} {response.reason_phrase}".strip())
+    detail = str(payload.get("message") or f"HTTP {status} {_phrase(status)}".strip())
     if status == 429:
         raise ProviderError(
             code,
@@ -206,12 +138,19 @@ def _result(response: httpx.Response) -> SendResult:
     raise ProviderError(code, detail)
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        payload = response.json()
-    except ValueError:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return {}
     return payload if isinstance(payload, dict) else {}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _describe(exc: Exception) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import psycopg
 from flask import current_app
-from sqlalchemy import String, any_, cast, insert, select
-from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from campaign.errors import ApiError, ApiErrors, Conflict, NotFound, PayloadTooLarge
@@ -162,7 +162,7 @@ def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> N
     for engagement_id, numbers in by_engagement.items():
         # One array parameter on Postgres rather than ten thousand bound values.
         among = (
-            Envelope.phone_number == any_(cast(array(numbers), ARRAY(String)))
+            Envelope.phone_number == any_(bindparam("numbers", numbers, type_=ARRAY(String)))
             if postgres
             else Envelope.phone_number.in_(numbers)
         )
