@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.factories import Credentials
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "jsonapi-schema.json"
 JSONAPI = "application/vnd.api+json"
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
 
 @cache
@@ -104,3 +106,16 @@ class ApiClient:
 
     def delete(self, path: str, **kwargs: Any) -> Reply:
         return self.request("DELETE", path, **kwargs)
+
+
+def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
+    """The new resource of a 201, after checking its Location, id and timestamps."""
+    assert reply.status == 201, reply.document
+    data = reply.data
+    assert data["type"] == type_
+    assert len(data["id"]) == 22
+    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
+    attributes = data["attributes"]
+    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
+    assert attributes["created-at"] == attributes["updated-at"]
+    return data

@@ -172,7 +172,10 @@ class HttpTransport:
             if connection is None:
                 connection = self._connect()
                 self._write(connection, payload, reused=False)
-            return self._read(connection, method)
+            try:
+                return self._read(connection, method)
+            except NoAnswer:
+                connection = self._connect(); self._write(connection, payload, reused=False); return self._read(connection, method)
         finally:
             self._slots.release()
 

@@ -3,7 +3,6 @@ job, pausing and resuming, cancelling (with its envelopes), and delayed delivery
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,24 +10,10 @@ import rq
 from flask import Flask
 
 from campaign.extensions import redis_store
-from tests.client import ApiClient, Reply
+from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import SeedCampaign, build_seed_campaign, make_phone_number, resource
 
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 URL = "/api/v1/engagements"
-
-
-def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
-    """The new resource of a 201, after checking its Location, id and timestamps."""
-    assert reply.status == 201, reply.document
-    data = reply.data
-    assert data["type"] == type_
-    assert len(data["id"]) == 22
-    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
-    attributes = data["attributes"]
-    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
-    assert attributes["created-at"] == attributes["updated-at"]
-    return data
 
 
 def dispatch_jobs(app: Flask) -> tuple[list[str], list[str]]:

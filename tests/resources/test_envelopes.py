@@ -3,12 +3,11 @@ pending, and 409 once it is scheduled. (Bulk upload errors live in test_bad_inpu
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Flask
 
-from tests.client import ApiClient, Reply
+from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     BULK,
     SeedCampaign,
@@ -18,21 +17,7 @@ from tests.factories import (
     resource,
 )
 
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 URL = "/api/v1/envelopes"
-
-
-def assert_created(reply: Reply, type_: str) -> dict[str, Any]:
-    """The new resource of a 201, after checking its Location, id and timestamps."""
-    assert reply.status == 201, reply.document
-    data = reply.data
-    assert data["type"] == type_
-    assert len(data["id"]) == 22
-    assert reply.headers["Location"] == data["links"]["self"] == f"/api/v1/{type_}/{data['id']}"
-    attributes = data["attributes"]
-    assert TIMESTAMP.match(attributes["created-at"]), attributes["created-at"]
-    assert attributes["created-at"] == attributes["updated-at"]
-    return data
 
 
 def seed(app: Flask, api: ApiClient) -> SeedCampaign:

@@ -337,9 +337,7 @@ def test_own_activity_cannot_be_relinked_to_other_accounts_rows(
 
 def envelope_numbers(app: Flask) -> list[tuple[str, str]]:
     with app.app_context():
-        return sorted(
-            db.session.execute(select(Envelope.account_id, Envelope.phone_number))
-        )
+        return sorted(db.session.execute(select(Envelope.account_id, Envelope.phone_number)))
 
 
 @pytest.mark.parametrize("shape", ["bulk", "bulk-mixed", "single"])
@@ -390,7 +388,6 @@ def test_scheduling_other_accounts_engagement_is_not_found_and_nothing_dispatche
         assert queue.scheduled_job_registry.count == 0
     # The same request is one A may make: ownership was the only reason for the 404.
     assert api.patch(f"{API}/engagements/{engagement_id}", body).status == 202
-
 
 
 @pytest.mark.parametrize(
