@@ -74,10 +74,13 @@ def _frames(stack: str) -> list[str]:
     return [frame for frame in stack.split(";") if not frame.startswith(("process ", "thread "))]
 
 
+_REPOSITORY = str(Path(__file__).resolve().parent.parent) + "/"
+
+
 def _short(frame: str) -> str:
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", _REPOSITORY, "lib/python3.11/"):
         if marker in where:
             where = where.split(marker, 1)[1]
     return f"{name} ({where})"

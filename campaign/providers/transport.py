@@ -172,10 +172,7 @@ class HttpTransport:
             if connection is None:
                 connection = self._connect()
                 self._write(connection, payload, reused=False)
-            try:
-                return self._read(connection, method)
-            except NoAnswer:
-                connection = self._connect(); self._write(connection, payload, reused=False); return self._read(connection, method)
+            return self._read(connection, method)
         finally:
             self._slots.release()
 
