@@ -31,6 +31,7 @@ from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
 from campaign.workers.send import enqueue_send
 
 log = logging.getLogger(__name__)
+FIRST_BATCH = 50
 DISPATCHING = frozenset({EngagementStatus.SCHEDULED, EngagementStatus.SENDING})
 
 
@@ -80,12 +81,14 @@ def dispatch_engagement(engagement_id: str) -> None:
     account_id, activity_id = engagement.account_id, activity.id
     db.session.commit()  # end the read transaction; each batch below is its own
     after = ""
+    # A small first batch gets the first text out quickly; the rest go in full batches.
+    size = min(FIRST_BATCH, batch_size)
     while True:
         envelopes = db.session.execute(
             select(Envelope.id, Envelope.phone_number)
             .where(Envelope.engagement_id == engagement_id, Envelope.id > after)
             .order_by(Envelope.id)
-            .limit(batch_size)
+            .limit(size)
         ).all()
         if not envelopes:
             break
@@ -125,4 +128,4 @@ def dispatch_engagement(engagement_id: str) -> None:
         if EngagementStatus(status) not in DISPATCHING:
             return  # paused or cancelled during the fan-out; a resume dispatches again
         enqueue_send(engagement_id, gen, first, last)
-        after = last
+        after, size = last, batch_size
