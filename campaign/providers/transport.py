@@ -20,7 +20,7 @@ from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 USER_AGENT = "campaign-sms/1"
-DEFAULT_IDLE_TIMEOUT = 4.0  # well under the 5-75 s after which servers close idle connections
+DEFAULT_IDLE_TIMEOUT = 4.0  # under the 5 s after which Apache and Node close idle connections
 
 # A request line or header value with a control character or space (a target) could split the
 # request; everything we send is percent-encoded or base64, so this only catches a bad URL.
@@ -38,7 +38,7 @@ class NotSent(Exception):
     """The server cannot have received a complete request, so it cannot have acted on it.
 
     `stage` says where it failed: waiting for a free connection (`pool`), opening one (`connect`:
-    DNS, refused, connect or TLS timeout) or writing the request on a new one (`send`).
+    DNS, refused, connect or TLS timeout) or writing the request (`send`: reset, write timeout).
     """
 
     def __init__(self, detail: str, *, stage: Literal["pool", "connect", "send"]) -> None:
@@ -215,6 +215,9 @@ class HttpTransport:
             connection.close()
 
     def _connect(self) -> _Connection:
+        # A socket of our own rather than http.client's HTTPConnection, whose send() silently
+        # reconnects when its socket is gone and writes the head and the body separately; we
+        # need to know exactly what was written where. http.client still parses the answer.
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except OSError as error:  # refused, unreachable, DNS (gaierror), connect timeout

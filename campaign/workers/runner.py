@@ -90,8 +90,6 @@ def _ask_for_sweeps(app: Flask, stop: threading.Event) -> None:
 def run_worker(app: Flask, *, burst: bool = False, in_process: bool = False) -> None:
     """Work the queues until SIGTERM (or until they are empty, with `burst`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    # A line per provider request would be a million lines for a million-text campaign.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     stop = threading.Event()
     if not burst:
         threading.Thread(
