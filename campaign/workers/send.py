@@ -175,7 +175,7 @@ def _active(engagement_id: str) -> bool:
 
 def _round_size(batch: Batch, config: Any) -> int:
     # Never claim more than the sender can send within MAX_THROTTLE_WAIT.
-    return max(1, min(2 * config["SEND_CONCURRENCY"], int(batch.throughput * MAX_THROTTLE_WAIT)))
+    return max(1, min(4 * config["SEND_CONCURRENCY"], int(batch.throughput * MAX_THROTTLE_WAIT)))
 
 
 def _claim(batch: Batch, limit: int) -> list[Claimed]:

