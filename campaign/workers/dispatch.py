@@ -39,18 +39,19 @@ def dispatch_job_id(engagement: Engagement) -> str:
     return f"dispatch-{engagement.id}-{engagement.generation}"
 
 
-def enqueue_dispatch(engagement: Engagement, *, job_id: str | None = None) -> bool:
-    """Wake the dispatcher for this engagement, at its delivery time when it has one."""
+def enqueue_dispatch(engagement: Engagement, *, rescue: str = "") -> bool:
+    """Wake the dispatcher for this engagement, at its delivery time when it has one.
+
+    `rescue` names a re-dispatch by the sweep: its jobs get fresh ids, since the lost jobs'
+    ids may still be taken in Redis (a killed job's hash outlives it).
+    """
     from_time = (
         engagement.delivery_time if engagement.delivery_type == DeliveryType.SCHEDULED else None
     )
     at = from_time if from_time is not None and from_time > utcnow() else None
+    job_id = dispatch_job_id(engagement) + (f"-{rescue}" if rescue else "")
     return enqueue_unique(
-        dispatch_engagement,
-        engagement.id,
-        queue=DISPATCH_QUEUE,
-        job_id=job_id or dispatch_job_id(engagement),
-        at=at,
+        dispatch_engagement, engagement.id, rescue, queue=DISPATCH_QUEUE, job_id=job_id, at=at
     )
 
 
@@ -60,7 +61,7 @@ def _insert(rows: list[dict[str, Any]]) -> None:
     db.session.execute(statement.on_conflict_do_nothing(), rows)
 
 
-def dispatch_engagement(engagement_id: str) -> None:
+def dispatch_engagement(engagement_id: str, rescue: str = "") -> None:
     """Create the engagement's texts and enqueue their send batches (idempotent)."""
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or EngagementStatus(engagement.status) not in DISPATCHING:
@@ -127,5 +128,5 @@ def dispatch_engagement(engagement_id: str) -> None:
         db.session.commit()
         if EngagementStatus(status) not in DISPATCHING:
             return  # paused or cancelled during the fan-out; a resume dispatches again
-        enqueue_send(engagement_id, gen, first, last)
+        enqueue_send(engagement_id, gen, first, last, continuation=rescue)
         after, size = last, batch_size

@@ -53,7 +53,7 @@ def sweep() -> None:
         if engagement.id in waiting or engagement.updated_at > now - stuck_after:
             continue
         if _has_work(engagement.id):
-            enqueue_dispatch(engagement, job_id=f"dispatch-{engagement.id}-sweep-{time.time_ns()}")
+            enqueue_dispatch(engagement, rescue=f"sweep{time.time_ns()}")
         else:
             request_refresh(engagement.id)
     db.session.commit()
