@@ -81,8 +81,11 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
     """
     target = changes.pop("status", None)
     current = EngagementStatus(engagement.status)
+    # Restating the current delivery settings (as a repeated request does) changes nothing.
     delivery = {
-        key: changes.pop(key) for key in ("delivery_type", "delivery_time") if key in changes
+        key: value
+        for key in ("delivery_type", "delivery_time")
+        if key in changes and (value := changes.pop(key)) != getattr(engagement, key)
     }
     for name, value in changes.items():
         setattr(engagement, name, value)

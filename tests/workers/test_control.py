@@ -58,8 +58,10 @@ def _run_dispatch_only(app: Flask) -> None:
 
 def test_repeated_patch_to_scheduled_dispatches_once(app: Flask, api: ApiClient) -> None:
     engagement_id = _campaign(app, api)
+    assert _patch(api, engagement_id, status="scheduled", **{"delivery-type": "immediately"}) == 202
     assert _patch(api, engagement_id, status="scheduled") == 202
-    assert _patch(api, engagement_id, status="scheduled") == 202
+    # The walkthrough's request 5, sent again verbatim, is accepted and starts nothing new.
+    assert _patch(api, engagement_id, status="scheduled", **{"delivery-type": "immediately"}) == 202
     with app.app_context():
         assert Queue(DISPATCH_QUEUE, connection=redis_store.connection).count == 1
     drain(app)
