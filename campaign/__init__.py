@@ -16,7 +16,7 @@ from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from campaign.config import check_production, current_environ, load_config
+from campaign.config import check_production, check_timing, current_environ, load_config
 from campaign.errors import ApiError, ApiErrors
 from campaign.extensions import db, migrate, redis_store
 from campaign.jsonapi import check_acceptable, error_response
@@ -29,6 +29,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment, with `overrides` laid over it (tests, CLI)."""
     config = load_config(current_environ(overrides))
     check_production(config)
+    check_timing(config)
     app = Flask(
         __name__, instance_path=config["INSTANCE_PATH"] or None, instance_relative_config=False
     )

@@ -298,6 +298,21 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     return config
 
 
+# Longest a claimed text waits for its sender's turn before it is sent (see workers/send.py).
+SEND_WAIT_LIMIT = 5.0
+
+
+def check_timing(config: Mapping[str, Any]) -> None:
+    """A text may legitimately stay `sending` for its sender's turn plus the carrier's timeouts;
+    the sweep must not call it interrupted before that."""
+    longest = SEND_WAIT_LIMIT + config["PROVIDER_CONNECT_TIMEOUT"] + config["PROVIDER_READ_TIMEOUT"]
+    if config["STUCK_AFTER"] <= longest:
+        raise ConfigError(
+            f"CAMPAIGN_STUCK_AFTER must exceed {longest:g} s (a send's wait for its sender's turn "
+            "plus PROVIDER_CONNECT_TIMEOUT and PROVIDER_READ_TIMEOUT)"
+        )
+
+
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to run in production on the embedded defaults or without a secret key."""
     if config["CAMPAIGN_ENV"] != "production":

@@ -259,3 +259,21 @@ def test_bulk_limit_sets_the_request_body_limit(app_environment: dict[str, str])
 
     assert small.config["MAX_BULK"] == 10
     assert small.config["MAX_CONTENT_LENGTH"] < large.config["MAX_CONTENT_LENGTH"]
+
+
+def test_stuck_after_shorter_than_a_legitimate_send_is_refused() -> None:
+    """The sweep would call a text in its sender's queue 'interrupted' and mark it unknown."""
+    from campaign.config import check_timing
+
+    config = load_config({"CAMPAIGN_STUCK_AFTER": "10", "PROVIDER_READ_TIMEOUT": "15"})
+    with pytest.raises(ConfigError, match="CAMPAIGN_STUCK_AFTER must exceed 25"):
+        check_timing(config)
+    check_timing(
+        load_config(
+            {
+                "CAMPAIGN_STUCK_AFTER": "9",
+                "PROVIDER_CONNECT_TIMEOUT": "1",
+                "PROVIDER_READ_TIMEOUT": "2",
+            }
+        )
+    )

@@ -23,6 +23,7 @@ from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 
 from campaign.callback_links import status_callback_url
+from campaign.config import SEND_WAIT_LIMIT
 from campaign.extensions import db, redis_store
 from campaign.models import (
     Engagement,
@@ -48,7 +49,7 @@ from campaign.workers.throttle import SenderThrottle
 
 log = logging.getLogger(__name__)
 
-MAX_THROTTLE_WAIT = 5.0  # seconds a claimed text may wait for its sender's turn
+MAX_THROTTLE_WAIT = SEND_WAIT_LIMIT  # seconds a claimed text may wait for its sender's turn
 TIME_SLICE = 10.0  # seconds a job sends before making room for other batches
 MAX_BACKOFF = 300.0
 ACTIVE = [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
@@ -168,7 +169,14 @@ def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch |
 
 
 def _active(engagement_id: str) -> bool:
-    status = db.session.scalar(select(Engagement.status).where(Engagement.id == engagement_id))
+    """Whether the engagement still sends; touching it tells the sweep this batch is alive."""
+    status = db.session.scalar(
+        update(Engagement)
+        .where(Engagement.id == engagement_id)
+        .values(updated_at=utcnow())
+        .returning(Engagement.status)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     return status in ACTIVE
 

@@ -39,7 +39,9 @@ def workers(
     env = settings_environment(
         app_environment,
         **{key: value for key, value in twilio.settings().items()},
-        CAMPAIGN_STUCK_AFTER=3,
+        CAMPAIGN_STUCK_AFTER=9,
+        PROVIDER_CONNECT_TIMEOUT=1,
+        PROVIDER_READ_TIMEOUT=2,
         CAMPAIGN_SWEEP_INTERVAL=1,
         CAMPAIGN_BATCH_SIZE=200,
         CAMPAIGN_SEND_CONCURRENCY=SEND_CONCURRENCY,
