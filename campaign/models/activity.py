@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Exists, ForeignKey, String, exists
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
 
 from campaign.extensions import db
 from campaign.models.base import ID_LENGTH, AccountScoped, Timestamps, id_column
-from campaign.models.engagement import Engagement
+from campaign.models.engagement import UNFINISHED_STATUSES, Engagement
 from campaign.models.phone_number import PhoneNumber
 from campaign.models.text_template import TextTemplate
 
@@ -44,6 +44,15 @@ class Activity(AccountScoped, Timestamps, db.Model):
     engagement: Mapped[Engagement] = relationship(back_populates="activity")
     text_template: Mapped[TextTemplate | None] = relationship(lazy="joined")
     phone_number: Mapped[PhoneNumber | None] = relationship(lazy="joined")
+
+    @classmethod
+    def sends_with(cls, link: InstrumentedAttribute[str | None], row_id: str) -> Exists:
+        """SQL: an activity linked to `row_id` belongs to an engagement that will still send."""
+        return exists().where(
+            link == row_id,
+            cls.engagement_id == Engagement.id,
+            Engagement.status.in_([status.value for status in UNFINISHED_STATUSES]),
+        )
 
     @property
     def status(self) -> str:

@@ -47,6 +47,8 @@ TRANSITIONS: dict[EngagementStatus, frozenset[EngagementStatus]] = {
 }
 CLIENT_STATUSES = frozenset({S.SCHEDULED, S.PAUSED, S.CANCELLED})
 ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.SENDING})
+# An engagement in these states will still send: its sender and template must stay as they are.
+UNFINISHED_STATUSES = ACTIVE_STATUSES | {S.PAUSED}
 
 
 class InvalidTransition(Exception):

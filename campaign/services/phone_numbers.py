@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from campaign.e164 import InvalidNumber, to_e164
 from campaign.errors import Conflict, InvalidAttribute
 from campaign.extensions import db
-from campaign.models import Account, Activity, Engagement, PhoneNumber
-from campaign.models.engagement import ACTIVE_STATUSES, EngagementStatus
+from campaign.models import Account, Activity, PhoneNumber
 
 NUMBER_POINTER = "/data/attributes/number"
-# An engagement in these states will still send from its number.
-_USES_SENDER = ACTIVE_STATUSES | {EngagementStatus.PAUSED}
 
 
 def _normalise(number: Any) -> str:
@@ -68,16 +65,7 @@ def update_phone_number(phone: PhoneNumber, changes: dict[str, Any]) -> PhoneNum
 
 def delete_phone_number(phone: PhoneNumber) -> None:
     """Delete a sender, unless an engagement that uses it may still send."""
-    in_use = db.session.scalar(
-        select(
-            exists().where(
-                Activity.phone_number_id == phone.id,
-                Activity.engagement_id == Engagement.id,
-                Engagement.status.in_([status.value for status in _USES_SENDER]),
-            )
-        )
-    )
-    if in_use:
+    if db.session.scalar(select(Activity.sends_with(Activity.phone_number_id, phone.id))):
         raise Conflict(
             "this phone number sends for an engagement that is scheduled, sending or paused; "
             "cancel or finish it first",

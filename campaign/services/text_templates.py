@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from campaign.errors import Conflict, InvalidAttribute
 from campaign.extensions import db
-from campaign.models import Account, Activity, Engagement, TextTemplate
-from campaign.models.engagement import ACTIVE_STATUSES, EngagementStatus
+from campaign.models import Account, Activity, TextTemplate
 from campaign.templates_engine import TemplateError, compile_template
 
 BODY_POINTER = "/data/attributes/body"
-_RENDERS_TEMPLATE = ACTIVE_STATUSES | {EngagementStatus.PAUSED}
 
 
 def _variables(body: str) -> list[str]:
@@ -33,15 +31,7 @@ def create_text_template(account: Account, *, name: str, body: str) -> TextTempl
 
 def _in_use(template: TextTemplate) -> bool:
     return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    Activity.text_template_id == template.id,
-                    Activity.engagement_id == Engagement.id,
-                    Engagement.status.in_([status.value for status in _RENDERS_TEMPLATE]),
-                )
-            )
-        )
+        db.session.scalar(select(Activity.sends_with(Activity.text_template_id, template.id)))
     )
 
 
