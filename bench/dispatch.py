@@ -20,6 +20,7 @@ import httpx
 
 from bench.api import Api
 from bench.ceiling import http_ceiling, httpx_ceiling, threads_ceiling, twilio_forms
+from bench.cpu import CpuAccount, postgres_pids
 from bench.memory import PeakMemory
 from bench.naive import naive_dispatch
 from bench.profiling import Profiler
@@ -109,9 +110,20 @@ def engine_run(
     if profiler:
         for pid in stack.worker_pids():
             profiler.start(f"dispatch-worker-{pid}", pid, subprocesses=True)
+    cpu = CpuAccount(
+        {
+            "workers": stack.worker_pids,
+            "Postgres": postgres_pids,
+            "sink": lambda: [stack.sink.pid],
+            "Redis": lambda: [stack.redis_pid],
+            "web": stack.web_pids,
+        }
+    )
     memory.start()
+    cpu.start()
     patched = schedule(api, engagement)
     received = stack.sink.wait_for(len(items), timeout=timeout)
+    cpu.stop()
     completed = wait_completed(stack, engagement, 120)
     memory.stop()
     summaries = profiler.stop() if profiler else []
@@ -132,6 +144,7 @@ def engine_run(
         "statuses": text_statuses(stack, engagement),
         "idle_mb": idle,
         "memory": memory,
+        "cpu_us_per_text": cpu.per_item_us(len(items)),
         "profiles": summaries,
     }
 
@@ -251,6 +264,8 @@ def run(args: argparse.Namespace) -> Report:
         )
         report.add("ratio", "engine / naive", ratio(engine_rate, naive_rate), "x", ">= 30")
     report.add("ratio", "engine / raw HTTP ceiling", ratio(engine_rate, raw_rate), "", ">= 0.60")
+    for part, micros in engine["cpu_us_per_text"].items():
+        report.add("cpu", f"{part}, CPU per text (PATCH to last text)", micros, "us")
     report.add(
         "memory", "worker peak RSS, largest worker process", memory.peak_mb("main"), "MiB", "< 150"
     )

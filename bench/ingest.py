@@ -11,6 +11,7 @@ smaller number one ORM object and one commit at a time (the naive baseline).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 from bench.api import Api
 from bench.ceiling import copy_ceiling
+from bench.cpu import CpuAccount, postgres_pids
 from bench.memory import PeakMemory
 from bench.naive import naive_ingest
 from bench.profiling import Profiler
@@ -87,8 +89,13 @@ def run(args: argparse.Namespace) -> Report:
         if profiler:
             for pid in stack.web_pids():
                 profiler.start(f"ingest-web-{pid}", pid)
+        cpu = CpuAccount(
+            {"web": stack.web_pids, "Postgres": postgres_pids, "client": lambda: [os.getpid()]}
+        )
         memory.start()
+        cpu.start()
         result = upload_all(api, engagement, engine_items, chunk=args.chunk, clients=args.clients)
+        cpu.stop()
         memory.stop()
         summaries = profiler.stop() if profiler else []
         with stack.database_connection() as connection:
@@ -140,6 +147,10 @@ def run(args: argparse.Namespace) -> Report:
             peak,
             "MiB",
             "< 150",
+        )
+    for part, micros in cpu.per_item_us(args.envelopes).items():
+        report.add(
+            "cpu", f"{part}, CPU per envelope (first request to last response)", micros, "us"
         )
     report.details.update(
         args=vars(args),

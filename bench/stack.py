@@ -102,6 +102,7 @@ class Stack:
         self.database = f"bench_{secrets.token_hex(6)}"
         self.database_url = ""
         self.redis_url = ""
+        self.redis_pid = 0
         self.base_url = ""
         self.sink = FastSink()
         self.env: dict[str, str] = {}
@@ -180,6 +181,7 @@ class Stack:
             "redis",
         )
         self.redis_url = f"redis://127.0.0.1:{port}/0"
+        self.redis_pid = process.pid
         connection = redis.Redis.from_url(self.redis_url)
 
         def up() -> bool:
