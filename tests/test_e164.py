@@ -31,12 +31,20 @@ def test_agrees_with_phonenumbers_on_many_numbers() -> None:
     generator = random.Random(20261123)
     prefixes = ["+1", "+1", "+1", "+44", "+33", "+49", "+61", "+91", "+52", "+1876", "+1809"]
     samples = [
-        generator.choice(prefixes) + "".join(generator.choice("0123456789")
-                                             for _ in range(generator.randint(6, 11)))
+        generator.choice(prefixes)
+        + "".join(generator.choice("0123456789") for _ in range(generator.randint(6, 11)))
         for _ in range(20_000)
     ]
-    samples += ["5197566220", "(519) 756-6220", "tel:+15197566220", "+1 519 756 6220",
-                "+15551234567", "+10000000000", "+18005550100", "+447700900123"]
+    samples += [
+        "5197566220",
+        "(519) 756-6220",
+        "tel:+15197566220",
+        "+1 519 756 6220",
+        "+15551234567",
+        "+10000000000",
+        "+18005550100",
+        "+447700900123",
+    ]
     disagreements = [raw for raw in samples if _ours(raw, "US") != _reference(raw, "US")]
     assert disagreements == []
     assert sum(_reference(raw, "US") is not None for raw in samples) > 1000

@@ -3,10 +3,16 @@
 A provider call is one network request with connect and read timeouts and no retry loop of its
 own: whether to try again is decided by the send job from `ProviderError.retryable`, because
 only it knows how many attempts a text has had.
+
+A send job hands a provider a whole round at once (`send_many`): the provider's event loop keeps
+up to `concurrency` requests in flight, each leaving no earlier than its sender's slot.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,15 +59,90 @@ class ProviderError(Exception):
         self.retryable, self.ambiguous, self.retry_after = retryable, ambiguous, retry_after
 
 
+@dataclass(frozen=True)
+class Timed:
+    """A message and its slot: the `time.monotonic()` before which it must not leave."""
+
+    not_before: float
+    message: OutboundMessage
+
+
 class Provider(Protocol):
-    """A carrier connection; `send` is called from many threads at once and must be thread-safe."""
+    """A carrier connection, used by one thread (a send job's)."""
 
     name: str
 
+    def send_many(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
+        """Send each message at or after its slot; per message, the result or the exception
+        (a ProviderError, or any other for a provider bug: the request may have gone out)."""
+        ...
+
     def send(self, message: OutboundMessage) -> SendResult:
-        """Hand one message to the carrier, or raise ProviderError."""
+        """Hand one message to the carrier now, or raise ProviderError."""
         ...
 
     def close(self) -> None:
-        """Release connections (called when a worker stops)."""
+        """Release connections (a later send raises RuntimeError)."""
         ...
+
+
+class LoopProvider:
+    """`send_many`, `send` and `close` on an event loop of the provider's own, around the
+    coroutine `_send` (one message) that each provider implements.
+
+    A fixed set of `concurrency` tasks takes the messages in order, so they leave in slot order
+    and no more than `concurrency` requests are ever in flight. The loop is made on first use,
+    in the thread (and, under a forking worker, the process) that sends.
+    """
+
+    name = "loop"
+
+    def __init__(self, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.concurrency = concurrency
+        self._runner = asyncio.Runner()
+        self._closed = False
+
+    async def _send(self, message: OutboundMessage) -> SendResult:
+        raise NotImplementedError
+
+    async def _close(self) -> None:
+        """Release what `_send` opened."""
+
+    def send_many(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
+        if self._closed:
+            raise RuntimeError(f"the {self.name} provider is closed")
+        return self._runner.run(self._send_all(items))
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        [result] = self.send_many([Timed(0.0, message)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._runner.run(self._close())
+        finally:
+            self._runner.close()
+
+    async def _send_all(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
+        results: list[SendResult | Exception | None] = [None] * len(items)
+        pending = iter(enumerate(items))
+
+        async def lane() -> None:
+            for index, item in pending:
+                delay = item.not_before - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    results[index] = await self._send(item.message)
+                except Exception as error:  # each message's fate is its own
+                    results[index] = error
+
+        await asyncio.gather(*(lane() for _ in range(min(self.concurrency, len(items)))))
+        return results  # type: ignore[return-value]  # every lane filled its indices

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from campaign.providers.base import OutboundMessage, SendResult
+from campaign.providers.base import LoopProvider, OutboundMessage, SendResult
 
 log = logging.getLogger("campaign.console")
 
 
-class ConsoleProvider:
+class ConsoleProvider(LoopProvider):
     """Writes `SMS from -> to: body` to the log and reports the message sent."""
 
     name = "console"
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    def __init__(self) -> None:
+        super().__init__(concurrency=1)
+
+    async def _send(self, message: OutboundMessage) -> SendResult:
         log.info("SMS %s -> %s [%s]: %s", message.from_, message.to, message.text_id, message.body)
         return SendResult(provider_message_id=f"console-{message.text_id}")
-
-    def close(self) -> None:
-        """Nothing to release."""

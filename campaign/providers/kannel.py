@@ -4,11 +4,10 @@ that Kannel calls back with the report type in place of `%d`.
 
 from __future__ import annotations
 
-from email.message import Message
 from urllib.parse import urlencode, urlsplit
 
-from campaign.providers.base import OutboundMessage, ProviderError, SendResult
-from campaign.providers.transport import HttpTransport, NoAnswer, NotSent
+from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
+from campaign.providers.transport import Headers, HttpTransport, NoAnswer, NotSent
 from campaign.templates_engine import count_segments
 
 KANNEL_DLR_STATUSES: dict[int, str] = {
@@ -45,8 +44,8 @@ def kannel_dlr_url(status_callback_url: str) -> str:
     return status_callback_url.replace("%", "%%") + separator + "type=%d"
 
 
-class KannelProvider:
-    """Sends through Kannel's sendsms HTTP interface; thread-safe (one shared connection pool).
+class KannelProvider(LoopProvider):
+    """Sends through Kannel's sendsms HTTP interface, up to `max_connections` requests at once.
 
     Kannel answers 202 `0: Accepted for delivery` or `3: Queued for later delivery` when it took
     the message; it has no message id to return, so delivery reports are matched by the text id
@@ -68,6 +67,7 @@ class KannelProvider:
     ) -> None:
         if not 0 < dlr_mask <= 31:
             raise ValueError(f"dlr_mask must be a combination of 1, 2, 4, 8 and 16, not {dlr_mask}")
+        super().__init__(concurrency=max_connections)
         self.sendsms_url, self.username, self.password = sendsms_url, username, password
         self.dlr_mask = dlr_mask
         parts = urlsplit(sendsms_url)
@@ -89,12 +89,14 @@ class KannelProvider:
             # Reported by each send, as before: a worker still starts and records why texts fail.
             self._config_error = str(error)
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    async def _send(self, message: OutboundMessage) -> SendResult:
         """Submit one message; ProviderError says whether it may be tried again."""
         if self._transport is None:
             raise ProviderError("kannel-config", f"bad KANNEL_SENDSMS_URL: {self._config_error}")
         try:
-            reply = self._transport.request("GET", self._target + urlencode(self._params(message)))
+            reply = await self._transport.request(
+                "GET", self._target + urlencode(self._params(message))
+            )
         except ValueError as error:  # a URL that cannot form a request line; nothing was sent
             raise ProviderError("kannel-config", f"bad KANNEL_SENDSMS_URL: {error}") from error
         except NotSent as error:
@@ -114,10 +116,9 @@ class KannelProvider:
             )
         raise ProviderError(code, detail)
 
-    def close(self) -> None:
-        """Close the pooled connections (a later `send` raises RuntimeError)."""
+    async def _close(self) -> None:
         if self._transport is not None:
-            self._transport.close()
+            await self._transport.close()
 
     def _params(self, message: OutboundMessage) -> dict[str, str]:
         params = {
@@ -137,7 +138,7 @@ class KannelProvider:
         return params
 
 
-def _retry_after(headers: Message) -> float | None:
+def _retry_after(headers: Headers) -> float | None:
     """Retry-After in seconds; the HTTP-date form is ignored (Kannel never sends it)."""
     value = (headers.get("retry-after") or "").strip()
     try:

@@ -1,31 +1,36 @@
-"""Pooled keep-alive HTTP/1.1 requests to one origin, with connect and read timeouts, no retries.
+"""Pooled keep-alive HTTP/1.1 requests to one origin on asyncio, with timeouts and no retries.
 
 Failures say what the server may have seen: `NotSent` (it cannot have a complete request) or
 `NoAnswer` (it may have taken the request); providers turn these into their error policy.
+
+One event loop sends a whole round of texts over a few dozen connections: a request costs
+about a fifth of the CPU of a blocking socket per thread (see BENCHMARKS.md), which is what
+dispatch is bound by.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import select
-import socket
 import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from http.client import HTTPMessage, HTTPResponse
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 USER_AGENT = "campaign-sms/1"
 DEFAULT_IDLE_TIMEOUT = 4.0  # under the 5 s after which Apache and Node close idle connections
+MAX_HEAD = 64 * 1024  # status line and headers of an answer
 
 # A request line or header value with a control character or space (a target) could split the
 # request; everything we send is percent-encoded or base64, so this only catches a bad URL.
 _UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
 _UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) (\d{3})(?: [^\r\n]*)?")
 
 # What writing to a connection the server has closed raises (EPIPE, ECONNRESET, or TLS's EOF).
 _CLOSED_BY_PEER = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
@@ -50,11 +55,19 @@ class NoAnswer(Exception):
     """The request was (possibly) written and no complete answer came: the server may have it."""
 
 
+class Headers(dict[str, str]):
+    """An answer's header fields by lower-cased name (a repeated field keeps its last value);
+    `get` takes a name in any case."""
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+
 class Response(NamedTuple):
     """A complete answer: status code, headers (case-insensitive `get`) and the whole body."""
 
     status: int
-    headers: HTTPMessage
+    headers: Headers
     body: bytes
 
 
@@ -68,42 +81,46 @@ def default_ssl_context() -> ssl.SSLContext:
 
 
 class _Connection:
-    """One socket and when it last finished an exchange (monotonic seconds)."""
+    """One stream and when it last finished an exchange (monotonic seconds)."""
 
-    __slots__ = ("last_used", "sock")
+    __slots__ = ("last_used", "reader", "writer")
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
         self.last_used = time.monotonic()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        with contextlib.suppress(Exception):
+            self.writer.close()
 
     def dropped(self) -> bool:
         """True when an idle connection has something to read: the server's FIN or RST (or
-        stray bytes). Either way it cannot carry a new request (urllib3 checks the same)."""
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+        stray bytes). Either way it cannot carry a new request (urllib3 checks the same). The
+        socket itself is polled because the loop may not have run since the FIN arrived."""
+        if self.writer.is_closing() or self.reader.at_eof():
+            return True
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
             return True
         poller = select.poll()  # not select(): file descriptors above 1023 are fine here
-        poller.register(self.sock, select.POLLIN)
+        poller.register(sock.fileno(), select.POLLIN)
         return bool(poller.poll(0))
 
 
 class HttpTransport:
-    """HTTP/1.1 to the origin of `base_url` over at most `max_connections` keep-alive sockets.
+    """HTTP/1.1 to the origin of `base_url` over at most `max_connections` keep-alive streams.
 
-    Thread-safe: each request takes a connection to itself (the most recently used idle one, or a
-    new one) and puts it back only after reading the whole answer. Nothing is ever sent twice,
-    with one exception that is safe: when writing to a *reused* connection fails, the server
-    closed it while idle and cannot have a complete request, so the request is written once more
-    on a new connection. An answer that never comes (timeout, reset, the server hanging up
-    before the status line, even on a reused connection) raises NoAnswer and is not repeated:
-    a server that read the request and then crashed looks the same on the wire. To keep that
-    rare, idle connections older than `idle_timeout` and ones the server has closed are
-    discarded before use. `connect_timeout` bounds TCP connect plus the TLS handshake (DNS
-    resolution is not bounded); `read_timeout` bounds each wait for the socket while writing the
-    request and reading the answer.
+    Used from one event loop: each request takes a connection to itself (the most recently
+    used idle one, or a new one) and puts it back only after reading the whole answer. Nothing
+    is ever sent twice, with one exception that is safe: when writing to a *reused* connection
+    fails, the server closed it while idle and cannot have a complete request, so the request
+    is written once more on a new connection. An answer that never comes (timeout, reset, the
+    server hanging up before the status line, even on a reused connection) raises NoAnswer and
+    is not repeated: a server that read the request and then crashed looks the same on the
+    wire. To keep that rare, idle connections older than `idle_timeout` and ones the server has
+    closed are discarded before use. `connect_timeout` bounds TCP connect plus the TLS handshake
+    (DNS resolution included); `read_timeout` bounds writing the request, and again reading the
+    whole answer.
     """
 
     def __init__(
@@ -131,6 +148,7 @@ class HttpTransport:
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.pool_timeout = connect_timeout + read_timeout if pool_timeout is None else pool_timeout
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self._ssl = (ssl_context or default_ssl_context()) if parts.scheme == "https" else None
         default_port = 443 if parts.scheme == "https" else 80
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -140,11 +158,10 @@ class HttpTransport:
         # Idle connections, most recently used last: reusing the warmest keeps the rest cooling
         # towards idle_timeout, so a burst's extra connections are closed rather than kept.
         self._idle: deque[_Connection] = deque()
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._lock = threading.Lock()
+        self._slots: asyncio.Semaphore | None = None  # made in the loop that uses it
         self._closed = False
 
-    def request(
+    async def request(
         self,
         method: str,
         target: str,
@@ -160,33 +177,37 @@ class HttpTransport:
         payload = self._encode(method, target, body, headers)
         if self._closed:
             raise RuntimeError("the HTTP transport is closed")
-        if not self._slots.acquire(timeout=self.pool_timeout):
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_connections)
+        try:
+            async with asyncio.timeout(self.pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
             raise NotSent(
                 f"no free connection to {self.host}:{self.port} within {self.pool_timeout:g} s",
                 stage="pool",
-            )
+            ) from None
         try:
             connection = self._reusable()
-            if connection is not None and not self._write(connection, payload, reused=True):
+            if connection is not None and not await self._write(connection, payload, reused=True):
                 connection = None
             if connection is None:
-                connection = self._connect()
-                self._write(connection, payload, reused=False)
-            return self._read(connection, method)
+                connection = await self._connect()
+                await self._write(connection, payload, reused=False)
+            return await self._read(connection, method)
         finally:
             self._slots.release()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Close idle connections now and busy ones when their request ends; later requests
         raise RuntimeError."""
-        with self._lock:  # no `_release` can slip a connection in after this
-            self._closed = True
-        while True:
-            try:
-                connection = self._idle.pop()
-            except IndexError:
-                return
+        self._closed = True
+        idle, self._idle = list(self._idle), deque()
+        for connection in idle:
             connection.close()
+        for connection in idle:
+            with contextlib.suppress(Exception):
+                await connection.writer.wait_closed()
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -205,43 +226,38 @@ class HttpTransport:
 
     def _reusable(self) -> _Connection | None:
         stale_before = time.monotonic() - self.idle_timeout
-        while True:
-            try:
-                connection = self._idle.pop()  # deque.pop is atomic: no lock needed
-            except IndexError:
-                return None
+        while self._idle:
+            connection = self._idle.pop()
             if connection.last_used >= stale_before and not connection.dropped():
                 return connection
             connection.close()
+        return None
 
-    def _connect(self) -> _Connection:
-        # A socket of our own rather than http.client's HTTPConnection, whose send() silently
-        # reconnects when its socket is gone and writes the head and the body separately; we
-        # need to know exactly what was written where. http.client still parses the answer.
+    async def _connect(self) -> _Connection:
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
-        except OSError as error:  # refused, unreachable, DNS (gaierror), connect timeout
+            async with asyncio.timeout(self.connect_timeout):
+                reader, writer = await asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl is not None else None,
+                    limit=MAX_HEAD,
+                )
+        except (OSError, TimeoutError) as error:  # refused, DNS, timeout, TLS (SSLError)
             raise NotSent(
                 f"cannot connect to {self.host}:{self.port}: {_describe(error)}", stage="connect"
             ) from error
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._ssl is not None:
-                sock = self._ssl.wrap_socket(sock, server_hostname=self.host)
-            sock.settimeout(self.read_timeout)
-        except OSError as error:  # TLS handshake failed or timed out: no request written yet
-            sock.close()
-            raise NotSent(
-                f"cannot connect to {self.host}:{self.port}: {_describe(error)}", stage="connect"
-            ) from error
-        return _Connection(sock)
+        # asyncio sets TCP_NODELAY on its TCP streams already: a request leaves at once.
+        return _Connection(reader, writer)
 
-    def _write(self, connection: _Connection, payload: bytes, *, reused: bool) -> bool:
+    async def _write(self, connection: _Connection, payload: bytes, *, reused: bool) -> bool:
         """Write the whole request; False when a reused connection turned out closed."""
         try:
-            # sendall returns once every byte is with the kernel; when it raises, the tail of
+            connection.writer.write(payload)
+            # drain returns once every byte is with the kernel; when it raises, the tail of
             # the request never left, and a server acts only on a complete request.
-            connection.sock.sendall(payload)
+            async with asyncio.timeout(self.read_timeout):
+                await connection.writer.drain()
         except _CLOSED_BY_PEER as error:
             connection.close()
             if reused:
@@ -249,7 +265,7 @@ class HttpTransport:
                 # have the request: the caller writes it once more on a new connection.
                 return False
             raise NotSent(f"{self._unsent()}: {_describe(error)}", stage="send") from error
-        except OSError as error:  # a write timeout: the server is not reading
+        except (OSError, TimeoutError) as error:  # a write timeout: the server is not reading
             connection.close()
             raise NotSent(f"{self._unsent()}: {_describe(error)}", stage="send") from error
         except BaseException:
@@ -260,32 +276,71 @@ class HttpTransport:
     def _unsent(self) -> str:
         return f"request to {self.host}:{self.port} not fully written"
 
-    def _read(self, connection: _Connection, method: str) -> Response:
-        response = HTTPResponse(connection.sock, method=method)
+    async def _read(self, connection: _Connection, method: str) -> Response:
         try:
-            response.begin()
-            body = response.read()
+            async with asyncio.timeout(self.read_timeout):
+                response, keep_alive = await _read_response(connection.reader, method)
         except Exception as error:  # timeout, reset, garbage: the request may have been taken
             connection.close()
             raise NoAnswer(f"no answer from {self.host}:{self.port}: {_describe(error)}") from error
         except BaseException:
             connection.close()
             raise
-        finally:
-            response.close()  # the file over the socket, not the socket
-        if response.will_close:
-            connection.close()
+        if keep_alive and not self._closed:
+            connection.last_used = time.monotonic()
+            self._idle.append(connection)
         else:
-            self._release(connection)
-        return Response(response.status, response.headers, body)
+            connection.close()
+        return response
 
-    def _release(self, connection: _Connection) -> None:
-        connection.last_used = time.monotonic()
-        with self._lock:
-            if not self._closed:
-                self._idle.append(connection)
-                return
-        connection.close()
+
+async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[Response, bool]:
+    """One answer (1xx interim answers skipped) and whether the connection may be reused."""
+    while True:
+        head = await reader.readuntil(b"\r\n\r\n")
+        line, _, fields = head[:-4].partition(b"\r\n")
+        matched = _STATUS_LINE.fullmatch(line)
+        if matched is None:
+            raise ValueError(f"not an HTTP/1.x status line: {line[:80]!r}")
+        status = int(matched.group(2))
+        if not 100 <= status < 200 or status == 101:
+            break
+    headers = Headers()
+    for field in fields.split(b"\r\n") if fields else ():
+        name, colon, value = field.partition(b":")
+        if not colon or not name or name != name.strip():
+            raise ValueError(f"malformed header field: {field[:80]!r}")
+        headers[name.decode("latin-1").lower()] = value.strip().decode("latin-1")
+    connection_tokens = {t.strip().lower() for t in (headers.get("connection") or "").split(",")}
+    keep_alive = (
+        "keep-alive" in connection_tokens
+        if matched.group(1) == b"0"
+        else "close" not in connection_tokens
+    )
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return Response(status, headers, b""), keep_alive
+    if "chunked" in (headers.get("transfer-encoding") or "").lower():
+        return Response(status, headers, await _read_chunked(reader)), keep_alive
+    length = headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise ValueError(f"bad Content-Length: {length[:40]!r}")
+        return Response(status, headers, await reader.readexactly(int(length))), keep_alive
+    return Response(status, headers, await reader.read()), False  # the body ends with the stream
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts = []
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailer fields, ignored
+                pass
+            return b"".join(parts)
+        parts.append(await reader.readexactly(size))
+        if await reader.readexactly(2) != b"\r\n":
+            raise ValueError("chunk not followed by CRLF")
 
 
 def _header_lines(headers: Mapping[str, str]) -> bytes:

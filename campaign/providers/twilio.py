@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
-from campaign.providers.base import OutboundMessage, ProviderError, SendResult
+from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
 from campaign.providers.transport import HttpTransport, NoAnswer, NotSent, Response
 
 API_VERSION = "2010-04-01"
@@ -49,8 +49,8 @@ TWILIO_STATUSES: dict[str, str] = {
 _AMBIGUOUS_STATUSES = frozenset({502, 504})
 
 
-class TwilioProvider:
-    """Sends through Twilio's REST API; `send` may be called from many threads at once."""
+class TwilioProvider(LoopProvider):
+    """Sends through Twilio's REST API, up to `max_connections` requests at once."""
 
     name = "twilio"
 
@@ -64,8 +64,7 @@ class TwilioProvider:
         read_timeout: float,
         max_connections: int = 64,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+        super().__init__(concurrency=max_connections)
         self.account_sid = account_sid
         self.messages_url = (
             f"{api_base.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
@@ -88,13 +87,15 @@ class TwilioProvider:
             },
         )
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    async def _send(self, message: OutboundMessage) -> SendResult:
         """POST one message; map every outcome onto SendResult or a ProviderError with policy."""
         form = {"To": message.to, "From": message.from_, "Body": message.body}
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
         try:
-            response = self._transport.request("POST", self._target, body=urlencode(form).encode())
+            response = await self._transport.request(
+                "POST", self._target, body=urlencode(form).encode()
+            )
         except NotSent as exc:
             # Twilio cannot hold a complete request, so it cannot have created the message.
             raise ProviderError(_NOT_SENT_CODES[exc.stage], _describe(exc), retryable=True) from exc
@@ -106,9 +107,8 @@ class TwilioProvider:
             raise ProviderError("request", f"invalid request: {_describe(exc)}") from exc
         return _result(response)
 
-    def close(self) -> None:
-        """Close every connection (a later `send` raises RuntimeError)."""
-        self._transport.close()
+    async def _close(self) -> None:
+        await self._transport.close()
 
 
 _NOT_SENT_CODES = {"pool": "pool", "connect": "connect", "send": "write"}

@@ -2,8 +2,9 @@
 
 Each round claims a few texts with a conditional update (`queued` -> `sending`, skipping rows
 another worker holds), renders them with the template compiled once for the batch, commits and
-releases its database connection, waits for the sender's turn, then sends them concurrently
-from a thread pool and records every outcome in one statement. A repeated or duplicated job
+releases its database connection, reserves the sender's slots for the round, then hands the
+round to the provider, whose event loop sends them concurrently, each at its slot, and records
+every outcome in one statement. A repeated or duplicated job
 finds nothing left to claim, so no text is sent twice.
 
 A job works for at most TIME_SLICE seconds and then re-enqueues the rest of its batch, so a slow
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,14 @@ from campaign.models import (
     utcnow,
 )
 from campaign.models.text_outcomes import Outcome, record_outcomes
-from campaign.providers import OutboundMessage, Provider, ProviderError, build_provider
+from campaign.providers import (
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    SendResult,
+    Timed,
+    build_provider,
+)
 from campaign.templates_engine import (
     CompiledTemplate,
     RenderError,
@@ -125,16 +132,15 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
     throttle = SenderThrottle(redis_store.connection)
     started = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=config["SEND_CONCURRENCY"]) as pool:
-            while (
-                time.monotonic() - started < TIME_SLICE
-                and not shutdown.requested()
-                and _active(engagement_id)
-            ):
-                claimed = _claim(batch, _round_size(batch, config))
-                if not claimed:
-                    break
-                _send_round(batch, claimed, provider, throttle, pool, config)
+        while (
+            time.monotonic() - started < TIME_SLICE
+            and not shutdown.requested()
+            and _active(engagement_id)
+        ):
+            claimed = _claim(batch, _round_size(batch, config))
+            if not claimed:
+                break
+            _send_round(batch, claimed, provider, throttle, config)
     finally:
         provider.close()
     _continue_later(batch)
@@ -290,7 +296,6 @@ def _send_round(
     claimed: list[Claimed],
     provider: Provider,
     throttle: SenderThrottle,
-    pool: ThreadPoolExecutor,
     config: Any,
 ) -> None:
     ready, outcomes = _render(batch, claimed, config["MAX_SEGMENTS"])
@@ -305,26 +310,29 @@ def _send_round(
         max_wait=MAX_THROTTLE_WAIT,
     )
     reserved_at = time.monotonic()
-    futures: list[tuple[Future[Any], Ready]] = []
-    for item, wait in zip(ready, waits, strict=False):
-        delay = reserved_at + wait - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        message = OutboundMessage(
-            item.claimed.text_id,
-            item.claimed.to,
-            batch.sender,
-            item.body,
-            status_callback_url(config, item.claimed.text_id),
-        )
-        futures.append((pool.submit(provider.send, message), item))
-    if len(waits) < len(ready):
+    sending = ready[: len(waits)]
+    results = provider.send_many(
+        [
+            Timed(
+                reserved_at + wait,
+                OutboundMessage(
+                    item.claimed.text_id,
+                    item.claimed.to,
+                    batch.sender,
+                    item.body,
+                    status_callback_url(config, item.claimed.text_id),
+                ),
+            )
+            for item, wait in zip(sending, waits, strict=True)
+        ]
+    )
+    if len(sending) < len(ready):
         # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.
         later = utcnow() + timedelta(seconds=MAX_THROTTLE_WAIT)
-        outcomes.extend(_deferred(rest, later) for rest in ready[len(waits) :])
+        outcomes.extend(_deferred(rest, later) for rest in ready[len(sending) :])
     outcomes.extend(
-        _outcome(future, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
-        for future, item in futures
+        _outcome(result, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
+        for result, item in zip(results, sending, strict=True)
     )
     record_outcomes(outcomes, utcnow())
     db.session.commit()
@@ -343,33 +351,22 @@ def _deferred(item: Ready, later: datetime) -> Outcome:
     )
 
 
-def _outcome(future: Future[Any], item: Ready, max_attempts: int, retry_backoff: float) -> Outcome:
+def _outcome(
+    result: SendResult | Exception, item: Ready, max_attempts: int, retry_backoff: float
+) -> Outcome:
     claimed = item.claimed
     base = {"body": item.body, "segments": item.segments, "retry_attempts": claimed.retry_attempts}
-    try:
-        result = future.result()
-    except ProviderError as exc:
-        details = {"error_code": exc.code, "error_detail": exc.detail}
-        if exc.ambiguous:
-            return Outcome(
-                claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN, **base, **details
-            )
-        attempts = claimed.retry_attempts + 1
-        base["retry_attempts"] = attempts
-        if exc.retryable and attempts < max_attempts:
-            backoff = retry_backoff * 2 ** (attempts - 1)
-            delay = min(MAX_BACKOFF, max(exc.retry_after or 0.0, backoff))
-            return Outcome(
-                claimed.text_id,
-                claimed.envelope_id,
-                TextStatus.QUEUED,
-                **base,
-                **details,
-                next_attempt_at=utcnow() + timedelta(seconds=delay),
-            )
-        return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.FAILED, **base, **details)
-    except Exception:  # a provider bug: the request may have gone out, so never resend it
-        log.exception("provider raised unexpectedly for text %s", claimed.text_id)
+    if isinstance(result, SendResult):
+        return Outcome(
+            claimed.text_id,
+            claimed.envelope_id,
+            TextStatus(result.status),
+            **base,
+            provider_message_id=result.provider_message_id,
+        )
+    if not isinstance(result, ProviderError):
+        # A provider bug: the request may have gone out, so never resend it.
+        log.error("provider raised unexpectedly for text %s", claimed.text_id, exc_info=result)
         return Outcome(
             claimed.text_id,
             claimed.envelope_id,
@@ -378,13 +375,23 @@ def _outcome(future: Future[Any], item: Ready, max_attempts: int, retry_backoff:
             error_code="provider-exception",
             error_detail="the provider failed unexpectedly; see the worker log",
         )
-    return Outcome(
-        claimed.text_id,
-        claimed.envelope_id,
-        TextStatus(result.status),
-        **base,
-        provider_message_id=result.provider_message_id,
-    )
+    details = {"error_code": result.code, "error_detail": result.detail}
+    if result.ambiguous:
+        return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN, **base, **details)
+    attempts = claimed.retry_attempts + 1
+    base["retry_attempts"] = attempts
+    if result.retryable and attempts < max_attempts:
+        backoff = retry_backoff * 2 ** (attempts - 1)
+        delay = min(MAX_BACKOFF, max(result.retry_after or 0.0, backoff))
+        return Outcome(
+            claimed.text_id,
+            claimed.envelope_id,
+            TextStatus.QUEUED,
+            **base,
+            **details,
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+        )
+    return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.FAILED, **base, **details)
 
 
 def _continue_later(batch: Batch) -> None:

@@ -1,9 +1,13 @@
 """HttpTransport against small loopback servers that misbehave on purpose: reuse, timeouts,
-refusals, servers that close connections, and many threads sharing one pool.
+refusals, servers that close connections, and many concurrent requests sharing one pool.
+
+The servers are threads with blocking sockets; each test drives the asyncio transport through
+`Client`, which runs its coroutines on one event loop, as a provider does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
@@ -13,13 +17,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from campaign.providers.transport import HttpTransport, NoAnswer, NotSent
+from campaign.providers.transport import HttpTransport, NoAnswer, NotSent, Response
 
 Handler = Callable[["Peer"], None]
 
@@ -157,19 +160,49 @@ def serve() -> Iterator[Callable[..., LoopbackServer]]:
         server.close()
 
 
-@pytest.fixture
-def transports() -> Iterator[Callable[..., HttpTransport]]:
-    made: list[HttpTransport] = []
+class Client:
+    """An HttpTransport and the event loop it lives on; `request` runs one request to its end."""
 
-    def make(url: str, **options: float) -> HttpTransport:
-        settings = {"connect_timeout": 2.0, "read_timeout": 5.0, **options}
-        transport = HttpTransport(url, **settings)  # type: ignore[arg-type]
-        made.append(transport)
-        return transport
+    def __init__(self, url: str, **options: object) -> None:
+        settings: dict[str, object] = {"connect_timeout": 2.0, "read_timeout": 5.0, **options}
+        self.transport = HttpTransport(url, **settings)  # type: ignore[arg-type]
+        self.runner = asyncio.Runner()
+
+    def request(self, method: str, target: str, **options: object) -> Response:
+        return self.runner.run(self.transport.request(method, target, **options))  # type: ignore[arg-type]
+
+    def gather(self, *requests: tuple[str, str, bytes | None]) -> list[Response | BaseException]:
+        """Run the requests concurrently; each one's answer or exception, in order."""
+
+        async def all_of() -> list[Response | BaseException]:
+            return await asyncio.gather(
+                *(self.transport.request(m, t, body=b) for m, t, b in requests),
+                return_exceptions=True,
+            )
+
+        return self.runner.run(all_of())
+
+    def close(self) -> None:
+        self.runner.run(self.transport.close())
+
+    def dispose(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+        self.runner.close()
+
+
+@pytest.fixture
+def transports() -> Iterator[Callable[..., Client]]:
+    made: list[Client] = []
+
+    def make(url: str, **options: object) -> Client:
+        client = Client(url, **options)
+        made.append(client)
+        return client
 
     yield make
-    for transport in made:
-        transport.close()
+    for client in made:
+        client.dispose()
 
 
 def echo(peer: Peer) -> None:
@@ -188,18 +221,13 @@ def free_port() -> int:
 
 
 def test_request_returns_status_headers_and_body_and_sends_host_and_headers(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     server = serve(echo)
-    transport = HttpTransport(
-        server.url, connect_timeout=2.0, read_timeout=5.0, headers={"Authorization": "Basic eA=="}
+    transport = transports(server.url, headers={"Authorization": "Basic eA=="})
+    response = transport.request(
+        "POST", "/a/b?c=1", body=b"To=%2B1&Body=hi", headers={"Content-Type": "text/plain"}
     )
-    try:
-        response = transport.request(
-            "POST", "/a/b?c=1", body=b"To=%2B1&Body=hi", headers={"Content-Type": "text/plain"}
-        )
-    finally:
-        transport.close()
 
     assert (response.status, response.body) == (200, b"To=%2B1&Body=hi")
     assert response.headers.get("x-echo") == response.headers.get("X-ECHO") == "yes"
@@ -216,7 +244,7 @@ def test_request_returns_status_headers_and_body_and_sends_host_and_headers(
 
 
 def test_sequential_requests_reuse_one_keep_alive_connection(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     server = serve(echo)
     transport = transports(server.url)
@@ -228,7 +256,7 @@ def test_sequential_requests_reuse_one_keep_alive_connection(
 
 
 def test_answer_with_connection_close_is_not_reused(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     def close_after_each(peer: Peer) -> None:
         if peer.read_request() is not None:
@@ -243,7 +271,7 @@ def test_answer_with_connection_close_is_not_reused(
 
 
 def test_chunked_answer_is_read_whole_and_the_connection_is_reused(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     def chunked(peer: Peer) -> None:
         while peer.read_request() is not None:
@@ -262,7 +290,7 @@ def test_chunked_answer_is_read_whole_and_the_connection_is_reused(
 
 
 def test_idle_connection_older_than_idle_timeout_is_replaced(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     server = serve(echo)
     transport = transports(server.url, idle_timeout=0.05)
@@ -277,7 +305,7 @@ def test_idle_connection_older_than_idle_timeout_is_replaced(
 # --- failures before the request leaves: NotSent -------------------------------------------------
 
 
-def test_nothing_listening_is_not_sent_at_connect(transports: Callable[..., HttpTransport]) -> None:
+def test_nothing_listening_is_not_sent_at_connect(transports: Callable[..., Client]) -> None:
     transport = transports(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(NotSent) as caught:
         transport.request("GET", "/")
@@ -303,14 +331,12 @@ def test_connect_timeout_is_not_sent() -> None:
                     filler.connect(address)
                 except TimeoutError:
                     break  # the queue is full
-            transport = HttpTransport(
-                f"http://127.0.0.1:{address[1]}", connect_timeout=0.3, read_timeout=5.0
-            )
+            transport = Client(f"http://127.0.0.1:{address[1]}", connect_timeout=0.3)
             try:
                 with pytest.raises(NotSent) as caught:
                     transport.request("GET", "/")
             finally:
-                transport.close()
+                transport.dispose()
         finally:
             for filler in fillers:
                 filler.close()
@@ -320,7 +346,7 @@ def test_connect_timeout_is_not_sent() -> None:
 
 
 def test_write_failure_on_a_new_connection_is_not_sent_and_not_retried(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     body_seen: list[bool] = []
 
@@ -342,7 +368,7 @@ def test_write_failure_on_a_new_connection_is_not_sent_and_not_retried(
 
 
 def test_all_connections_busy_is_not_sent_from_the_pool(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     arrived, release = threading.Event(), threading.Event()
 
@@ -353,23 +379,30 @@ def test_all_connections_busy_is_not_sent_from_the_pool(
             peer.answer(b"done")
 
     server = serve(slow)
-    transport = transports(server.url, max_connections=1, pool_timeout=0.2)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(transport.request, "GET", "/first")
-        assert arrived.wait(5)
+    client = transports(server.url, max_connections=1, pool_timeout=0.2)
+
+    async def second_while_first_is_answered() -> tuple[BaseException | None, Response]:
+        first = asyncio.ensure_future(client.transport.request("GET", "/first"))
+        assert await asyncio.to_thread(arrived.wait, 5)
         try:
-            with pytest.raises(NotSent) as caught:
-                transport.request("GET", "/second")
+            await client.transport.request("GET", "/second")
+        except NotSent as error:
+            caught: BaseException | None = error
+        else:
+            caught = None
         finally:
             release.set()
-        assert first.result(timeout=10).body == b"done"
+        return caught, await first
 
-    assert caught.value.stage == "pool"
+    caught, first = client.runner.run(second_while_first_is_answered())
+
+    assert first.body == b"done"
+    assert isinstance(caught, NotSent) and caught.stage == "pool"
     assert [request.target for request in server.requests] == ["/first"]
 
 
 def test_request_that_would_split_the_request_line_or_a_header_is_refused_unsent(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     server = serve(echo)
     transport = transports(server.url)
@@ -382,7 +415,7 @@ def test_request_that_would_split_the_request_line_or_a_header_is_refused_unsent
 
 
 def test_request_after_close_is_refused(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     server = serve(echo)
     transport = transports(server.url)
@@ -398,7 +431,7 @@ def test_request_after_close_is_refused(
 
 
 def test_answer_slower_than_read_timeout_is_no_answer_and_not_resent(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     gave_up = threading.Event()
 
@@ -420,7 +453,7 @@ def test_answer_slower_than_read_timeout_is_no_answer_and_not_resent(
 
 
 def test_hang_up_after_reading_the_request_is_no_answer_even_on_a_reused_connection(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     def answer_once_then_hang_up(peer: Peer) -> None:
         if peer.read_request() is not None:
@@ -439,7 +472,7 @@ def test_hang_up_after_reading_the_request_is_no_answer_even_on_a_reused_connect
 
 
 def test_garbage_instead_of_an_answer_is_no_answer(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     def garbage(peer: Peer) -> None:
         if peer.read_request() is not None:
@@ -457,7 +490,7 @@ def test_garbage_instead_of_an_answer_is_no_answer(
 
 
 def test_connection_the_server_closed_while_idle_is_replaced_before_sending(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     closed = threading.Event()
 
@@ -481,7 +514,7 @@ def test_connection_the_server_closed_while_idle_is_replaced_before_sending(
 
 
 def test_write_failure_on_a_reused_connection_is_retried_once_on_a_new_one(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     partial_heads: list[str] = []
 
@@ -515,17 +548,16 @@ def test_write_failure_on_a_reused_connection_is_retried_once_on_a_new_one(
 # --- concurrency ---------------------------------------------------------------------------------
 
 
-def test_many_threads_each_request_exactly_once_within_max_connections(
-    serve: Callable[..., LoopbackServer], transports: Callable[..., HttpTransport]
+def test_many_concurrent_requests_each_go_exactly_once_within_max_connections(
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
 ) -> None:
     server = serve(echo)
     transport = transports(server.url, max_connections=8)
     bodies = [f"message {index}".encode() for index in range(2000)]
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        answers = list(pool.map(lambda body: transport.request("POST", "/", body=body), bodies))
+    answers = transport.gather(*(("POST", "/", body) for body in bodies))
 
-    # Each thread got the answer to its own request, never another thread's.
-    assert [answer.body for answer in answers] == bodies
+    # Each request got its own answer, never another's.
+    assert [getattr(answer, "body", answer) for answer in answers] == bodies
     assert sorted(request.body for request in server.requests) == sorted(bodies)
     assert 1 <= server.connections <= 8
 
@@ -572,16 +604,11 @@ def test_https_requests_verify_the_certificate_and_reuse_the_connection(
     cert, key = certificate
     server = tls_server(serve, cert, key)
     trusting = ssl.create_default_context(cafile=str(cert))
-    transport = HttpTransport(
-        f"https://localhost:{server.port}",
-        connect_timeout=2.0,
-        read_timeout=5.0,
-        ssl_context=trusting,
-    )
+    transport = Client(f"https://localhost:{server.port}", ssl_context=trusting)
     try:
         bodies = [transport.request("POST", "/", body=f"{i}".encode()).body for i in range(3)]
     finally:
-        transport.close()
+        transport.dispose()
 
     assert bodies == [b"0", b"1", b"2"]
     assert server.connections == 1
@@ -592,14 +619,12 @@ def test_https_with_an_untrusted_certificate_is_not_sent(
     serve: Callable[..., LoopbackServer], certificate: tuple[Path, Path]
 ) -> None:
     server = tls_server(serve, *certificate)
-    transport = HttpTransport(
-        f"https://localhost:{server.port}", connect_timeout=2.0, read_timeout=5.0
-    )
+    transport = Client(f"https://localhost:{server.port}")
     try:
         with pytest.raises(NotSent) as caught:
             transport.request("GET", "/")
     finally:
-        transport.close()
+        transport.dispose()
 
     assert caught.value.stage == "connect"
     assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)

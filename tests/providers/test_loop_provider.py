@@ -1,0 +1,106 @@
+"""LoopProvider.send_many: each message no earlier than its slot, in slot order, never more than
+`concurrency` in flight, and each message's failure kept to itself."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult, Timed
+
+
+class Recorder(LoopProvider):
+    """Takes `latency` seconds per message and notes when each started and how many overlapped."""
+
+    name = "recorder"
+
+    def __init__(self, concurrency: int, latency: float = 0.0) -> None:
+        super().__init__(concurrency)
+        self.latency = latency
+        self.started: dict[str, float] = {}
+        self.in_flight = self.most_in_flight = 0
+
+    async def _send(self, message: OutboundMessage) -> SendResult:
+        self.started[message.text_id] = time.monotonic()
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+            if message.body == "refused":
+                raise ProviderError("21610", "unsubscribed recipient")
+            if message.body == "bug":
+                raise KeyError("provider bug")
+            return SendResult(provider_message_id=f"id-{message.text_id}")
+        finally:
+            self.in_flight -= 1
+
+
+def outbound(text_id: str, body: str = "Hello") -> OutboundMessage:
+    return OutboundMessage(text_id, "+15197566220", "+15195550100", body)
+
+
+def test_each_message_leaves_at_or_after_its_slot_in_slot_order() -> None:
+    provider = Recorder(concurrency=4)
+    start = time.monotonic()
+    slots = [start + 0.02 * index for index in range(10)]
+    try:
+        results = provider.send_many(
+            [Timed(slot, outbound(f"t{index}")) for index, slot in enumerate(slots)]
+        )
+    finally:
+        provider.close()
+
+    assert [r.provider_message_id for r in results] == [f"id-t{i}" for i in range(10)]  # type: ignore[union-attr]
+    started = [provider.started[f"t{index}"] for index in range(10)]
+    assert all(at >= slot for at, slot in zip(started, slots, strict=True))
+    assert started == sorted(started)
+
+
+def test_never_more_than_concurrency_requests_in_flight() -> None:
+    provider = Recorder(concurrency=3, latency=0.01)
+    try:
+        results = provider.send_many([Timed(0.0, outbound(f"t{i}")) for i in range(20)])
+    finally:
+        provider.close()
+
+    assert len(results) == 20 and all(isinstance(r, SendResult) for r in results)
+    assert provider.most_in_flight == 3
+
+
+def test_each_failure_is_returned_for_its_own_message_and_the_rest_still_go() -> None:
+    provider = Recorder(concurrency=2)
+    try:
+        refused, bug, fine = provider.send_many(
+            [
+                Timed(0.0, outbound("a", "refused")),
+                Timed(0.0, outbound("b", "bug")),
+                Timed(0.0, outbound("c")),
+            ]
+        )
+        with pytest.raises(ProviderError):
+            provider.send(outbound("d", "refused"))
+    finally:
+        provider.close()
+
+    assert isinstance(refused, ProviderError) and refused.code == "21610"
+    assert isinstance(bug, KeyError)
+    assert isinstance(fine, SendResult) and fine.provider_message_id == "id-c"
+
+
+def test_a_closed_provider_refuses_to_send() -> None:
+    provider = Recorder(concurrency=1)
+    assert provider.send(outbound("a")).provider_message_id == "id-a"
+    provider.close()
+    provider.close()  # closing twice is harmless
+
+    with pytest.raises(RuntimeError):
+        provider.send(outbound("b"))
+    with pytest.raises(RuntimeError):
+        provider.send_many([Timed(0.0, outbound("c"))])
+
+
+def test_concurrency_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        Recorder(concurrency=0)
