@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from campaign.errors import NotFound
 from campaign.extensions import db
-from campaign.models import Text, TextStatus, utcnow
+from campaign.models import Engagement, Text, TextStatus, utcnow
 from campaign.models.text_outcomes import advance_status
 from campaign.workers.progress import request_refresh
 
@@ -23,13 +23,18 @@ def record_carrier_report(
     Reports may come twice, late or out of order: a status never moves backwards, so only the
     first report of the furthest state counts.
     """
-    engagement_id = db.session.scalar(select(Text.engagement_id).where(Text.id == text_id))
-    if engagement_id is None:
+    found = db.session.execute(
+        select(Text.engagement_id, Engagement.count_total)
+        .join(Engagement, Engagement.id == Text.engagement_id)
+        .where(Text.id == text_id)
+    ).first()
+    if found is None:
         raise NotFound(f"no text with id {text_id!r}")
+    engagement_id, envelope_count = found
     moved = advance_status(
         text_id, status, utcnow(), error_code=error_code, error_detail=error_detail
     )
     db.session.commit()
     if moved:
-        request_refresh(engagement_id)
+        request_refresh(engagement_id, envelope_count)
     return moved

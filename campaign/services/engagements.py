@@ -112,7 +112,7 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
         _cancel_remaining(engagement)
     db.session.commit()
     if target == EngagementStatus.CANCELLED and engagement.count_total is not None:
-        request_refresh(engagement.id)
+        request_refresh(engagement.id, engagement.count_total)
     return False
 
 

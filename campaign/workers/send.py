@@ -78,6 +78,7 @@ class Batch:
     sender: str
     throughput: int
     template: CompiledTemplate
+    envelope_count: int | None
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
     finally:
         provider.close()
     _continue_later(batch)
-    request_refresh(engagement_id)
+    request_refresh(engagement_id, batch.envelope_count)
 
 
 def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch | None:
@@ -165,6 +166,7 @@ def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch |
         activity.phone_number.number,
         activity.phone_number.throughput,
         compile_template(activity.text_template.body),
+        engagement.count_total,
     )
     # The first batch to run marks the engagement as sending.
     db.session.execute(

@@ -55,7 +55,7 @@ def sweep() -> None:
         if _has_work(engagement.id):
             enqueue_dispatch(engagement, rescue=f"sweep{time.time_ns()}")
         else:
-            request_refresh(engagement.id)
+            request_refresh(engagement.id, engagement.count_total)
     db.session.commit()
 
 
@@ -70,13 +70,17 @@ def _settle_interrupted(claimed_before: object) -> None:
             claimed_at=None,
             updated_at=utcnow(),
         )
-        .returning(Text.envelope_id, Text.engagement_id)
+        .returning(Text.id, Text.engagement_id)
         .execution_options(synchronize_session=False)
     ).all()
-    sync_envelopes([envelope_id for envelope_id, _ in rows], utcnow())
+    sync_envelopes([text_id for text_id, _ in rows], utcnow())
     db.session.commit()
-    for engagement_id in {engagement_id for _, engagement_id in rows}:
-        request_refresh(engagement_id)
+    engagement_ids = {engagement_id for _, engagement_id in rows}
+    totals = db.session.execute(
+        select(Engagement.id, Engagement.count_total).where(Engagement.id.in_(engagement_ids))
+    ).all()
+    for engagement_id, total in totals:
+        request_refresh(engagement_id, total)
 
 
 def _engagements_with_jobs() -> set[str]:

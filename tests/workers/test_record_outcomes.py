@@ -1,5 +1,6 @@
 """record_outcomes: a round's results stored in one call, a callback that overtook the send kept,
-and envelopes kept in step (on Postgres as one statement over arrays, on SQLite row by row)."""
+and envelopes kept in step (on Postgres as one statement over arrays, on SQLite row by row); and
+how often the counters those changes feed are recounted."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select, update
 from campaign.extensions import db
 from campaign.models import Envelope, Text, TextStatus, utcnow
 from campaign.models.text_outcomes import Outcome, advance_status, record_outcomes
+from campaign.workers.progress import refresh_interval
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.workers.test_control import _run_dispatch_only
@@ -161,3 +163,16 @@ def test_a_callback_that_overtook_the_send_keeps_its_status_and_error(
         "Unreachable destination handset",
     )
     assert state[undelivered.id][10] == "failed"
+
+
+def test_engagements_are_recounted_less_often_the_larger_they_are() -> None:
+    # A recount reads every envelope: about 100,000 rows a second at most, per engagement.
+    assert [refresh_interval(n) for n in (None, 0, 1, 100_000, 100_001, 1_000_000)] == [
+        1,
+        1,
+        1,
+        1,
+        2,
+        10,
+    ]
+    assert refresh_interval(100_000_000) == 30
