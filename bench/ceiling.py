@@ -1,23 +1,22 @@
 """The physical limits the engine is read against: raw HTTP POSTs to the sink and raw COPY.
 
 `http_ceiling` POSTs Twilio-form requests to the sink from 64 keep-alive connections on plain
-asyncio streams (requests built before the clock starts). `threads_ceiling` and `httpx_ceiling`
-do the same through httpx (threads with a client each, as the send job does; AsyncClient) to
-show what the client library costs. `copy_ceiling` COPYs the same envelope rows, preformatted,
-into a scratch table shaped like `envelopes` (its indexes and unique constraint included).
+asyncio streams (requests built before the clock starts). `provider_ceiling` sends the same
+messages through the engine's own TwilioProvider, in rounds, with nothing else around it: what
+the engine's HTTP side alone can do, so the rest of the gap is the bookkeeping. `copy_ceiling`
+COPYs the same envelope rows, preformatted, into a scratch table shaped like `envelopes` (its
+indexes and unique constraint included).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
-import httpx
 import orjson
 import psycopg
 
@@ -85,57 +84,42 @@ def http_ceiling(
     return asyncio.run(_raw(url, auth, forms, concurrency))
 
 
-async def _httpx(
-    url: str, auth: tuple[str, str], forms: list[dict[str, str]], concurrency: int
+def provider_ceiling(
+    api_base: str,
+    auth: tuple[str, str],
+    forms: list[dict[str, str]],
+    concurrency: int = 32,
+    round_size: int = 256,
 ) -> tuple[float, int]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    pending = iter(forms)
-    created = 0
-    async with httpx.AsyncClient(auth=auth, limits=limits, timeout=30) as client:
+    """(seconds, messages accepted) for the engine's own TwilioProvider sending every form in
+    rounds, as a send job does, with no database, rendering or pacing around it."""
+    from campaign.providers import OutboundMessage, SendResult, Timed
+    from campaign.providers.twilio import TwilioProvider
 
-        async def loop() -> None:
-            nonlocal created
-            for form in pending:
-                response = await client.post(url, data=form)
-                created += response.status_code == 201
-
+    provider = TwilioProvider(
+        account_sid=auth[0],
+        auth_token=auth[1],
+        api_base=api_base,
+        connect_timeout=5.0,
+        read_timeout=15.0,
+        max_connections=concurrency,
+    )
+    messages = [
+        OutboundMessage(f"{index:022d}", f["To"], f["From"], f["Body"], f["StatusCallback"])
+        for index, f in enumerate(forms)
+    ]
+    accepted = 0
+    try:
         started = time.monotonic()
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
-        return time.monotonic() - started, created
-
-
-def httpx_ceiling(
-    url: str, auth: tuple[str, str], forms: list[dict[str, str]], concurrency: int = 64
-) -> tuple[float, int]:
-    """(seconds, requests answered 201) for POSTing every form through httpx.AsyncClient."""
-    return asyncio.run(_httpx(url, auth, forms, concurrency))
-
-
-def threads_ceiling(
-    url: str, auth: tuple[str, str], forms: list[dict[str, str]], threads: int = 32
-) -> tuple[float, int]:
-    """(seconds, requests answered 201) for POSTing every form from `threads` threads, each
-    with its own keep-alive httpx.Client: the send job's client design, in one process."""
-    pending = iter(forms)
-    lock = threading.Lock()
-    created = [0] * threads
-
-    def loop(index: int) -> None:
-        with httpx.Client(auth=auth, timeout=30) as client:
-            while True:
-                with lock:
-                    form = next(pending, None)
-                if form is None:
-                    return
-                created[index] += client.post(url, data=form).status_code == 201
-
-    workers = [threading.Thread(target=loop, args=(index,)) for index in range(threads)]
-    started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return time.monotonic() - started, sum(created)
+        for start in range(0, len(messages), round_size):
+            results = provider.send_many(
+                [Timed(0.0, message) for message in messages[start : start + round_size]]
+            )
+            accepted += sum(isinstance(result, SendResult) for result in results)
+        elapsed = time.monotonic() - started
+    finally:
+        provider.close()
+    return elapsed, accepted
 
 
 def _escape(value: str) -> str:

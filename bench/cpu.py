@@ -29,48 +29,53 @@ def postgres_pids() -> list[int]:
     return found
 
 
-def _cpu_seconds(roots: list[int]) -> float:
+def _cpu_seconds(roots: list[int], *, tree: bool) -> float:
     total = 0.0
     for root in roots:
         try:
             process = psutil.Process(root)
-            tree = [process, *process.children(recursive=True)]
+            members = [process, *process.children(recursive=True)] if tree else [process]
         except psutil.Error:
             continue
-        for member in tree:
+        for member in members:
             try:
                 times = member.cpu_times()
             except psutil.Error:
                 continue
-            total += times.user + times.system + times.children_user + times.children_system
+            total += times.user + times.system
+            if tree:
+                total += times.children_user + times.children_system
     return total
 
 
 @dataclass
 class CpuAccount:
-    """CPU seconds per named part between `start()` and `stop()`, and the machine's total."""
+    """CPU seconds per named part between `start()` and `stop()`, and the machine's total.
+
+    Parts named in `alone` count their own processes only: the benchmark itself, whose
+    descendants are the whole stack."""
 
     parts: dict[str, Callable[[], list[int]]]
+    alone: frozenset[str] = frozenset()
     seconds: dict[str, float] = field(default_factory=dict)
     machine: float = 0.0
     _before: dict[str, float] = field(default_factory=dict)
     _machine_before: float = 0.0
 
     def start(self) -> CpuAccount:
-        self._before = {name: _cpu_seconds(roots()) for name, roots in self.parts.items()}
+        self._before = {name: self._read(name) for name in self.parts}
         machine = psutil.cpu_times()
         self._machine_before = machine.user + machine.system
         return self
 
     def stop(self) -> CpuAccount:
-        # The same roots as at the start: a process that exited meanwhile is in its parent's
-        # reaped-children times only if its parent is one of the roots' tree.
-        self.seconds = {
-            name: _cpu_seconds(roots()) - self._before[name] for name, roots in self.parts.items()
-        }
+        self.seconds = {name: self._read(name) - self._before[name] for name in self.parts}
         machine = psutil.cpu_times()
         self.machine = machine.user + machine.system - self._machine_before
         return self
+
+    def _read(self, name: str) -> float:
+        return _cpu_seconds(self.parts[name](), tree=name not in self.alone)
 
     def per_item_us(self, items: int) -> dict[str, float]:
         """Microseconds of CPU per item, per part, plus `machine` (everything that ran)."""

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.dispatch [--texts 20000] [--latency-runs 5] [--naive 1000]
 
-In one run: the raw HTTP ceiling (plain asyncio, 64 keep-alive connections, and httpx.AsyncClient
-for comparison) against the same sink; the latency from the PATCH to the first text at the sink
+In one run: the raw HTTP ceiling (plain asyncio, 64 keep-alive connections) against the same sink
+and the engine's own provider alone on it; the latency from the PATCH to the first text at the sink
 (median of small runs); the engine sending N texts through 2 `campaign worker`s with the sender's
 throughput at 10,000/s (texts/s from the PATCH to the last text at the sink, the workers' peak
 RSS including their work horses, every text exactly once); and the naive one-job-per-text design.
@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from bench.api import Api
-from bench.ceiling import http_ceiling, httpx_ceiling, threads_ceiling, twilio_forms
+from bench.ceiling import http_ceiling, provider_ceiling, twilio_forms
 from bench.cpu import CpuAccount, postgres_pids
 from bench.memory import PeakMemory
 from bench.naive import naive_dispatch
@@ -169,16 +169,7 @@ def run(args: argparse.Namespace) -> Report:
         )
         stack.sink.reset()
         raw_seconds, raw_ok = http_ceiling(stack.sink.messages_url, auth, forms, args.concurrency)
-        threads_seconds, threads_ok = threads_ceiling(
-            stack.sink.messages_url, auth, forms, args.threads
-        )
-        # httpcore's async pool costs O(connections) per request, so keep this one short.
-        async_forms = forms[:2_000]
-        httpx_seconds, httpx_ok = (
-            httpx_ceiling(stack.sink.messages_url, auth, async_forms, args.concurrency)
-            if args.httpx_ceiling
-            else (float("nan"), 0)
-        )
+        provider_seconds, provider_ok = provider_ceiling(stack.sink.url, auth, forms)
         latencies = latency_runs(
             stack,
             api,
@@ -243,17 +234,10 @@ def run(args: argparse.Namespace) -> Report:
     )
     report.add(
         "ceiling",
-        f"httpx.Client per thread, {args.threads} threads, 1 process",
-        len(forms) / threads_seconds,
+        "the engine's TwilioProvider alone, 32 connections, 1 process, no database",
+        len(forms) / provider_seconds,
         "req/s",
     )
-    if args.httpx_ceiling:
-        report.add(
-            "ceiling",
-            f"httpx.AsyncClient, {args.concurrency} connections ({len(async_forms):,})",
-            len(async_forms) / httpx_seconds,
-            "req/s",
-        )
     if naive is not None:
         naive_rate = naive["count"] / naive["seconds"]
         report.add(
@@ -283,8 +267,7 @@ def run(args: argparse.Namespace) -> Report:
         latencies=latencies,
         naive=naive,
         raw_ok=raw_ok,
-        httpx_ok=httpx_ok,
-        threads_ok=threads_ok,
+        provider_ok=provider_ok,
         per_process_mb=memory.per_process_mb(),
         profiles=[str(path) for path in engine["profiles"]],
     )
@@ -317,19 +300,7 @@ def main() -> None:
         help="requests for the raw HTTP ceiling (at most --texts)",
     )
     parser.add_argument(
-        "--concurrency", type=int, default=64, help="connections of the ceiling clients"
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=32,
-        help="threads of the httpx.Client ceiling (the send job's default)",
-    )
-    parser.add_argument(
-        "--no-httpx-ceiling",
-        dest="httpx_ceiling",
-        action="store_false",
-        help="skip the httpx.AsyncClient ceiling",
+        "--concurrency", type=int, default=64, help="connections of the raw HTTP ceiling"
     )
     parser.add_argument(
         "--batch-size",

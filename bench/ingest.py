@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> Report:
             for pid in stack.web_pids():
                 profiler.start(f"ingest-web-{pid}", pid)
         cpu = CpuAccount(
-            {"web": stack.web_pids, "Postgres": postgres_pids, "client": lambda: [os.getpid()]}
+            {"web": stack.web_pids, "Postgres": postgres_pids, "client": lambda: [os.getpid()]},
+            alone=frozenset({"client"}),
         )
         memory.start()
         cpu.start()
