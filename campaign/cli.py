@@ -13,7 +13,7 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -193,6 +193,19 @@ def run(port: int | None) -> None:
             child.wait(timeout=30)
 
 
+class CampaignGroup(FlaskGroup):
+    """Flask's group, except that `--help` with a malformed setting shows the one-line error
+    (Flask prints the traceback of any app that fails to load while listing commands)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            exc.show()
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
+
+
 def _create_app() -> Flask:
     from campaign import create_app
     from campaign.config import ConfigError
@@ -206,7 +219,7 @@ def _create_app() -> Flask:
 
 def main() -> None:
     """Entry point of the `campaign` console script."""
-    group = FlaskGroup(
+    group = CampaignGroup(
         create_app=_create_app,
         add_default_commands=False,
         load_dotenv=False,

@@ -378,3 +378,14 @@ def test_worker_burst_runs_a_queued_job_with_the_app_context(
     with app.app_context():
         job = Job.fetch("cli-sweep", connection=redis_store.connection)
         assert job.get_status() == JobStatus.FINISHED
+
+
+def test_help_with_a_malformed_setting_names_it_in_one_line_and_still_helps(
+    campaign: Campaign,
+) -> None:
+    outcome = campaign("--help", env={"CAMPAIGN_BATCH_SIZE": "lots"})
+
+    assert outcome.code == 0
+    assert outcome.error_lines == ["Error: CAMPAIGN_BATCH_SIZE must be an integer, got 'lots'"]
+    assert "Traceback" not in outcome.stderr
+    assert "Usage: campaign" in outcome.stdout

@@ -4,8 +4,8 @@ Each round claims a few texts with a conditional update (`queued` -> `sending`, 
 another worker holds), renders them with the template compiled once for the batch, commits and
 releases its database connection, reserves the sender's slots for the round, then hands the
 round to the provider, whose event loop sends them concurrently, each at its slot, and records
-every outcome in one statement. A repeated or duplicated job
-finds nothing left to claim, so no text is sent twice.
+every outcome in one statement. A repeated or duplicated job finds nothing left to claim, so no
+text is sent twice.
 
 A job works for at most TIME_SLICE seconds and then re-enqueues the rest of its batch, so a slow
 sender's campaign never holds a worker away from other senders for long.
