@@ -161,11 +161,17 @@ class KannelGateway:
         with self._condition:
             return list(self._received)
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedSms]:
-        """Wait until at least `count` messages have arrived; TimeoutError lists what did."""
+    def wait_for(
+        self,
+        count: int,
+        timeout: float = 5.0,
+        until: Callable[[list[ReceivedSms]], bool] | None = None,
+    ) -> list[ReceivedSms]:
+        """Wait until at least `count` messages have arrived (and `until` holds for them: a
+        text's second line arrives after its first); TimeoutError lists what did."""
         deadline = time.monotonic() + timeout
         with self._condition:
-            while len(self._received) < count:
+            while len(self._received) < count or (until and not until(self._received)):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(
