@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -86,7 +87,7 @@ class Provider(Protocol):
         ...
 
 
-class LoopProvider:
+class LoopProvider(ABC):
     """`send_many`, `send` and `close` on an event loop of the provider's own, around the
     coroutine `_send` (one message) that each provider implements.
 
@@ -95,7 +96,7 @@ class LoopProvider:
     in the thread (and, under a forking worker, the process) that sends.
     """
 
-    name = "loop"
+    name: str
 
     def __init__(self, concurrency: int) -> None:
         if concurrency < 1:
@@ -104,10 +105,11 @@ class LoopProvider:
         self._runner = asyncio.Runner()
         self._closed = False
 
+    @abstractmethod
     async def _send(self, message: OutboundMessage) -> SendResult:
-        raise NotImplementedError
+        """Hand one message to the carrier, or raise ProviderError."""
 
-    async def _close(self) -> None:
+    async def _close(self) -> None:  # noqa: B027 - optional: the console has nothing to close
         """Release what `_send` opened."""
 
     def send_many(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
