@@ -306,8 +306,9 @@ SEND_WAIT_LIMIT = 5.0
 
 
 def check_timing(config: Mapping[str, Any]) -> None:
-    """A text may legitimately stay `sending` for its sender's turn plus the carrier's timeouts;
-    the sweep must not call it interrupted before that."""
+    """A text may legitimately stay `sending` for its sender's turn (a round's texts that cannot
+    start within SEND_WAIT_LIMIT go back to the queue untried) plus one request's timeouts; the
+    sweep must not call it interrupted before that."""
     longest = SEND_WAIT_LIMIT + config["PROVIDER_CONNECT_TIMEOUT"] + config["PROVIDER_READ_TIMEOUT"]
     if config["STUCK_AFTER"] <= longest:
         raise ConfigError(

@@ -6,9 +6,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from campaign.config import ConfigError
-from campaign.providers.base import OutboundMessage, Provider, ProviderError, SendResult, Timed
+from campaign.providers.base import (
+    NotAttempted,
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    SendResult,
+    Timed,
+)
 
-__all__ = ["OutboundMessage", "Provider", "ProviderError", "SendResult", "Timed", "build_provider"]
+__all__ = [
+    "NotAttempted",
+    "OutboundMessage",
+    "Provider",
+    "ProviderError",
+    "SendResult",
+    "Timed",
+    "build_provider",
+]
 
 
 def _require(config: Mapping[str, Any], *keys: str) -> None:

@@ -11,6 +11,7 @@ up to `concurrency` requests in flight, each leaving no earlier than its sender'
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -60,6 +61,10 @@ class ProviderError(Exception):
         self.retryable, self.ambiguous, self.retry_after = retryable, ambiguous, retry_after
 
 
+class NotAttempted(Exception):
+    """The message's turn did not come before its round's `start_by`: nothing was sent."""
+
+
 @dataclass(frozen=True)
 class Timed:
     """A message and its slot: the `time.monotonic()` before which it must not leave."""
@@ -73,9 +78,12 @@ class Provider(Protocol):
 
     name: str
 
-    def send_many(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
-        """Send each message at or after its slot; per message, the result or the exception
-        (a ProviderError, or any other for a provider bug: the request may have gone out)."""
+    def send_many(
+        self, items: Sequence[Timed], start_by: float = math.inf
+    ) -> list[SendResult | Exception]:
+        """Send each message at or after its slot and no later than `start_by` (monotonic);
+        per message, the result or the exception: NotAttempted when its turn came too late, a
+        ProviderError, or any other for a provider bug (the request may have gone out)."""
         ...
 
     def send(self, message: OutboundMessage) -> SendResult:
@@ -92,8 +100,10 @@ class LoopProvider(ABC):
     coroutine `_send` (one message) that each provider implements.
 
     A fixed set of `concurrency` tasks takes the messages in order, so they leave in slot order
-    and no more than `concurrency` requests are ever in flight. The loop is made on first use,
-    in the thread (and, under a forking worker, the process) that sends.
+    and no more than `concurrency` requests are ever in flight. A message that cannot start by
+    `start_by` (a slow carrier holds every task) is not sent at all, which bounds how long a
+    round can keep its texts. The loop is made on first use, in the thread (and, under a
+    forking worker, the process) that sends.
     """
 
     name: str
@@ -112,10 +122,12 @@ class LoopProvider(ABC):
     async def _close(self) -> None:  # noqa: B027 - optional: the console has nothing to close
         """Release what `_send` opened."""
 
-    def send_many(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
+    def send_many(
+        self, items: Sequence[Timed], start_by: float = math.inf
+    ) -> list[SendResult | Exception]:
         if self._closed:
             raise RuntimeError(f"the {self.name} provider is closed")
-        return self._runner.run(self._send_all(items))
+        return self._runner.run(self._send_all(items, start_by))
 
     def send(self, message: OutboundMessage) -> SendResult:
         [result] = self.send_many([Timed(0.0, message)])
@@ -132,15 +144,20 @@ class LoopProvider(ABC):
         finally:
             self._runner.close()
 
-    async def _send_all(self, items: Sequence[Timed]) -> list[SendResult | Exception]:
+    async def _send_all(
+        self, items: Sequence[Timed], start_by: float
+    ) -> list[SendResult | Exception]:
         results: list[SendResult | Exception | None] = [None] * len(items)
         pending = iter(enumerate(items))
 
         async def lane() -> None:
             for index, item in pending:
-                delay = item.not_before - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+                now = time.monotonic()
+                if max(now, item.not_before) > start_by:
+                    results[index] = NotAttempted("its turn came after the round's time was up")
+                    continue
+                if item.not_before > now:
+                    await asyncio.sleep(item.not_before - now)
                 try:
                     results[index] = await self._send(item.message)
                 except Exception as error:  # each message's fate is its own

@@ -119,8 +119,10 @@ class HttpTransport:
     is not repeated: a server that read the request and then crashed looks the same on the
     wire. To keep that rare, idle connections older than `idle_timeout` and ones the server has
     closed are discarded before use. `connect_timeout` bounds TCP connect plus the TLS handshake
-    (DNS resolution included); `read_timeout` bounds writing the request, and again reading the
-    whole answer.
+    (DNS resolution included); `read_timeout` bounds writing the request and reading the whole
+    answer, together. A request therefore takes at most `connect_timeout + read_timeout`, and
+    `read_timeout` more in the rare case of a write that fails on a reused connection before
+    the request is written anew.
     """
 
     def __init__(
@@ -188,13 +190,18 @@ class HttpTransport:
                 stage="pool",
             ) from None
         try:
+            loop = asyncio.get_running_loop()
             connection = self._reusable()
-            if connection is not None and not await self._write(connection, payload, reused=True):
+            deadline = loop.time() + self.read_timeout
+            if connection is not None and not await self._write(
+                connection, payload, deadline, reused=True
+            ):
                 connection = None
             if connection is None:
                 connection = await self._connect()
-                await self._write(connection, payload, reused=False)
-            return await self._read(connection, method)
+                deadline = loop.time() + self.read_timeout
+                await self._write(connection, payload, deadline, reused=False)
+            return await self._read(connection, method, deadline)
         finally:
             self._slots.release()
 
@@ -250,13 +257,15 @@ class HttpTransport:
         # asyncio sets TCP_NODELAY on its TCP streams already: a request leaves at once.
         return _Connection(reader, writer)
 
-    async def _write(self, connection: _Connection, payload: bytes, *, reused: bool) -> bool:
+    async def _write(
+        self, connection: _Connection, payload: bytes, deadline: float, *, reused: bool
+    ) -> bool:
         """Write the whole request; False when a reused connection turned out closed."""
         try:
             connection.writer.write(payload)
             # drain returns once every byte is with the kernel; when it raises, the tail of
             # the request never left, and a server acts only on a complete request.
-            async with asyncio.timeout(self.read_timeout):
+            async with asyncio.timeout_at(deadline):
                 await connection.writer.drain()
         except _CLOSED_BY_PEER as error:
             connection.close()
@@ -276,9 +285,9 @@ class HttpTransport:
     def _unsent(self) -> str:
         return f"request to {self.host}:{self.port} not fully written"
 
-    async def _read(self, connection: _Connection, method: str) -> Response:
+    async def _read(self, connection: _Connection, method: str, deadline: float) -> Response:
         try:
-            async with asyncio.timeout(self.read_timeout):
+            async with asyncio.timeout_at(deadline):
                 response, keep_alive = await _read_response(connection.reader, method)
         except Exception as error:  # timeout, reset, garbage: the request may have been taken
             connection.close()

@@ -36,6 +36,7 @@ from campaign.models import (
 )
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import (
+    NotAttempted,
     OutboundMessage,
     Provider,
     ProviderError,
@@ -326,7 +327,11 @@ def _send_round(
                 ),
             )
             for item, wait in zip(sending, waits, strict=True)
-        ]
+        ],
+        # A text that cannot leave within the sender's window (a slow carrier holds every
+        # connection) goes back to the queue untried, so none stays `sending` for longer than
+        # that window plus one request: the bound the sweep relies on (config.check_timing).
+        start_by=reserved_at + MAX_THROTTLE_WAIT,
     )
     if len(sending) < len(ready):
         # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.
@@ -341,7 +346,7 @@ def _send_round(
 
 
 def _deferred(item: Ready, later: datetime) -> Outcome:
-    """Back to the queue, untried, until the sender has room again."""
+    """Back to the queue, untried, due again at `later`."""
     return Outcome(
         item.claimed.text_id,
         item.claimed.envelope_id,
@@ -358,6 +363,8 @@ def _outcome(
 ) -> Outcome:
     claimed = item.claimed
     base = {"body": item.body, "segments": item.segments, "retry_attempts": claimed.retry_attempts}
+    if isinstance(result, NotAttempted):
+        return _deferred(item, utcnow())
     if isinstance(result, SendResult):
         return Outcome(
             claimed.text_id,

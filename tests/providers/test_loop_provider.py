@@ -1,5 +1,6 @@
 """LoopProvider.send_many: each message no earlier than its slot, in slot order, never more than
-`concurrency` in flight, and each message's failure kept to itself."""
+`concurrency` in flight, none started after the round's `start_by`, and each message's failure
+kept to itself."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import time
 
 import pytest
 
-from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult, Timed
+from campaign.providers.base import (
+    LoopProvider,
+    NotAttempted,
+    OutboundMessage,
+    ProviderError,
+    SendResult,
+    Timed,
+)
 
 
 class Recorder(LoopProvider):
@@ -67,6 +75,24 @@ def test_never_more_than_concurrency_requests_in_flight() -> None:
 
     assert len(results) == 20 and all(isinstance(r, SendResult) for r in results)
     assert provider.most_in_flight == 3
+
+
+def test_messages_whose_turn_comes_after_start_by_are_not_sent() -> None:
+    # One connection, 0.1 s per request: the fourth message's turn would come at 0.3 s.
+    provider = Recorder(concurrency=1, latency=0.1)
+    start = time.monotonic()
+    try:
+        results = provider.send_many(
+            [Timed(0.0, outbound(f"t{i}")) for i in range(5)]
+            + [Timed(start + 10.0, outbound("late-slot"))],
+            start_by=start + 0.25,
+        )
+    finally:
+        provider.close()
+
+    assert [type(result) for result in results] == [SendResult] * 3 + [NotAttempted] * 3
+    assert sorted(provider.started) == ["t0", "t1", "t2"]  # the rest never reached _send
+    assert all(at <= start + 0.25 for at in provider.started.values())
 
 
 def test_each_failure_is_returned_for_its_own_message_and_the_rest_still_go() -> None:

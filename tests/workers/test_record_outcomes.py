@@ -1,6 +1,7 @@
 """record_outcomes: a round's results stored in one call, a callback that overtook the send kept,
-and envelopes kept in step (on Postgres as one statement over arrays, on SQLite row by row); and
-how often the counters those changes feed are recounted."""
+and envelopes kept in step (on Postgres as one statement over arrays, on SQLite row by row); what
+a text whose turn never came becomes; and how often the counters these changes feed are
+recounted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy import select, update
 from campaign.extensions import db
 from campaign.models import Envelope, Text, TextStatus, utcnow
 from campaign.models.text_outcomes import Outcome, advance_status, record_outcomes
+from campaign.providers import NotAttempted
 from campaign.workers.progress import refresh_interval
+from campaign.workers.send import Claimed, Ready, _outcome
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.workers.test_control import _run_dispatch_only
@@ -176,3 +179,17 @@ def test_engagements_are_recounted_less_often_the_larger_they_are() -> None:
         10,
     ]
     assert refresh_interval(100_000_000) == 30
+
+
+def test_a_text_whose_turn_never_came_goes_back_to_the_queue_untried() -> None:
+    item = Ready(Claimed("t1", "e1", "+15197566220", retry_attempts=1), "Hello", 1)
+    before = utcnow()
+    outcome = _outcome(NotAttempted("late"), item, max_attempts=3, retry_backoff=2.0)
+
+    assert (outcome.status, outcome.retry_attempts, outcome.error_code) == (
+        TextStatus.QUEUED,
+        1,  # not an attempt: the count is unchanged
+        None,
+    )
+    assert outcome.next_attempt_at is not None and outcome.next_attempt_at >= before
+    assert outcome.next_attempt_at <= utcnow()  # due at once

@@ -11,6 +11,7 @@ from flask import Flask
 from tests.client import ApiClient
 from tests.factories import build_seed_campaign, make_phone_number, resource
 from tests.jobs import drain
+from tests.servers import configured
 from tests.workers.conftest import TwilioSetup
 
 SEED_TEXTS = {
@@ -171,3 +172,21 @@ def test_opted_out_recipient_fails_with_twilio_code(
     assert (opted_out["status"], opted_out["error-code"]) == ("failed", "21610")
     assert "unsubscribed" in opted_out["error-detail"]
     assert opted_out["retry-attempts"] == 1
+
+
+def test_a_slow_carrier_on_one_connection_gets_every_text_exactly_once(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    # One connection and a carrier that holds each of the first 6 requests past the 1 s read
+    # timeout: a round of 8 cannot start them all within the sender's 5 s window, so its last
+    # texts go back to the queue untried and leave in a later round.
+    envelopes = tuple((f"+1519555{i:04d}", {"first-name": f"N{i}"}) for i in range(10))
+    twilio.sink.hang_next(6, seconds=1.5)
+    with configured(app, SEND_CONCURRENCY=1):
+        engagement_id = _schedule(app, api, envelopes=envelopes)
+        drain(app)
+    texts = _texts(api, engagement_id)
+
+    assert sorted(text["status"] for text in texts.values()) == ["sent"] * 4 + ["unknown"] * 6
+    assert twilio.sink.attempts == 10  # every text tried exactly once
+    assert all(text["retry-attempts"] == 0 for text in texts.values())
