@@ -33,7 +33,6 @@ class Outcome:
     """What a send attempt produced for one claimed text."""
 
     text_id: str
-    envelope_id: str
     status: TextStatus
     body: str | None = None
     segments: int | None = None

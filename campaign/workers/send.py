@@ -266,7 +266,6 @@ def _render(
             failed.append(
                 Outcome(
                     item.text_id,
-                    item.envelope_id,
                     TextStatus.FAILED,
                     error_code=code,
                     error_detail=exc.message,
@@ -279,7 +278,6 @@ def _render(
             failed.append(
                 Outcome(
                     item.text_id,
-                    item.envelope_id,
                     TextStatus.FAILED,
                     body=body,
                     segments=segments,
@@ -349,7 +347,6 @@ def _deferred(item: Ready, later: datetime) -> Outcome:
     """Back to the queue, untried, due again at `later`."""
     return Outcome(
         item.claimed.text_id,
-        item.claimed.envelope_id,
         TextStatus.QUEUED,
         body=item.body,
         segments=item.segments,
@@ -368,7 +365,6 @@ def _outcome(
     if isinstance(result, SendResult):
         return Outcome(
             claimed.text_id,
-            claimed.envelope_id,
             TextStatus(result.status),
             **base,
             provider_message_id=result.provider_message_id,
@@ -378,7 +374,6 @@ def _outcome(
         log.error("provider raised unexpectedly for text %s", claimed.text_id, exc_info=result)
         return Outcome(
             claimed.text_id,
-            claimed.envelope_id,
             TextStatus.UNKNOWN,
             **base,
             error_code="provider-exception",
@@ -386,7 +381,7 @@ def _outcome(
         )
     details = {"error_code": result.code, "error_detail": result.detail}
     if result.ambiguous:
-        return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.UNKNOWN, **base, **details)
+        return Outcome(claimed.text_id, TextStatus.UNKNOWN, **base, **details)
     attempts = claimed.retry_attempts + 1
     base["retry_attempts"] = attempts
     if result.retryable and attempts < max_attempts:
@@ -394,13 +389,12 @@ def _outcome(
         delay = min(MAX_BACKOFF, max(result.retry_after or 0.0, backoff))
         return Outcome(
             claimed.text_id,
-            claimed.envelope_id,
             TextStatus.QUEUED,
             **base,
             **details,
             next_attempt_at=utcnow() + timedelta(seconds=delay),
         )
-    return Outcome(claimed.text_id, claimed.envelope_id, TextStatus.FAILED, **base, **details)
+    return Outcome(claimed.text_id, TextStatus.FAILED, **base, **details)
 
 
 def _continue_later(batch: Batch) -> None:

@@ -76,10 +76,9 @@ def test_a_round_of_mixed_outcomes_is_stored_in_one_call(app: Flask, api: ApiCli
         now = utcnow()
         record_outcomes(
             [
-                Outcome(sent.id, sent.envelope_id, TextStatus.SENT, "Hi", 1, "SM1"),
+                Outcome(sent.id, TextStatus.SENT, "Hi", 1, "SM1"),
                 Outcome(
                     retry.id,
-                    retry.envelope_id,
                     TextStatus.QUEUED,
                     "Hi ü",
                     1,
@@ -90,12 +89,11 @@ def test_a_round_of_mixed_outcomes_is_stored_in_one_call(app: Flask, api: ApiCli
                 ),
                 Outcome(
                     failed.id,
-                    failed.envelope_id,
                     TextStatus.FAILED,
                     error_code="missing-variable",
                     error_detail="first-name is missing",
                 ),
-                Outcome(unknown.id, unknown.envelope_id, TextStatus.UNKNOWN, "Hi", 1),
+                Outcome(unknown.id, TextStatus.UNKNOWN, "Hi", 1),
             ],
             now,
         )
@@ -146,8 +144,8 @@ def test_a_callback_that_overtook_the_send_keeps_its_status_and_error(
         db.session.commit()
         record_outcomes(
             [
-                Outcome(delivered.id, delivered.envelope_id, TextStatus.SENT, "Hi", 1, "SM1"),
-                Outcome(undelivered.id, undelivered.envelope_id, TextStatus.SENT, "Hi", 1, "SM2"),
+                Outcome(delivered.id, TextStatus.SENT, "Hi", 1, "SM1"),
+                Outcome(undelivered.id, TextStatus.SENT, "Hi", 1, "SM2"),
             ],
             utcnow(),
         )
