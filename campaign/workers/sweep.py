@@ -76,6 +76,8 @@ def _settle_interrupted(claimed_before: object) -> None:
     sync_envelopes([text_id for text_id, _ in rows], utcnow())
     db.session.commit()
     engagement_ids = {engagement_id for _, engagement_id in rows}
+    if not engagement_ids:
+        return
     totals = db.session.execute(
         select(Engagement.id, Engagement.count_total).where(Engagement.id.in_(engagement_ids))
     ).all()
