@@ -25,8 +25,8 @@ from bench.memory import PeakMemory
 from bench.naive import naive_dispatch
 from bench.profiling import Profiler
 from bench.recipients import TEMPLATE_BODY, Recipient, envelope_documents, recipients
-from bench.report import Report, common_arguments, ratio
-from bench.stack import Stack, interruptible
+from bench.report import Report, bench_main, ratio
+from bench.stack import Stack
 
 SENDER = "+15195550100"
 
@@ -276,12 +276,7 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.dispatch",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--texts", type=int, default=20_000, help="texts the engine sends")
     parser.add_argument(
         "--latency-runs", type=int, default=5, help="small runs for the PATCH-to-first-text latency"
@@ -311,13 +306,10 @@ def main() -> None:
     parser.add_argument(
         "--timeout", type=float, default=900, help="longest wait for a run's texts, in seconds"
     )
-    parser.add_argument("--seed", type=int, default=4, help="seed of the generated recipients")
-    common_arguments(parser)
-    args = parser.parse_args()
-    with interruptible():
-        report = run(args)
-    report.print()
-    report.write_json(args.json)
+
+
+def main() -> None:
+    bench_main("python -m bench.dispatch", __doc__, arguments, run)
 
 
 if __name__ == "__main__":

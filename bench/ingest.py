@@ -25,8 +25,8 @@ from bench.memory import PeakMemory
 from bench.naive import naive_ingest
 from bench.profiling import Profiler
 from bench.recipients import TEMPLATE_BODY, Recipient, envelope_documents, recipients
-from bench.report import Report, common_arguments, ratio
-from bench.stack import Stack, interruptible
+from bench.report import Report, bench_main, ratio
+from bench.stack import Stack
 
 
 def upload_all(
@@ -165,12 +165,7 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.ingest",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--envelopes", type=int, default=100_000, help="envelopes to upload")
     parser.add_argument("--chunk", type=int, default=10_000, help="envelopes per bulk request")
     parser.add_argument("--clients", type=int, default=2, help="concurrent client connections")
@@ -180,13 +175,10 @@ def main() -> None:
         default=2_000,
         help="envelopes for the naive one-commit-per-row baseline",
     )
-    parser.add_argument("--seed", type=int, default=4, help="seed of the generated recipients")
-    common_arguments(parser)
-    args = parser.parse_args()
-    with interruptible():
-        report = run(args)
-    report.print()
-    report.write_json(args.json)
+
+
+def main() -> None:
+    bench_main("python -m bench.ingest", __doc__, arguments, run)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import argparse
 from bench.api import Api
 from bench.dispatch import SENDER, prepare, schedule, wait_completed
 from bench.recipients import recipients
-from bench.report import Report, common_arguments
-from bench.stack import Stack, interruptible
+from bench.report import Report, bench_main
+from bench.stack import Stack
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -91,21 +91,13 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.pacing",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--texts", type=int, default=1_000, help="texts to send")
     parser.add_argument("--throughput", type=int, default=50, help="the sender's messages/s")
-    parser.add_argument("--seed", type=int, default=4, help="seed of the generated recipients")
-    common_arguments(parser)
-    args = parser.parse_args()
-    with interruptible():
-        report = run(args)
-    report.print()
-    report.write_json(args.json)
+
+
+def main() -> None:
+    bench_main("python -m bench.pacing", __doc__, arguments, run)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from bench.stack import interruptible
 
 PACKAGES = (
     "flask",
@@ -120,7 +123,28 @@ def machine() -> dict[str, Any]:
     }
 
 
+def bench_main(
+    prog: str,
+    description: str | None,
+    own_arguments: Callable[[argparse.ArgumentParser], None],
+    run: Callable[[argparse.Namespace], Report],
+) -> None:
+    """A benchmark's command line: its own options, then the ones every benchmark takes; run it
+    (Ctrl-C and SIGTERM still tear the stack down), print the table, write the JSON."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    own_arguments(parser)
+    common_arguments(parser)
+    args = parser.parse_args()
+    with interruptible():
+        report = run(args)
+    report.print()
+    report.write_json(args.json)
+
+
 def common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=4, help="seed of the generated recipients")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument(
         "--keep-logs",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
+
 from campaign.extensions import db
 from campaign.models import Account, ApiToken
 
@@ -130,3 +132,10 @@ def build_seed_campaign(
         phone_number_id,
         [item["id"] for item in created.data],
     )
+
+
+def seed_campaign(app: Flask, api: Any) -> SeedCampaign:
+    """Requests 1-4 of the walkthrough, sending from a new phone number of `api`'s account."""
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    return build_seed_campaign(api, phone_id)

@@ -10,20 +10,13 @@ from flask import Flask
 from tests.client import ApiClient, Reply, assert_created
 from tests.factories import (
     BULK,
-    SeedCampaign,
-    build_seed_campaign,
     envelope,
     make_phone_number,
     resource,
+    seed_campaign,
 )
 
 URL = "/api/v1/activities"
-
-
-def seed(app: Flask, api: ApiClient) -> SeedCampaign:
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id)
-    return build_seed_campaign(api, phone_id)
 
 
 def new_template(api: ApiClient, body: str = "Code {{code}}") -> str:
@@ -97,7 +90,7 @@ def test_create_links_engagement_template_sender_and_earlier_envelopes(
 
 
 def test_second_activity_for_an_engagement_is_a_conflict(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     reply = api.post(
         URL,
         resource(
@@ -116,7 +109,7 @@ def test_second_activity_for_an_engagement_is_a_conflict(app: Flask, api: ApiCli
 
 
 def test_status_mirrors_the_engagement(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     for status, expected in (
         ("scheduled", "scheduled"),
         ("paused", "paused"),
@@ -129,7 +122,7 @@ def test_status_mirrors_the_engagement(app: Flask, api: ApiClient) -> None:
 
 
 def test_patch_template_while_pending_changes_only_the_template(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     before = api.get(f"{URL}/{campaign.activity_id}").data
     template_id = new_template(api)
     reply = patch(
@@ -147,7 +140,7 @@ def test_patch_template_while_pending_changes_only_the_template(app: Flask, api:
 
 
 def test_patch_name_keeps_the_relationships(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     before = api.get(f"{URL}/{campaign.activity_id}").data
     reply = patch(api, campaign.activity_id, {"name": "Renamed"})
     assert reply.status == 200
@@ -156,7 +149,7 @@ def test_patch_name_keeps_the_relationships(app: Flask, api: ApiClient) -> None:
 
 
 def test_patch_template_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     set_engagement_status(api, campaign.engagement_id, "scheduled")
     template_id = new_template(api)
     reply = patch(
@@ -175,7 +168,7 @@ def test_patch_template_after_scheduling_is_a_conflict(app: Flask, api: ApiClien
 def test_patch_template_of_another_account_is_not_found(
     app: Flask, api: ApiClient, other_api: ApiClient
 ) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     foreign = new_template(other_api)
     reply = patch(
         api, campaign.activity_id, relationships={"text-template": ("text-templates", foreign)}
@@ -191,7 +184,7 @@ def test_patch_template_of_another_account_is_not_found(
 
 
 def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     deleted = api.delete(f"{URL}/{campaign.activity_id}")
     assert deleted.status == 204
     assert api.get(f"{URL}/{campaign.activity_id}").status == 404
@@ -205,7 +198,7 @@ def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -
 
 
 def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     set_engagement_status(api, campaign.engagement_id, "scheduled")
     assert api.delete(f"{URL}/{campaign.activity_id}").status == 409
     assert api.get(f"{URL}/{campaign.activity_id}").status == 200

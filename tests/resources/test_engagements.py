@@ -11,7 +11,7 @@ from flask import Flask
 
 from campaign.extensions import redis_store
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
-from tests.factories import SeedCampaign, build_seed_campaign, make_phone_number, resource
+from tests.factories import resource, seed_campaign
 
 URL = "/api/v1/engagements"
 
@@ -30,12 +30,6 @@ def all_dispatch_jobs(app: Flask) -> list[str]:
 
 def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
     return api.patch(f"{URL}/{id_}", resource("engagements", attributes, id_=id_))
-
-
-def seed(app: Flask, api: ApiClient) -> SeedCampaign:
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id)
-    return build_seed_campaign(api, phone_id)
 
 
 def wire_time(moment: datetime) -> str:
@@ -95,7 +89,7 @@ def test_scheduled_delivery_needs_a_delivery_time(api: ApiClient) -> None:
 def test_patch_to_scheduled_answers_202_and_enqueues_one_dispatch(
     app: Flask, api: ApiClient
 ) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     first = patch(
         api, campaign.engagement_id, status="scheduled", **{"delivery-type": "immediately"}
     )
@@ -113,7 +107,7 @@ def test_patch_to_scheduled_answers_202_and_enqueues_one_dispatch(
 
 
 def test_pause_then_resume_enqueues_a_second_dispatch(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     assert patch(api, campaign.engagement_id, status="scheduled").status == 202
     first_jobs = all_dispatch_jobs(app)
     assert len(first_jobs) == 1
@@ -133,7 +127,7 @@ def test_pause_then_resume_enqueues_a_second_dispatch(app: Flask, api: ApiClient
 
 
 def test_cancel_a_scheduled_engagement_cancels_its_envelopes(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     assert patch(api, campaign.engagement_id, status="scheduled").status == 202
     cancelled = patch(api, campaign.engagement_id, status="cancelled")
     assert cancelled.status == 200
@@ -150,7 +144,7 @@ def test_cancel_a_scheduled_engagement_cancels_its_envelopes(app: Flask, api: Ap
 
 
 def test_cancel_a_pending_engagement_cancels_its_envelopes(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     cancelled = patch(api, campaign.engagement_id, status="cancelled")
     assert cancelled.status == 200
     assert cancelled.data["attributes"]["status"] == "cancelled"
@@ -163,7 +157,7 @@ def test_cancel_a_pending_engagement_cancels_its_envelopes(app: Flask, api: ApiC
 
 
 def test_scheduled_delivery_waits_in_the_scheduled_registry(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     delivery = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     reply = patch(
         api,
@@ -182,7 +176,7 @@ def test_scheduled_delivery_waits_in_the_scheduled_registry(app: Flask, api: Api
 
 
 def test_scheduling_with_a_past_delivery_time_is_refused(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     past = wire_time(datetime.now(UTC) - timedelta(hours=1))
     reply = patch(
         api,
@@ -211,7 +205,7 @@ def test_scheduling_without_envelopes_is_a_conflict_that_says_why(
 
 
 def test_dispatcher_statuses_cannot_be_set_by_clients(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     for status in ("sending", "completed"):
         reply = patch(api, campaign.engagement_id, status=status)
         assert reply.status == 409
@@ -220,7 +214,7 @@ def test_dispatcher_statuses_cannot_be_set_by_clients(app: Flask, api: ApiClient
 
 
 def test_delivery_settings_are_frozen_while_scheduled(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     assert patch(api, campaign.engagement_id, status="scheduled").status == 202
     future = wire_time(datetime.now(UTC) + timedelta(days=1))
     reply = patch(
@@ -233,7 +227,7 @@ def test_delivery_settings_are_frozen_while_scheduled(app: Flask, api: ApiClient
 
 
 def test_read_includes_activity_and_phone_numbers(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     read = api.get(f"{URL}/{campaign.engagement_id}?include=activity,phone-numbers")
     assert read.status == 200
     assert read.data["relationships"]["activity"]["data"] == {

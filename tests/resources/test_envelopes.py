@@ -10,20 +10,14 @@ from flask import Flask
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     BULK,
-    SeedCampaign,
     build_seed_campaign,
     envelope,
     make_phone_number,
     resource,
+    seed_campaign,
 )
 
 URL = "/api/v1/envelopes"
-
-
-def seed(app: Flask, api: ApiClient) -> SeedCampaign:
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id)
-    return build_seed_campaign(api, phone_id)
 
 
 def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
@@ -39,7 +33,7 @@ def schedule(api: ApiClient, engagement_id: str) -> None:
 
 
 def test_create_one_stores_e164_and_links_the_activity(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     data = assert_created(
         api.post(
             URL,
@@ -64,7 +58,7 @@ def test_create_one_stores_e164_and_links_the_activity(app: Flask, api: ApiClien
 
 
 def test_bulk_envelopes_share_one_created_at(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     listed = api.get(f"{URL}?filter[engagement]={campaign.engagement_id}").data
     assert len(listed) == 2
     assert len({item["attributes"]["created-at"] for item in listed}) == 1
@@ -74,7 +68,7 @@ def test_bulk_envelopes_share_one_created_at(app: Flask, api: ApiClient) -> None
 
 
 def test_patch_meta_while_pending_changes_only_meta(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     envelope_id = campaign.envelope_ids[0]
     before = api.get(f"{URL}/{envelope_id}").data
     reply = patch(api, envelope_id, meta={"first-name": "Alec"})
@@ -89,7 +83,7 @@ def test_patch_meta_while_pending_changes_only_meta(app: Flask, api: ApiClient) 
 
 
 def test_patch_phone_number_is_stored_as_e164(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     reply = patch(api, campaign.envelope_ids[0], **{"phone-number": "519.555.0124"})
     assert reply.status == 200
     assert reply.data["attributes"]["phone-number"] == "+15195550124"
@@ -97,7 +91,7 @@ def test_patch_phone_number_is_stored_as_e164(app: Flask, api: ApiClient) -> Non
 
 
 def test_patch_to_a_number_the_engagement_has_is_a_conflict(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     reply = patch(api, campaign.envelope_ids[0], **{"phone-number": "+19734390088"})
     assert reply.status == 409
     assert reply.pointers() == ["/data/attributes/phone-number"]
@@ -108,7 +102,7 @@ def test_patch_to_a_number_the_engagement_has_is_a_conflict(app: Flask, api: Api
 
 
 def test_patch_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     schedule(api, campaign.engagement_id)
     envelope_id = campaign.envelope_ids[0]
     before = api.get(f"{URL}/{envelope_id}").data
@@ -118,7 +112,7 @@ def test_patch_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> Non
 
 
 def test_envelopes_cannot_be_added_after_scheduling(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     schedule(api, campaign.engagement_id)
     reply = api.post(
         URL,
@@ -139,7 +133,7 @@ def test_envelopes_cannot_be_added_after_scheduling(app: Flask, api: ApiClient) 
 
 
 def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     envelope_id = campaign.envelope_ids[0]
     deleted = api.delete(f"{URL}/{envelope_id}")
     assert deleted.status == 204
@@ -150,14 +144,14 @@ def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -
 
 
 def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     schedule(api, campaign.engagement_id)
     assert api.delete(f"{URL}/{campaign.envelope_ids[0]}").status == 409
     assert api.get(f"{URL}/{campaign.envelope_ids[0]}").status == 200
 
 
 def test_read_includes_engagement_and_activity(app: Flask, api: ApiClient) -> None:
-    campaign = seed(app, api)
+    campaign = seed_campaign(app, api)
     read = api.get(f"{URL}/{campaign.envelope_ids[0]}?include=engagement,activity")
     assert read.status == 200, read.document
     assert sorted((item["type"], item["id"]) for item in read.document["included"]) == [
