@@ -123,6 +123,22 @@ def test_two_workers_pace_a_sender_at_its_throughput(
     _wait_until(lambda: _settled(app, engagement_id, 50), 30, "texts did not settle")
 
 
+def _settle_once_each(
+    app: Flask, twilio: TwilioSetup, engagement_id: str, size: int, started: float
+) -> tuple[float, Counter[str], Counter[str]]:
+    """Wait for every text to settle; seconds since `started`, messages per number at the sink
+    (none twice) and the texts' statuses."""
+    _wait_until(
+        lambda: _settled(app, engagement_id, size),
+        120,
+        f"texts did not settle: {_statuses(app, engagement_id)}",
+    )
+    elapsed = time.monotonic() - started
+    per_number = Counter(message.to for message in twilio.sink.messages)
+    assert max(per_number.values()) == 1, "a text was sent twice"
+    return elapsed, per_number, _statuses(app, engagement_id)
+
+
 def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     app: Flask, api: ApiClient, twilio: TwilioSetup, workers: list
 ) -> None:
@@ -133,15 +149,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     _wait_until(lambda: len(twilio.sink.messages) >= 400, 60, "sending did not start")
     first.kill()
     workers.start()
-    _wait_until(
-        lambda: _settled(app, engagement_id, size),
-        120,
-        f"texts did not settle: {_statuses(app, engagement_id)}",
-    )
-    elapsed = time.monotonic() - started
-    per_number = Counter(message.to for message in twilio.sink.messages)
-    assert max(per_number.values()) == 1, "a text was sent twice"
-    statuses = _statuses(app, engagement_id)
+    elapsed, per_number, statuses = _settle_once_each(app, twilio, engagement_id, size, started)
     # Only texts in flight when the worker died may be unknown: at most one claimed round.
     assert statuses[TextStatus.UNKNOWN] <= 4 * SEND_CONCURRENCY
     assert statuses[TextStatus.SENT] + statuses[TextStatus.UNKNOWN] == size
@@ -163,15 +171,7 @@ def test_redis_flushed_mid_send_loses_nothing_and_sends_nothing_twice(
     _wait_until(lambda: len(twilio.sink.messages) >= 400, 60, "sending did not start")
     with app.app_context():
         redis_store.connection.flushdb()
-    _wait_until(
-        lambda: _settled(app, engagement_id, size),
-        120,
-        f"texts did not settle: {_statuses(app, engagement_id)}",
-    )
-    elapsed = time.monotonic() - started
-    per_number = Counter(message.to for message in twilio.sink.messages)
-    assert max(per_number.values()) == 1, "a text was sent twice"
-    statuses = _statuses(app, engagement_id)
+    elapsed, per_number, statuses = _settle_once_each(app, twilio, engagement_id, size, started)
     assert statuses[TextStatus.SENT] == size, dict(statuses)
     assert len(per_number) == size
     print(
