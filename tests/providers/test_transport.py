@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import ssl
@@ -568,7 +569,10 @@ def test_many_concurrent_requests_each_go_exactly_once_within_max_connections(
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
+        reason = "openssl is needed to make a test certificate"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # Debian images have it: a skip in CI would hide the TLS tests
+        pytest.skip(reason)
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db, redis_store
 from campaign.models import Text, TextStatus
+from campaign.workers.send import ROUND_PER_CONNECTION
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.servers import WorkerProcess, settings_environment
@@ -151,7 +152,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     workers.start()
     elapsed, per_number, statuses = _settle_once_each(app, twilio, engagement_id, size, started)
     # Only texts in flight when the worker died may be unknown: at most one claimed round.
-    assert statuses[TextStatus.UNKNOWN] <= 4 * SEND_CONCURRENCY
+    assert statuses[TextStatus.UNKNOWN] <= ROUND_PER_CONNECTION * SEND_CONCURRENCY
     assert statuses[TextStatus.SENT] + statuses[TextStatus.UNKNOWN] == size
     assert len(per_number) >= statuses[TextStatus.SENT]
     print(
