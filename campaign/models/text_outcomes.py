@@ -58,14 +58,14 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
         return
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        columns = {name: [getattr(o, name) for o in outcomes] for name in _FIELDS}
-        columns["sent_at"] = [now if o.status == TextStatus.SENT else None for o in outcomes]
+        columns = {name: [getattr(o, name) for o in outcomes] for name in _COPIED}
         columns["status"] = [o.status.value for o in outcomes]
+        columns["sent_at"] = [now if o.status == TextStatus.SENT else None for o in outcomes]
         connection.execute(_ARRAY_UPDATE, {"now": now, **columns})
     else:
         rows = [
             {
-                **{name: getattr(o, name) for name in _FIELDS},
+                **{name: getattr(o, name) for name in _COPIED},
                 "status": o.status.value,
                 "sent_at": now if o.status == TextStatus.SENT else None,
                 "now": now,
@@ -76,7 +76,8 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
     sync_envelopes([outcome.text_id for outcome in outcomes], now)
 
 
-# What each Outcome field writes; `sent_at` is derived from the status.
+# The values each text is updated from: Outcome's fields, the status as its word, and `sent_at`
+# derived from the status.
 _TYPES: dict[str, Any] = {
     "text_id": String(),
     "status": String(),
@@ -89,7 +90,7 @@ _TYPES: dict[str, Any] = {
     "next_attempt_at": UTCDateTime(),
     "sent_at": UTCDateTime(),
 }
-_FIELDS = [name for name in _TYPES if name != "sent_at"]
+_COPIED = [name for name in _TYPES if name not in ("status", "sent_at")]
 
 
 def _update(source: Mapping[str, ColumnElement[Any]]) -> Update:
