@@ -56,13 +56,15 @@ class Scheduler:
             stale_below = ((TICK + 60) - STALE_AFTER) * 1000
             for name in self._queue_names - self._rq.acquired_locks:
                 self._take_over(keys=[RQScheduler.get_locking_key(name)], args=[stale_below])
-            self._rq.acquire_locks()
+            if self._rq.acquire_locks():
+                self._rq.register_birth()  # the metadata `rq info` reads for a lock holder
         if self._rq.acquired_locks:
             self._rq.enqueue_scheduled_jobs()
 
     def release(self) -> None:
         """Give the locks back, so another worker takes over at its next tick."""
         self._rq.release_locks()
+        self._rq.register_death()
 
     def run(self, stop: threading.Event) -> None:
         """Tick until `stop`; while Redis does not answer, log once and back off."""
