@@ -7,6 +7,7 @@ Jobs carry ids only; Postgres holds the truth. Job ids are deterministic and enq
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,10 @@ DISPATCH_QUEUE = "dispatch"
 SEND_QUEUE = "send"
 # Fan-out first: it is short and unblocks every send job behind it.
 QUEUE_NAMES: tuple[str, ...] = (DISPATCH_QUEUE, SEND_QUEUE)
+
+# Set from the first enqueue Redis refuses until the next one it takes: an outage is logged
+# once, not once per enqueue (the sweep alone asks every CAMPAIGN_SWEEP_INTERVAL).
+_outage = threading.Event()
 
 
 def get_queue(name: str) -> Queue:
@@ -54,6 +59,13 @@ def enqueue_unique(
     except DuplicateJobError:
         return False
     except redis.RedisError:
-        log.warning("could not enqueue %s; the sweep will pick it up", job_id, exc_info=True)
+        if _outage.is_set():
+            log.debug("could not enqueue %s; Redis is still unreachable", job_id)
+        else:
+            _outage.set()
+            log.warning("could not enqueue %s; the sweep will pick it up", job_id, exc_info=True)
         return False
+    if _outage.is_set():
+        _outage.clear()
+        log.info("Redis takes enqueues again")
     return True

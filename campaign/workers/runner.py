@@ -1,8 +1,9 @@
 """`campaign worker`: RQ workers that run every job inside the app context.
 
 The production worker forks a work horse per job (RQ's default) and is a HerokuWorker, so
-SIGTERM lets the current job finish. A work horse must not reuse its parent's database
-connections. A background thread asks for a sweep every CAMPAIGN_SWEEP_INTERVAL seconds.
+SIGTERM lets the current job finish; a Redis outage ends only RQ's loop, which starts again
+once Redis answers. Background threads move scheduled jobs and ask for a sweep every
+CAMPAIGN_SWEEP_INTERVAL seconds.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from contextlib import suppress
 from typing import Any
 
+import redis
 from flask import Flask
+from redis.backoff import ExponentialBackoff
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.worker import HerokuWorker
 
 from campaign.extensions import db, redis_store
@@ -26,9 +32,13 @@ from campaign.workers import (
     shutdown,
 )
 from campaign.workers.queues import QUEUE_NAMES
+from campaign.workers.scheduler import Scheduler
 from campaign.workers.sweep import enqueue_sweep
 
 log = logging.getLogger(__name__)
+
+# The longest pause between pings while Redis does not answer.
+MAX_RECONNECT_BACKOFF = 10.0
 
 
 class AppContextMixin:
@@ -46,6 +56,15 @@ class AppContextMixin:
                 return super().perform_job(job, queue)  # type: ignore[misc]
             finally:
                 db.session.remove()
+
+    def maintain_heartbeats(self, job: Any) -> None:
+        # Called while the work horse runs. Letting a Redis error out of here would end RQ's
+        # loop with the horse still sending; keep waiting for it instead (its texts are claimed
+        # in Postgres, so nothing it sends is sent again).
+        try:
+            super().maintain_heartbeats(job)  # type: ignore[misc]
+        except redis.RedisError:
+            log.warning("could not send the job heartbeat to Redis; the job carries on")
 
 
 class CampaignWorker(AppContextMixin, HerokuWorker):
@@ -82,21 +101,92 @@ def _ask_for_sweeps(app: Flask, stop: threading.Event) -> None:
     while not stop.wait(interval):
         try:
             with app.app_context():
-                enqueue_sweep()
-        except Exception:  # a Redis hiccup must not end the thread; the next tick retries
+                enqueue_sweep()  # a Redis outage is logged, once, by enqueue_unique
+        except Exception:  # nothing must end the thread; the next tick retries
             log.warning("could not enqueue the sweep", exc_info=True)
 
 
+def _discard(worker: Any) -> None:
+    """Stop what a worker whose loop ended on a Redis error left running (its pubsub thread,
+    which would otherwise retry forever); its teardown could not reach Redis to do it."""
+    thread = getattr(worker, "pubsub_thread", None)
+    if thread is not None:
+        thread.stop()
+        thread.join(timeout=5)
+    with suppress(redis.RedisError):
+        worker.pubsub.close()
+
+
+def _stopping(worker: Any) -> bool:
+    """Whether SIGTERM (or SIGINT) reached the worker: RQ notes the time in every case."""
+    return worker._shutdown_requested_date is not None
+
+
+def _wait_for_redis(app: Flask, worker: Any) -> bool:
+    """Ping with backoff until Redis answers (True) or SIGTERM arrives (False)."""
+    with app.app_context():
+        connection = redis_store.connection
+    backoff = ExponentialBackoff(cap=MAX_RECONNECT_BACKOFF, base=0.5)
+    failures = 0
+    while not _stopping(worker):
+        try:
+            # At least one pause, so a loop that keeps failing for another reason cannot spin.
+            time.sleep(backoff.compute(failures))
+            connection.ping()
+        except (redis.RedisError, StopRequested):  # RQ's SIGTERM handler raises StopRequested
+            failures += 1
+            continue
+        return not _stopping(worker)
+    return False
+
+
+def _next_worker(app: Flask, worker_class: type[Any], previous: Any) -> Any | None:
+    """A fresh worker once Redis answers (naming one talks to Redis); None on SIGTERM."""
+    while _wait_for_redis(app, previous):
+        try:
+            return build_worker(app, worker_class)
+        except redis.RedisError:
+            continue
+    return None
+
+
 def run_worker(app: Flask, *, burst: bool = False, in_process: bool = False) -> None:
-    """Work the queues until SIGTERM (or until they are empty, with `burst`)."""
+    """Work the queues until SIGTERM (or until they are empty, with `burst`).
+
+    RQ's loop ends on any Redis error; it is started again, with a fresh worker, as soon as
+    Redis answers, so an outage pauses the worker instead of ending it. What Redis lost (it
+    may come back empty) the sweep re-dispatches from Postgres.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker_class = InProcessWorker if in_process else CampaignWorker
+    if burst:
+        build_worker(app, worker_class).work(burst=True, with_scheduler=True)
+        return
+    with app.app_context():
+        scheduler = Scheduler(redis_store.connection, QUEUE_NAMES)
     stop = threading.Event()
-    if not burst:
-        threading.Thread(
-            target=_ask_for_sweeps, args=(app, stop), daemon=True, name="sweep-timer"
-        ).start()
-    worker = build_worker(app, InProcessWorker if in_process else CampaignWorker)
+    threads = [
+        threading.Thread(target=_ask_for_sweeps, args=(app, stop), daemon=True, name="sweep-timer"),
+        threading.Thread(target=scheduler.run, args=(stop,), daemon=True, name="scheduler"),
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        worker.work(burst=burst, with_scheduler=True)
+        worker = build_worker(app, worker_class)
+        while True:
+            # Redis errors end RQ's loop and then its teardown, which cannot reach Redis either.
+            with suppress(redis.RedisError):
+                worker.work(with_scheduler=False)
+            if _stopping(worker):
+                break
+            log.warning("the worker's loop ended; it starts again once Redis answers")
+            _discard(worker)
+            next_worker = _next_worker(app, worker_class, worker)
+            if next_worker is None:
+                break
+            log.info("Redis answers again; the worker carries on")
+            worker = next_worker
     finally:
         stop.set()
+        for thread in threads:
+            thread.join(timeout=5)

@@ -9,7 +9,11 @@ one clock, so workers on different machines agree.
 
 from __future__ import annotations
 
+import logging
+
 import redis
+
+log = logging.getLogger(__name__)
 
 # KEYS[1]: the sender's TAT key. ARGV[1]: microseconds per segment, ARGV[2]: the longest
 # acceptable wait, ARGV[3..]: the cost of each message in order. Returns the wait (in
@@ -48,12 +52,18 @@ class SenderThrottle:
         """Reserve consecutive slots for messages of these `costs` (segments), in one call.
 
         Returns the wait in seconds before each granted message may go: a prefix of `costs`,
-        cut where the sender is booked further ahead than `max_wait`.
+        cut where the sender is booked further ahead than `max_wait`; empty while Redis is
+        unreachable, so the claimed texts go back to the queue untried instead of waiting in
+        `sending` for the sweep to call them `unknown`.
         """
         if not costs:
             return []
-        waits = self._script(
-            keys=[f"campaign:throttle:{phone_number_id}"],
-            args=[1_000_000 / throughput, int(max_wait * 1_000_000), *costs],
-        )
+        try:
+            waits = self._script(
+                keys=[f"campaign:throttle:{phone_number_id}"],
+                args=[1_000_000 / throughput, int(max_wait * 1_000_000), *costs],
+            )
+        except (redis.ConnectionError, redis.TimeoutError):
+            log.warning("Redis unreachable: no send slots for %s this round", phone_number_id)
+            return []
         return [int(wait) / 1_000_000 for wait in waits]
