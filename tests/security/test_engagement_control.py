@@ -12,9 +12,12 @@ from dataclasses import dataclass
 import httpx
 from flask import Flask
 
+from campaign.extensions import redis_store
+from campaign.workers.sweep import sweep
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.jobs import drain
+from tests.servers import configured
 from tests.workers import conftest as sending
 from tests.workers.conftest import TwilioSetup
 
@@ -122,3 +125,59 @@ def test_nothing_reaches_the_carrier_after_pause_answers_and_resume_sends_the_re
     )
     assert len(twilio.sink.messages) == SIZE
     assert _statuses(api, engagement_id) == ["sent"] * SIZE
+
+
+def _texts(api: ApiClient, engagement_id: str) -> dict[str, dict[str, object]]:
+    texts = api.get(f"/api/v1/texts?filter[engagement]={engagement_id}&page[size]=100").data
+    return {text["attributes"]["to"]: text["attributes"] for text in texts}
+
+
+def test_a_round_that_fails_before_anything_left_goes_back_to_the_queue_untried(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    with app.app_context():
+        # One a second: the sender's rate state outlives this first campaign by about 2 s.
+        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=1)
+        connection = redis_store.connection
+    first = build_seed_campaign(api, phone_id).engagement_id
+    assert _patch(api, first, "scheduled") == 202
+    drain(app)
+    # The sender's rate state, corrupted (and kept): the next reservation is a Redis error,
+    # raised after the claim and before any request.
+    [key] = connection.keys("campaign:throttle:*")
+    connection.set(key, "not-a-number")
+    second = build_seed_campaign(api, phone_id).engagement_id
+    assert _patch(api, second, "scheduled") == 202
+    drain(app)
+    assert len(twilio.sink.messages) == 2  # the first engagement's
+    texts = _texts(api, second)
+    assert {(t["status"], t["retry-attempts"]) for t in texts.values()} == {("queued", 0)}
+
+    connection.delete(key)
+    with configured(app, STUCK_AFTER=0.5):
+        time.sleep(0.6)
+        with app.app_context():
+            sweep()
+    drain(app)
+    assert {t["status"] for t in _texts(api, second).values()} == {"sent"}
+    assert len(twilio.sink.messages) == 4
+
+
+def test_a_refusal_the_database_cannot_store_is_failed_not_unknown(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
+    seed = build_seed_campaign(api, phone_id)
+    refused, accepted = "+19734390088", "+15197566220"
+    long_code = "2" * 40  # longer than the column that holds it
+    twilio.sink.reject(refused, code=long_code)  # type: ignore[arg-type]
+    assert _patch(api, seed.engagement_id, "scheduled") == 202
+    drain(app)
+    texts = _texts(api, seed.engagement_id)
+    assert texts[accepted]["status"] == "sent"
+    assert texts[accepted]["provider-message-id"] == twilio.sink.messages[0].sid
+    assert texts[refused]["status"] == "failed"
+    # Postgres refuses the long code (the round keeps the status, not the code); SQLite keeps
+    # any length; a carrier module that bounds its fields keeps a prefix.
+    assert texts[refused]["error-code"] in {"unrecorded", long_code, long_code[:32]}
