@@ -25,9 +25,11 @@ from campaign.models import (
     InvalidTransition,
     Text,
     TextStatus,
+    TextTemplate,
     utcnow,
 )
 from campaign.models.engagement import ACTIVE_STATUSES, CLIENT_STATUSES
+from campaign.services.locks import lock_row
 from campaign.templates_engine import compile_template
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
@@ -166,7 +168,14 @@ def _change_delivery(
 
 
 def _schedule(engagement: Engagement) -> None:
-    """Check the engagement can send, record the schedule, commit, then wake the dispatcher."""
+    """Check the engagement can send, record the schedule, commit, then wake the dispatcher.
+
+    The template row is locked (after the engagement's, always in that order) before the body
+    is validated, so a body change cannot slip in between the check and the commit.
+    """
+    activity = engagement.activity
+    if activity is not None and activity.text_template_id is not None:
+        lock_row(TextTemplate, activity.text_template_id)
     errors = scheduling_problems(engagement)
     if errors:
         raise errors[0]
