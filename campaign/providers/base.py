@@ -5,7 +5,8 @@ own: whether to try again is decided by the send job from `ProviderError.retryab
 only it knows how many attempts a text has had.
 
 A send job hands a provider a whole round at once (`send_many`): the provider's event loop keeps
-up to `concurrency` requests in flight, each leaving no earlier than its sender's slot.
+up to `concurrency` requests in flight, each leaving no earlier than its sender's slot, and only
+while the round's `may_send` check still says yes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,6 +66,29 @@ class NotAttempted(Exception):
     """The message's turn did not come before its round's `start_by`: nothing was sent."""
 
 
+class Stopped(NotAttempted):
+    """The round's `may_send` said no before the message's turn (its engagement stopped)."""
+
+
+class Interrupted(Exception):
+    """An exception from outside the round (a job timeout, a shutdown) stopped it midway.
+
+    `results` is each message's fate: its result, NotAttempted when its request never started,
+    or an ambiguous ProviderError when it was on the wire. The loop's tasks are cancelled before
+    this is raised, so nothing more leaves later (a loop run again by `close()` would otherwise
+    resume them).
+    """
+
+    def __init__(self, results: list[SendResult | Exception], cause: BaseException) -> None:
+        super().__init__(f"the round was interrupted: {cause!r}")
+        self.results, self.cause = results, cause
+
+
+# How often a message waiting for a late slot asks `may_send` again, so a stopped round ends
+# promptly instead of when its last slot comes.
+STOP_POLL = 0.25
+
+
 @dataclass(frozen=True)
 class Timed:
     """A message and its slot: the `time.monotonic()` before which it must not leave."""
@@ -79,11 +103,16 @@ class Provider(Protocol):
     name: str
 
     def send_many(
-        self, items: Sequence[Timed], start_by: float = math.inf
+        self,
+        items: Sequence[Timed],
+        start_by: float = math.inf,
+        may_send: Callable[[], bool] | None = None,
     ) -> list[SendResult | Exception]:
-        """Send each message at or after its slot and no later than `start_by` (monotonic);
-        per message, the result or the exception: NotAttempted when its turn came too late, a
-        ProviderError, or any other for a provider bug (the request may have gone out)."""
+        """Send each message at or after its slot and no later than `start_by` (monotonic),
+        asking `may_send()` right before each request; per message, the result or the
+        exception: NotAttempted when its turn came too late, Stopped when `may_send` said no, a
+        ProviderError, or any other for a provider bug (the request may have gone out).
+        Raises Interrupted when an exception from outside (a job timeout) cut the round short."""
         ...
 
     def send(self, message: OutboundMessage) -> SendResult:
@@ -123,11 +152,31 @@ class LoopProvider(ABC):
         """Release what `_send` opened."""
 
     def send_many(
-        self, items: Sequence[Timed], start_by: float = math.inf
+        self,
+        items: Sequence[Timed],
+        start_by: float = math.inf,
+        may_send: Callable[[], bool] | None = None,
     ) -> list[SendResult | Exception]:
         if self._closed:
             raise RuntimeError(f"the {self.name} provider is closed")
-        return self._runner.run(self._send_all(items, start_by))
+        results: list[SendResult | Exception | None] = [None] * len(items)
+        started = [False] * len(items)
+        try:
+            self._runner.run(self._send_all(items, start_by, may_send, results, started))
+        except BaseException as cause:
+            self._cancel_lanes()
+            raise Interrupted(_interrupted(results, started), cause) from cause
+        return results  # type: ignore[return-value]  # every lane filled its indices
+
+    def _cancel_lanes(self) -> None:
+        """Cancel the tasks an interruption left pending, and let them end, before anything
+        else runs on this loop."""
+        loop = self._runner.get_loop()
+        tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
 
     def send(self, message: OutboundMessage) -> SendResult:
         [result] = self.send_many([Timed(0.0, message)])
@@ -145,10 +194,20 @@ class LoopProvider(ABC):
             self._runner.close()
 
     async def _send_all(
-        self, items: Sequence[Timed], start_by: float
-    ) -> list[SendResult | Exception]:
-        results: list[SendResult | Exception | None] = [None] * len(items)
+        self,
+        items: Sequence[Timed],
+        start_by: float,
+        may_send: Callable[[], bool] | None,
+        results: list[SendResult | Exception | None],
+        started: list[bool],
+    ) -> None:
         pending = iter(enumerate(items))
+        stopped = False
+
+        def go_ahead() -> bool:
+            nonlocal stopped
+            stopped = stopped or (may_send is not None and not may_send())
+            return not stopped
 
         async def lane() -> None:
             for index, item in pending:
@@ -156,12 +215,42 @@ class LoopProvider(ABC):
                 if max(now, item.not_before) > start_by:
                     results[index] = NotAttempted("its turn came after the round's time was up")
                     continue
-                if item.not_before > now:
-                    await asyncio.sleep(item.not_before - now)
+                while item.not_before > now:
+                    await asyncio.sleep(min(STOP_POLL, item.not_before - now))
+                    now = time.monotonic()
+                    if item.not_before > now and not go_ahead():
+                        break
+                # The last check, with no await before the request starts: once `may_send`
+                # says no, no request of this round leaves after it.
+                if not go_ahead():
+                    results[index] = Stopped("the round was stopped before its turn")
+                    continue
+                started[index] = True
                 try:
                     results[index] = await self._send(item.message)
                 except Exception as error:  # each message's fate is its own
                     results[index] = error
 
         await asyncio.gather(*(lane() for _ in range(min(self.concurrency, len(items)))))
-        return results  # type: ignore[return-value]  # every lane filled its indices
+
+
+def _interrupted(
+    results: list[SendResult | Exception | None], started: list[bool]
+) -> list[SendResult | Exception]:
+    """Each message's fate when its round was cut short: a request that started and has no
+    answer may have reached the carrier (ambiguous); one that never started was not sent."""
+    fates: list[SendResult | Exception] = []
+    for result, began in zip(results, started, strict=True):
+        if result is not None:
+            fates.append(result)
+        elif began:
+            fates.append(
+                ProviderError(
+                    "interrupted",
+                    "the send was interrupted while its request was on the wire",
+                    ambiguous=True,
+                )
+            )
+        else:
+            fates.append(NotAttempted("the round was interrupted before its turn"))
+    return fates

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
 
 from campaign.errors import ApiErrors, Conflict, InvalidAttribute, NotFound
 from campaign.extensions import db
@@ -19,6 +20,7 @@ from campaign.models import (
     TextTemplate,
 )
 from campaign.models.activity import UNSUPPORTED_KINDS
+from campaign.services.locks import lock_row
 
 _RELATED = {
     "engagement": Engagement,
@@ -85,17 +87,16 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
     """A text activity for a pending engagement, with its template and sender; commit."""
     _check_kind(kind)
     rows = _resolve(account, links, required=True)
-    engagement: Engagement = rows["engagement"]
+    # Locked and re-read, so of concurrent creates for one engagement the later ones wait and
+    # then find the first one's activity.
+    engagement: Engagement = lock_row(Engagement, rows["engagement"].id)
     if engagement.status != EngagementStatus.PENDING:
         raise Conflict(
             "activities can be added only while the engagement is pending",
             pointer=_pointer("engagement"),
         )
     if engagement.activity is not None:
-        raise Conflict(
-            "this engagement already has an activity; PATCH that one instead",
-            pointer=_pointer("engagement"),
-        )
+        raise _already_has_activity()
     activity = Activity(
         account_id=account.id,
         name=name,
@@ -105,7 +106,16 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
         phone_number_id=rows["phone_number"].id,
     )
     db.session.add(activity)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The lock makes this rare (SQLite ignores it); the unique engagement id has the last
+        # word. Any other violation is not a conflict this can explain: it stays a 500.
+        engagement_id = activity.engagement_id
+        db.session.rollback()
+        if db.session.scalar(select(exists().where(Activity.engagement_id == engagement_id))):
+            raise _already_has_activity() from None
+        raise
     # Envelopes uploaded before the activity existed belong to it from now on.
     db.session.execute(
         update(Envelope)
@@ -114,6 +124,13 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
     )
     db.session.commit()
     return activity
+
+
+def _already_has_activity() -> Conflict:
+    return Conflict(
+        "this engagement already has an activity; PATCH that one instead",
+        pointer=_pointer("engagement"),
+    )
 
 
 def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
@@ -127,7 +144,10 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
     links = {
         name: changes.pop(name) for name in ("text_template", "phone_number") if name in changes
     }
-    if links and activity.engagement.status != EngagementStatus.PENDING:
+    # The engagement is locked and re-read first, so its scheduling cannot pass between this
+    # check and the commit (scheduling validates the template and sender it finds).
+    engagement = lock_row(Engagement, activity.engagement_id)
+    if links and engagement.status != EngagementStatus.PENDING:
         raise Conflict(
             "the template and sender can change only while the engagement is pending",
             pointer=_pointer(next(iter(links))),
@@ -143,8 +163,8 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
 
 
 def delete_activity(activity: Activity) -> None:
-    """Delete the activity of a pending engagement."""
-    if activity.engagement.status != EngagementStatus.PENDING:
+    """Delete the activity of a pending engagement (its engagement locked first, as above)."""
+    if lock_row(Engagement, activity.engagement_id).status != EngagementStatus.PENDING:
         raise Conflict(
             "an activity can be deleted only while its engagement is pending", pointer="/data"
         )

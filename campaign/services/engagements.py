@@ -1,17 +1,20 @@
 """Engagement verbs: create, change, and the client's status moves (schedule, pause, cancel).
 
 `update_engagement` owns the transaction: it validates, changes the row, commits and only then
-enqueues the dispatcher, so a worker never reads an uncommitted schedule.
+enqueues the dispatcher, so a worker never reads an uncommitted schedule. A pause or cancel
+marks its generation stopped in Redis before it commits, so senders hold what has not left.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
+from flask import current_app
 from sqlalchemy import exists, func, select, update
 
 from campaign.errors import ApiError, Conflict, InvalidAttribute
-from campaign.extensions import db
+from campaign.extensions import db, redis_store
 from campaign.models import (
     Account,
     DeliveryType,
@@ -22,12 +25,15 @@ from campaign.models import (
     InvalidTransition,
     Text,
     TextStatus,
+    TextTemplate,
     utcnow,
 )
-from campaign.models.engagement import CLIENT_STATUSES
+from campaign.models.engagement import ACTIVE_STATUSES, CLIENT_STATUSES
+from campaign.services.locks import lock_row
 from campaign.templates_engine import compile_template
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
+from campaign.workers.stops import clear_stop, mark_stopped
 
 STATUS_POINTER = "/data/attributes/status"
 DELIVERY_TIME_POINTER = "/data/attributes/delivery-time"
@@ -110,10 +116,41 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
         return True
     if target == EngagementStatus.CANCELLED:
         _cancel_remaining(engagement)
-    db.session.commit()
+    if current in ACTIVE_STATUSES:
+        _stop_senders(engagement)
+    else:
+        db.session.commit()
     if target == EngagementStatus.CANCELLED and engagement.count_total is not None:
         request_refresh(engagement.id, engagement.count_total)
     return False
+
+
+def _stop_senders(engagement: Engagement) -> None:
+    """Mark the running generation stopped, then commit; the answer follows only both.
+
+    The mark comes first, although services write Redis after the commit, because the PATCH
+    must not answer while a sender could still hand a waiting text to the carrier; a commit
+    that fails takes the mark back. Without Redis the stop is refused and nothing changes.
+    """
+    generation = engagement.generation
+    try:
+        mark_stopped(
+            redis_store.connection,
+            engagement.id,
+            generation,
+            ttl=current_app.config["STUCK_AFTER"],
+        )
+    except redis.RedisError:
+        raise ApiError(
+            "the senders cannot be reached to stop them; nothing changed, try again",
+            status=503,
+            title="Service unavailable",
+        ) from None
+    try:
+        db.session.commit()
+    except BaseException:
+        clear_stop(redis_store.connection, engagement.id, generation)
+        raise
 
 
 def _change_delivery(
@@ -131,7 +168,14 @@ def _change_delivery(
 
 
 def _schedule(engagement: Engagement) -> None:
-    """Check the engagement can send, record the schedule, commit, then wake the dispatcher."""
+    """Check the engagement can send, record the schedule, commit, then wake the dispatcher.
+
+    The template row is locked (after the engagement's, always in that order) before the body
+    is validated, so a body change cannot slip in between the check and the commit.
+    """
+    activity = engagement.activity
+    if activity is not None and activity.text_template_id is not None:
+        lock_row(TextTemplate, activity.text_template_id)
     errors = scheduling_problems(engagement)
     if errors:
         raise errors[0]

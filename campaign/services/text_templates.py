@@ -9,6 +9,7 @@ from sqlalchemy import select
 from campaign.errors import Conflict, InvalidAttribute
 from campaign.extensions import db
 from campaign.models import Account, Activity, TextTemplate
+from campaign.services.locks import lock_row
 from campaign.templates_engine import TemplateError, compile_template
 
 BODY_POINTER = "/data/attributes/body"
@@ -36,7 +37,13 @@ def _in_use(template: TextTemplate) -> bool:
 
 
 def update_text_template(template: TextTemplate, changes: dict[str, Any]) -> TextTemplate:
-    """Change name or body; the body is frozen while an engagement renders it."""
+    """Change name or body; the body is frozen while an engagement renders it.
+
+    The row is locked before the check, as scheduling locks it before validating the body:
+    either the change commits first and scheduling validates the new body, or scheduling
+    commits first and this finds the template in use.
+    """
+    lock_row(TextTemplate, template.id)
     if "body" in changes and changes["body"] != template.body:
         if _in_use(template):
             raise Conflict(
@@ -52,7 +59,8 @@ def update_text_template(template: TextTemplate, changes: dict[str, Any]) -> Tex
 
 
 def delete_text_template(template: TextTemplate) -> None:
-    """Delete a template that no running engagement renders."""
+    """Delete a template that no running engagement renders (locked first, as above)."""
+    lock_row(TextTemplate, template.id)
     if _in_use(template):
         raise Conflict(
             "this template is being sent by an engagement that is scheduled, sending or paused",

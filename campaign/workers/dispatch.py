@@ -3,7 +3,8 @@
 It walks the engagement's envelopes in id order, `batch_size` at a time: creates their `queued`
 texts in one statement (skipping any that exist, so a rerun is harmless), commits, and enqueues
 one send job per batch, naming the batch by its first and last envelope id. Sending starts with
-the first batch while the fan-out goes on with the rest.
+the first batch while the fan-out goes on with the rest. A job belongs to one generation (one
+scheduling): once a pause or a resume has moved the engagement on, it returns at once.
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ def enqueue_dispatch(engagement: Engagement, *, rescue: str = "") -> bool:
     at = from_time if from_time is not None and from_time > utcnow() else None
     job_id = dispatch_job_id(engagement) + (f"-{rescue}" if rescue else "")
     return enqueue_unique(
-        dispatch_engagement, engagement.id, rescue, queue=DISPATCH_QUEUE, job_id=job_id, at=at
+        dispatch_engagement,
+        engagement.id,
+        engagement.generation,
+        rescue,
+        queue=DISPATCH_QUEUE,
+        job_id=job_id,
+        at=at,
     )
 
 
@@ -61,11 +68,17 @@ def _insert(rows: list[dict[str, Any]]) -> None:
     db.session.execute(statement.on_conflict_do_nothing(), rows)
 
 
-def dispatch_engagement(engagement_id: str, rescue: str = "") -> None:
-    """Create the engagement's texts and enqueue their send batches (idempotent)."""
+def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -> None:
+    """Create the engagement's texts and enqueue their send batches (idempotent).
+
+    `generation` is the scheduling the job was enqueued for: every pause and resume enqueues a
+    new job, so the jobs of earlier generations must not each walk the whole engagement again.
+    """
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or EngagementStatus(engagement.status) not in DISPATCHING:
         return
+    if engagement.generation != generation:
+        return  # a pause and resume came after this job was enqueued; the newest job walks
     if (
         engagement.delivery_type == DeliveryType.SCHEDULED
         and engagement.delivery_time
@@ -79,6 +92,7 @@ def dispatch_engagement(engagement_id: str, rescue: str = "") -> None:
         return
     batch_size = current_app.config["BATCH_SIZE"]
     gen, sender = engagement.generation, activity.phone_number.number
+    scheduled_at = engagement.scheduled_at  # read now: the commit below expires the row
     account_id, activity_id = engagement.account_id, activity.id
     db.session.commit()  # end the read transaction; each batch below is its own
     after = ""
@@ -124,9 +138,11 @@ def dispatch_engagement(engagement_id: str, rescue: str = "") -> None:
             )
             .values(scheduled_at=now)
         )
-        status = db.session.scalar(select(Engagement.status).where(Engagement.id == engagement_id))
+        status, now_scheduled_at = db.session.execute(
+            select(Engagement.status, Engagement.scheduled_at).where(Engagement.id == engagement_id)
+        ).one()
         db.session.commit()
-        if EngagementStatus(status) not in DISPATCHING:
-            return  # paused or cancelled during the fan-out; a resume dispatches again
+        if EngagementStatus(status) not in DISPATCHING or now_scheduled_at != scheduled_at:
+            return  # paused, cancelled or resumed during the fan-out; the newest job walks on
         enqueue_send(engagement_id, gen, first, last, continuation=rescue)
         after, size = last, batch_size

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from campaign.callback_links import status_callback_url
 from campaign.config import SEND_WAIT_LIMIT
@@ -44,6 +45,7 @@ from campaign.providers import (
     Timed,
     build_provider,
 )
+from campaign.providers.base import Interrupted
 from campaign.templates_engine import (
     CompiledTemplate,
     RenderError,
@@ -53,6 +55,7 @@ from campaign.templates_engine import (
 from campaign.workers import shutdown
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import SEND_QUEUE, enqueue_unique
+from campaign.workers.stops import StopCheck
 from campaign.workers.throttle import SenderThrottle
 
 log = logging.getLogger(__name__)
@@ -299,20 +302,31 @@ def _send_round(
     throttle: SenderThrottle,
     config: Any,
 ) -> None:
-    ready, outcomes = _render(batch, claimed, config["MAX_SEGMENTS"])
-    # Release the connection before any network wait: a slow carrier must not pin the pool.
-    db.session.commit()
-    db.session.close()
-    # One reservation for the whole round; each text then goes out at its own slot.
-    waits = throttle.reserve_many(
-        batch.phone_number_id,
-        batch.throughput,
-        [item.segments for item in ready],
-        max_wait=MAX_THROTTLE_WAIT,
-    )
+    try:
+        ready, outcomes = _render(batch, claimed, config["MAX_SEGMENTS"])
+        # Release the connection before any network wait: a slow carrier must not pin the pool.
+        db.session.commit()
+        db.session.close()
+        # One reservation for the whole round; each text then goes out at its own slot.
+        waits = throttle.reserve_many(
+            batch.phone_number_id,
+            batch.throughput,
+            [item.segments for item in ready],
+            max_wait=MAX_THROTTLE_WAIT,
+        )
+    except Exception:
+        # Nothing has left yet: the round goes back to the queue untried. Left `sending`, the
+        # sweep would settle it `unknown`, as if the carrier might have it.
+        db.session.rollback()
+        try:
+            _record(batch, [_untried(item) for item in claimed])
+        except SQLAlchemyError:
+            log.exception("could not put a round of engagement %s back", batch.engagement_id)
+        raise
     reserved_at = time.monotonic()
     sending = ready[: len(waits)]
-    results = provider.send_many(
+    results, interruption = _hand_over(
+        provider,
         [
             Timed(
                 reserved_at + wait,
@@ -330,6 +344,8 @@ def _send_round(
         # connection) goes back to the queue untried, so none stays `sending` for longer than
         # that window plus one request: the bound the sweep relies on (config.check_timing).
         start_by=reserved_at + MAX_THROTTLE_WAIT,
+        # Checked right before each request leaves: a pause or cancel holds the rest.
+        may_send=StopCheck(redis_store.connection, batch.engagement_id, batch.generation),
     )
     if len(sending) < len(ready):
         # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.
@@ -339,8 +355,78 @@ def _send_round(
         _outcome(result, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
         for result, item in zip(results, sending, strict=True)
     )
+    _record(batch, outcomes)
+    if interruption is not None:
+        raise interruption
+
+
+def _hand_over(
+    provider: Provider, items: list[Timed], *, start_by: float, may_send: StopCheck
+) -> tuple[list[SendResult | Exception], BaseException | None]:
+    """The provider's results, and the exception (a job timeout, a shutdown) that cut the
+    round short if one did: what is known is recorded before that exception ends the job."""
+    try:
+        return provider.send_many(items, start_by, may_send), None
+    except Interrupted as exc:
+        return exc.results, exc.cause
+
+
+def _record(batch: Batch, outcomes: list[Outcome]) -> None:
+    """Store a round's outcomes; one value the database refuses costs only that text its
+    carrier details, never the round its statuses (left `sending`, they would end `unknown`)."""
+    try:
+        _record_all(batch, outcomes)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception(
+            "recording a round of engagement %s failed; text by text", batch.engagement_id
+        )
+        for outcome in outcomes:
+            try:
+                _record_all(batch, [outcome])
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception("text %s: storing its status alone", outcome.text_id)
+                _record_all(batch, [_bare(outcome)])
+
+
+def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
+    """Record and commit; texts back to `queued` in an engagement cancelled meanwhile are
+    cancelled instead, since the cancel's own update could not see them while they were
+    `sending`. The engagement row is read under a share lock, taken first, so a cancel that
+    has not committed yet waits for this and then finds them queued."""
+    if any(outcome.status == TextStatus.QUEUED for outcome in outcomes):
+        status = db.session.scalar(
+            select(Engagement.status)
+            .where(Engagement.id == batch.engagement_id)
+            .with_for_update(read=True)
+        )
+        if status == EngagementStatus.CANCELLED:
+            outcomes = [_cancelled(outcome) for outcome in outcomes]
     record_outcomes(outcomes, utcnow())
     db.session.commit()
+
+
+def _untried(item: Claimed) -> Outcome:
+    return Outcome(item.text_id, TextStatus.QUEUED, retry_attempts=item.retry_attempts)
+
+
+def _cancelled(outcome: Outcome) -> Outcome:
+    if outcome.status != TextStatus.QUEUED:
+        return outcome
+    return replace(outcome, status=TextStatus.CANCELLED, next_attempt_at=None)
+
+
+def _bare(outcome: Outcome) -> Outcome:
+    """The outcome without what the carrier said, for a value the database refused."""
+    return replace(
+        outcome,
+        provider_message_id=None,
+        error_code="unrecorded" if outcome.error_code else None,
+        error_detail="the carrier's answer could not be stored; see the worker log"
+        if outcome.error_code or outcome.provider_message_id
+        else None,
+    )
 
 
 def _deferred(item: Ready, later: datetime) -> Outcome:

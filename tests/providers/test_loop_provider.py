@@ -5,16 +5,19 @@ kept to itself."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import pytest
 
 from campaign.providers.base import (
+    Interrupted,
     LoopProvider,
     NotAttempted,
     OutboundMessage,
     ProviderError,
     SendResult,
+    Stopped,
     Timed,
 )
 
@@ -130,3 +133,54 @@ def test_a_closed_provider_refuses_to_send() -> None:
 def test_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Recorder(concurrency=0)
+
+
+def test_no_request_leaves_once_may_send_says_no() -> None:
+    provider = Recorder(concurrency=2)
+    start = time.monotonic()
+    asked: list[float] = []
+
+    def may_send() -> bool:
+        asked.append(time.monotonic())
+        return len(provider.started) < 2
+
+    try:
+        results = provider.send_many(
+            [Timed(start + 0.05 * index, outbound(f"t{index}")) for index in range(6)],
+            may_send=may_send,
+        )
+    finally:
+        provider.close()
+    assert set(provider.started) == {"t0", "t1"}
+    assert [type(result) for result in results] == [SendResult] * 2 + [Stopped] * 4
+    assert all(isinstance(result, NotAttempted) for result in results[2:])
+
+
+class Timeout(Exception):
+    """What RQ's job timeout raises, from a SIGALRM handler, wherever the job is."""
+
+
+def test_an_interrupted_round_says_what_left_and_sends_nothing_afterwards() -> None:
+    provider = Recorder(concurrency=2, latency=0.3)
+    start = time.monotonic()
+
+    def alarm(_signum: int, _frame: object) -> None:
+        raise Timeout
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, 0.15)
+    try:
+        # t0 is on the wire when the alarm comes; t1 and t2 wait for their slots.
+        items = [Timed(start + offset, outbound(f"t{i}")) for i, offset in enumerate([0, 1, 1.2])]
+        with pytest.raises(Interrupted) as interrupted:
+            provider.send_many(items)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert isinstance(interrupted.value.cause, Timeout)
+    on_wire, *waiting = interrupted.value.results
+    assert isinstance(on_wire, ProviderError) and on_wire.ambiguous
+    assert all(type(result) is NotAttempted for result in waiting)
+    provider.close()  # runs the loop again: the waiting lanes must not wake up and send
+    time.sleep(max(0.0, start + 1.5 - time.monotonic()))
+    assert set(provider.started) == {"t0"}

@@ -3,8 +3,12 @@ only while the engagement is pending."""
 
 from __future__ import annotations
 
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 from flask import Flask
 
 from tests.client import ApiClient, Reply, assert_created
@@ -15,6 +19,7 @@ from tests.factories import (
     resource,
     seed_campaign,
 )
+from tests.servers import serve
 
 URL = "/api/v1/activities"
 
@@ -202,3 +207,42 @@ def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> No
     set_engagement_status(api, campaign.engagement_id, "scheduled")
     assert api.delete(f"{URL}/{campaign.activity_id}").status == 409
     assert api.get(f"{URL}/{campaign.activity_id}").status == 200
+
+
+def test_concurrent_creates_for_one_engagement_make_one_activity_and_409s(
+    app: Flask, api: ApiClient
+) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    template_id = new_template(api)
+    engagement = api.post(
+        "/api/v1/engagements", resource("engagements", {"name": "Race", "direction": "outbound"})
+    )
+    body = json.dumps(
+        resource(
+            "activities",
+            {"name": "Text Blast", "kind": "text"},
+            {
+                "engagement": ("engagements", engagement.data["id"]),
+                "text-template": ("text-templates", template_id),
+                "phone-number": ("phone-numbers", phone_id),
+            },
+        )
+    )
+    racers = 8
+    start = threading.Barrier(racers)
+
+    def create(base_url: str) -> httpx.Response:
+        start.wait(timeout=10)
+        return httpx.post(f"{base_url}{URL}", content=body, headers=api.headers(), timeout=30)
+
+    with serve(app) as base_url, ThreadPoolExecutor(racers) as pool:
+        replies = list(pool.map(lambda _: create(base_url), range(racers)))
+    assert sorted(reply.status_code for reply in replies) == [201] + [409] * (racers - 1)
+    for reply in replies:
+        if reply.status_code == 409:
+            [error] = reply.json()["errors"]
+            assert error["status"] == "409"
+            assert error["source"] == {"pointer": "/data/relationships/engagement/data"}
+    listed = api.get(f"{URL}?filter[engagement]={engagement.data['id']}")
+    assert len(listed.data) == 1

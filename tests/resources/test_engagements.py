@@ -3,15 +3,18 @@ job, pausing and resuming, cancelling (with its envelopes), and delayed delivery
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 import rq
 from flask import Flask
 
 from campaign.extensions import redis_store
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import resource, seed_campaign
+from tests.resources.test_bad_input import unchanged
 
 URL = "/api/v1/engagements"
 
@@ -241,3 +244,33 @@ def test_read_includes_activity_and_phone_numbers(app: Flask, api: ApiClient) ->
         ("activities", campaign.activity_id),
         ("phone-numbers", campaign.phone_number_id),
     ]
+
+
+def test_pause_is_refused_with_nothing_changed_when_the_senders_cannot_be_told(
+    app: Flask, api: ApiClient
+) -> None:
+    seed = seed_campaign(app, api)
+    url = f"/api/v1/engagements/{seed.engagement_id}"
+    assert (
+        api.patch(
+            url, resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
+        ).status
+        == 202
+    )
+    # A Redis nobody listens on: the stop mark cannot be written.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with unchanged(app):  # Postgres and the real Redis both
+        saved = app.extensions["campaign-redis"]
+        app.extensions["campaign-redis"] = redis.Redis(host="127.0.0.1", port=port)
+        try:
+            reply = api.patch(
+                url, resource("engagements", {"status": "paused"}, id_=seed.engagement_id)
+            )
+        finally:
+            app.extensions["campaign-redis"] = saved
+    assert reply.status == 503
+    [error] = reply.errors
+    assert (error["status"], error["title"]) == ("503", "Service unavailable")
+    assert api.get(url).data["attributes"]["status"] == "scheduled"

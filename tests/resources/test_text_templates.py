@@ -3,13 +3,18 @@ recomputed whenever the body changes, and an invalid body is refused with a poin
 
 from __future__ import annotations
 
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 
 from tests.client import ApiClient, Reply, assert_created
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import SEED_BODY, build_seed_campaign, make_phone_number, resource
+from tests.servers import serve
 
 URL = "/api/v1/text-templates"
 
@@ -115,3 +120,49 @@ def test_body_is_frozen_while_a_scheduled_engagement_sends_it(app: Flask, api: A
     assert api.get(f"{URL}/{seed.template_id}").data == before
     # The name is only a label: it may still change.
     assert patch(api, seed.template_id, name="Renamed").status == 200
+
+
+def test_scheduling_and_a_body_change_racing_never_both_succeed(app: Flask, api: ApiClient) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    outcomes = set()
+    with serve(app) as base_url, ThreadPoolExecutor(2) as pool:
+        for _ in range(10):
+            seed = build_seed_campaign(api, phone_id)
+            # The envelopes have first-name but no code: the new body would fail every text.
+            changes = {
+                "template": (
+                    f"{URL}/{seed.template_id}",
+                    resource("text-templates", {"body": "Your {{code}}"}, id_=seed.template_id),
+                ),
+                "schedule": (
+                    f"/api/v1/engagements/{seed.engagement_id}",
+                    resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
+                ),
+            }
+            start = threading.Barrier(len(changes))
+
+            def send(path: str, document: dict[str, Any], start: threading.Barrier = start) -> int:
+                start.wait(timeout=10)
+                reply = httpx.patch(
+                    f"{base_url}{path}",
+                    content=json.dumps(document),
+                    headers=api.headers(),
+                    timeout=30,
+                )
+                return reply.status_code
+
+            futures = {name: pool.submit(send, *request) for name, request in changes.items()}
+            statuses = {name: future.result() for name, future in futures.items()}
+            assert statuses in (
+                {"template": 200, "schedule": 409},
+                {"template": 409, "schedule": 202},
+            )
+            body = api.get(f"{URL}/{seed.template_id}").data["attributes"]["body"]
+            engagement = api.get(f"/api/v1/engagements/{seed.engagement_id}").data["attributes"]
+            if statuses["schedule"] == 202:
+                assert (body, engagement["status"]) == (SEED_BODY, "scheduled")
+            else:
+                assert (body, engagement["status"]) == ("Your {{code}}", "pending")
+            outcomes.add(statuses["schedule"])
+    assert outcomes  # ten races ran; either order may win each

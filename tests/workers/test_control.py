@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from campaign.extensions import db, redis_store
 from campaign.models import Text
@@ -156,3 +156,29 @@ def test_scheduling_is_refused_when_envelopes_lack_template_variables(
     assert _attributes(api, engagement_id)["status"] == "pending"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Text)) == 0
+
+
+def test_pause_resume_cycles_leave_one_dispatch_walk(app: Flask, api: ApiClient) -> None:
+    engagement_id = _campaign(app, api)
+    assert _patch(api, engagement_id, status="scheduled") == 202
+    cycles = 40
+    for _ in range(cycles):
+        assert _patch(api, engagement_id, status="paused") == 200
+        assert _patch(api, engagement_id, status="scheduled") == 202
+    with app.app_context():
+        assert Queue(DISPATCH_QUEUE, connection=redis_store.connection).count == cycles + 1
+        engine = db.engine
+    walks: list[str] = []
+
+    def count_text_inserts(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO TEXTS"):
+            walks.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count_text_inserts)
+    try:
+        _run_dispatch_only(app)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_text_inserts)
+    # Twelve envelopes fit one first batch: one walk is one insert; the older jobs return.
+    assert len(walks) == 1
+    assert len(_texts(api, engagement_id)) == 12
