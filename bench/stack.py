@@ -204,11 +204,13 @@ class Stack:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def _start_gunicorn(self, port: int) -> None:
-        # As the Procfile runs it, with a generous timeout so a slow bulk request is measured
-        # rather than killed.
+        # As the Procfile runs it (its settings module), with a generous timeout so a slow bulk
+        # request is measured rather than killed.
         self.gunicorn = self.spawn(
             [
                 str(BIN / "gunicorn"),
+                "--config",
+                "python:campaign.web_server",
                 "campaign:create_app()",
                 "--workers",
                 str(self.web_workers),

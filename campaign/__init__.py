@@ -6,7 +6,6 @@ blueprints, one set of JSON:API error handlers, and the `campaign` command line.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from collections.abc import Mapping
@@ -94,36 +93,9 @@ def _instance_secret(instance_path: str) -> str:
 
 
 def _register_dashboard(app: Flask) -> None:
-    """The RQ dashboard at /rq, behind HTTP Basic credentials; off unless they are configured."""
-    username, password = app.config["RQ_DASHBOARD_USERNAME"], app.config["RQ_DASHBOARD_PASSWORD"]
-    if not username or not password:
-        return
-    import rq_dashboard
+    from campaign.dashboard import register_dashboard
 
-    app.config.setdefault("RQ_DASHBOARD_REDIS_URL", [app.config["REDIS_URL"]])
-    app.config.setdefault("RQ_DASHBOARD_POLL_INTERVAL", 2500)
-    app.config.setdefault("RQ_DASHBOARD_WEB_BACKGROUND", "black")
-    app.config.setdefault("RQ_DASHBOARD_DELETE_JOBS", False)
-
-    def require_credentials() -> Response | None:
-        if request.blueprint != rq_dashboard.blueprint.name:
-            return None
-        auth = request.authorization
-        if (
-            auth is not None
-            and auth.type == "basic"
-            and hmac.compare_digest(auth.username or "", username)
-            and hmac.compare_digest(auth.password or "", password)
-        ):
-            return None
-        return Response(
-            "RQ dashboard: credentials required",
-            401,
-            {"WWW-Authenticate": 'Basic realm="rq-dashboard"'},
-        )
-
-    app.before_request(require_credentials)
-    app.register_blueprint(rq_dashboard.blueprint, url_prefix="/rq")
+    register_dashboard(app)
 
 
 def _register_api(api: Api) -> None:

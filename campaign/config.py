@@ -115,6 +115,29 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PORT", "PORT", _int("PORT", 1, 65535), 5000, "HTTP port of `campaign run`"),
     Setting(
+        "WEB_CONCURRENCY",
+        "WEB_CONCURRENCY",
+        _int("WEB_CONCURRENCY", 1, 64),
+        2,
+        "gunicorn worker processes of the web process (Heroku sets it per dyno size)",
+    ),
+    Setting(
+        "CAMPAIGN_WEB_THREADS",
+        "WEB_THREADS",
+        _int("CAMPAIGN_WEB_THREADS", 1, 64),
+        # Ingest is CPU-bound under the GIL, so more threads add memory (a bulk body each), not
+        # speed; four keep a slow client from being the only one served.
+        4,
+        "request threads of each web worker process",
+    ),
+    Setting(
+        "CAMPAIGN_REQUEST_TIMEOUT",
+        "REQUEST_TIMEOUT",
+        _float("CAMPAIGN_REQUEST_TIMEOUT", 1, 600),
+        30.0,
+        "seconds a client has to send a whole request (headers and body); slower ones are cut",
+    ),
+    Setting(
         "CAMPAIGN_INSTANCE_PATH",
         "INSTANCE_PATH",
         _text,

@@ -7,12 +7,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -389,3 +393,42 @@ def test_help_with_a_malformed_setting_names_it_in_one_line_and_still_helps(
     assert outcome.error_lines == ["Error: CAMPAIGN_BATCH_SIZE must be an integer, got 'lots'"]
     assert "Traceback" not in outcome.stderr
     assert "Usage: campaign" in outcome.stdout
+
+
+def test_run_serves_with_the_web_process_settings(
+    app: Flask, app_environment: dict[str, str], tmp_path: Path
+) -> None:
+    """`campaign run` serves the API with the Procfile's server settings: an idle connection is
+    closed after CAMPAIGN_REQUEST_TIMEOUT instead of holding a worker."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **app_environment, "CAMPAIGN_REQUEST_TIMEOUT": "2"}
+    with open(tmp_path / "run.log", "wb") as log:
+        process = subprocess.Popen(
+            [*campaign_command(), "run", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "run.log").read_text()
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
+                time.sleep(0.2)
+        assert response.status_code == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as idle:
+            assert idle.recv(1) == b""
+        assert "DeadlineThreadWorker" in (tmp_path / "run.log").read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

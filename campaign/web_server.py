@@ -1,0 +1,20 @@
+"""gunicorn settings of the web process, the one place the Procfile, `campaign run` and the
+benchmarks take them from: `gunicorn -c python:campaign.web_server wsgi:app`."""
+
+from __future__ import annotations
+
+from campaign.config import current_environ, load_config
+
+_config = load_config(current_environ())
+
+bind = [f"0.0.0.0:{_config['PORT']}"]
+workers: int = _config["WEB_CONCURRENCY"]
+worker_class = "campaign.web_worker.DeadlineThreadWorker"
+threads: int = _config["WEB_THREADS"]
+# A runtime control interface nobody uses, at one fixed path per user: two servers on one host
+# (`campaign run`, tests, benchmarks) would fight over it.
+control_socket_disable = True
+accesslog = "-"
+# The path without its query string, and no Referer: query strings carry secrets (the `sig` of
+# a Kannel delivery report), and an access log is read by more people than the database.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'
