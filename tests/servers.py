@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import psutil
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -52,7 +53,7 @@ def settings_environment(environment: dict[str, str], **values: Any) -> dict[str
 
 
 class WorkerProcess:
-    """A real `campaign worker` in its own process group (so a kill reaches its work horse)."""
+    """A real `campaign worker` in its own session, so signals to it reach no test process."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
@@ -66,11 +67,23 @@ class WorkerProcess:
         )
 
     def kill(self) -> None:
-        """SIGKILL the worker and its work horse at once: a crash, not a shutdown."""
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGKILL the worker and every descendant at once: a crash, not a shutdown. RQ's work
+        horse calls setpgrp(), so killing the worker's group would leave it sending; the worker
+        is frozen first so it cannot fork another horse between the listing and the kill."""
+        tree: list[psutil.Process] = []
+        with suppress(psutil.NoSuchProcess):
+            worker = psutil.Process(self.process.pid)
+            worker.suspend()
+            tree = [*worker.children(recursive=True), worker]
+            for process in tree:
+                with suppress(psutil.NoSuchProcess):
+                    process.kill()
         self.process.wait(timeout=10)
         self._log.close()
+        # An orphaned horse is reaped by whoever adopts it; dead (or a zombie) is what counts.
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        running = [p.pid for p in alive if _status(p) not in ("gone", psutil.STATUS_ZOMBIE)]
+        assert not running, f"processes of the killed worker still running: {running}"
 
     def stop(self) -> int:
         """SIGTERM, as Heroku sends, and wait for a graceful exit."""
@@ -85,3 +98,10 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _status(process: psutil.Process) -> str:
+    try:
+        return process.status()
+    except psutil.NoSuchProcess:
+        return "gone"

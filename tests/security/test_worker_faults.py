@@ -3,8 +3,6 @@ empty, and a worker killed with scheduled jobs pending. The carrier is the loopb
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -28,7 +26,6 @@ from tests.campaign_runs import (
     worker_environment,
 )
 from tests.client import ApiClient
-from tests.servers import WorkerProcess
 from tests.workers.conftest import TwilioSetup
 from tests.workers.conftest import twilio as twilio  # the sink fixture, for pytest to find here
 
@@ -128,17 +125,6 @@ def test_a_redis_outage_mid_send_neither_ends_the_worker_nor_loses_or_repeats_a_
     assert len(per_number) == size and max(per_number.values()) == 1
 
 
-def _crash(worker: WorkerProcess) -> None:
-    """SIGKILL the worker and its work horse. RQ gives the horse a process group of its own, so
-    killing the worker's group would leave the horse sending; the worker is frozen first so it
-    cannot fork another between the reading of its children and the kill."""
-    pid = worker.process.pid
-    os.kill(pid, signal.SIGSTOP)
-    for horse in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        os.kill(int(horse), signal.SIGKILL)
-    worker.kill()
-
-
 def _engagement(app: Flask, engagement_id: str) -> Engagement:
     with app.app_context():
         engagement = db.session.get(Engagement, engagement_id)
@@ -162,7 +148,7 @@ def test_scheduled_work_resumes_soon_after_a_worker_is_killed(
         first = workers.start()
         wait_until(lambda: len(twilio.sink.messages) >= 60, 60, "sending did not start")
         # Its scheduler lock outlives it by a minute; RQ's worker would look again in ten.
-        _crash(first)
+        first.kill()
         workers.start()
         wait_until(
             lambda: settled(app, engagement_id, size),

@@ -61,12 +61,20 @@ def _settle_once_each(
     wait_until(
         lambda: settled(app, engagement_id, size),
         120,
-        f"texts did not settle: {text_statuses(app, engagement_id)}",
+        lambda: f"texts did not settle: {text_statuses(app, engagement_id)}",
     )
     elapsed = time.monotonic() - started
     per_number = Counter(message.to for message in twilio.sink.messages)
     assert max(per_number.values()) == 1, "a text was sent twice"
     return elapsed, per_number, text_statuses(app, engagement_id)
+
+
+def _assert_nothing_more_arrives(twilio: TwilioSetup, landed: int) -> None:
+    """A killed worker sends nothing more: only requests already on the wire (one per
+    connection) may land after the kill."""
+    time.sleep(2.0)
+    late = len(twilio.sink.messages) - landed
+    assert late <= SEND_CONCURRENCY, f"the killed worker kept sending: {late} texts after the kill"
 
 
 def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
@@ -78,6 +86,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(
     first = workers.start()
     wait_until(lambda: len(twilio.sink.messages) >= 400, 60, "sending did not start")
     first.kill()
+    _assert_nothing_more_arrives(twilio, len(twilio.sink.messages))
     workers.start()
     elapsed, per_number, statuses = _settle_once_each(app, twilio, engagement_id, size, started)
     # Only texts in flight when the worker died may be unknown: at most one claimed round.
@@ -124,7 +133,7 @@ def test_sigterm_lets_the_worker_finish_its_round_and_lose_nothing(
     wait_until(
         lambda: settled(app, engagement_id, 60),
         60,
-        f"texts did not settle: {text_statuses(app, engagement_id)}",
+        lambda: f"texts did not settle: {text_statuses(app, engagement_id)}",
     )
     assert text_statuses(app, engagement_id) == Counter({TextStatus.SENT: 60})
     assert sorted(Counter(m.to for m in twilio.sink.messages).values()) == [1] * 60
