@@ -8,7 +8,6 @@ one named by `X-Account-Key` is a 403, never a view into that account.
 from __future__ import annotations
 
 import base64
-import binascii
 
 from flask import Request, g
 
@@ -34,7 +33,9 @@ def _credentials(request: Request) -> tuple[str, str]:
     if scheme == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        # binascii.Error and UnicodeDecodeError are ValueErrors, and so is what b64decode
+        # raises for a header with non-ASCII characters.
+        except ValueError:
             raise Unauthorized(
                 "the Basic credentials are not valid base64", header="Authorization"
             ) from None

@@ -31,6 +31,11 @@ _RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships
 _DOCUMENT_MEMBERS = frozenset({"data", "included", "meta", "links", "jsonapi"})
 # A write answers with one resource: `include` is the only query parameter that can apply.
 _WRITE_PARAMETERS = frozenset({"include"})
+# Objects and arrays inside one another, counting the document itself. Our deepest documents
+# (a relationship's linkage inside a bulk entry) need 6; orjson alone stops only at 1024,
+# deeper than Python code that walks a value may recurse.
+MAX_NESTING = 32
+_CONTAINERS = (dict, list)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,11 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidDocument(f"the request body is not valid JSON: {exc}", pointer="") from None
+    if not _nesting_within(document, MAX_NESTING):
+        raise InvalidDocument(
+            f"the document nests objects and arrays more than {MAX_NESTING} deep",
+            pointer=_too_deep_pointer(document, MAX_NESTING),
+        )
     # PostgreSQL cannot store U+0000 in text or jsonb; JSON can only carry it escaped.
     if b"\\u0000" in raw:
         at = _nul_pointer(document, "")
@@ -88,21 +98,56 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
     return Document(data, bulk=bulk)
 
 
-def _nul_pointer(value: Any, at: str) -> str | None:
-    """The JSON pointer of the first string (member name or value) holding U+0000, if any."""
-    if isinstance(value, str):
-        return at if "\x00" in value else None
+def _nesting_within(document: Any, limit: int) -> bool:
+    """Whether no object or array lies deeper than `limit` levels; one pass per level."""
+    level = [document] if type(document) in _CONTAINERS else []
+    for _ in range(limit):
+        level = [
+            child
+            for node in level
+            for child in (node.values() if type(node) is dict else node)
+            if type(child) in _CONTAINERS
+        ]
+        if not level:
+            return True
+    return False
+
+
+def _children(value: Any, at: str) -> list[tuple[str, Any]]:
     if isinstance(value, dict):
-        for key, item in value.items():
-            member = pointer_to(at, key)
-            found = member if "\x00" in key else _nul_pointer(item, member)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_pointer(item, f"{at}/{index}")
-            if found is not None:
-                return found
+        return [(pointer_to(at, key), item) for key, item in value.items()]
+    if isinstance(value, list):
+        return [(f"{at}/{index}", item) for index, item in enumerate(value)]
+    return []
+
+
+def _too_deep_pointer(document: Any, limit: int) -> str:
+    """The pointer of the first container past `limit` levels (depth-first, without recursion)."""
+    stack = [("", document, 1)]
+    while stack:
+        at, value, depth = stack.pop()
+        if depth > limit:
+            return at
+        children = [(p, v) for p, v in _children(value, at) if type(v) in _CONTAINERS]
+        stack.extend((p, v, depth + 1) for p, v in reversed(children))
+    return ""
+
+
+def _nul_pointer(value: Any, at: str) -> str | None:
+    """The JSON pointer of the first string (member name or value) holding U+0000, if any.
+
+    Depth-first with a stack: the document's nesting is bounded, but this must not recurse.
+    """
+    stack = [(at, value)]
+    while stack:
+        at, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return at
+        elif isinstance(value, dict) and any("\x00" in key for key in value):
+            return next(pointer_to(at, key) for key in value if "\x00" in key)
+        else:
+            stack.extend(reversed(_children(value, at)))
     return None
 
 

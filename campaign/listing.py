@@ -20,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from campaign.errors import InvalidParameter
 from campaign.extensions import db
+from campaign.moments import to_utc
 
 _BRACKETED = re.compile(r"^(filter|page|fields)\[([A-Za-z0-9_.-]+)\]$")
 SORTABLE = {"created-at": "created_at", "updated-at": "updated_at"}
@@ -44,7 +45,9 @@ class Cursor:
             moment = datetime.fromisoformat(key)
             if moment.tzinfo is None or not isinstance(id_, str) or "\x00" in id_:
                 raise ValueError("cursor without a time zone or id")
-            return cls(moment, id_)
+            # Comparing with the stored column converts the key to UTC, which overflows at
+            # the ends of the calendar; MomentOutOfRange is a ValueError.
+            return cls(to_utc(moment), id_)
         except (ValueError, TypeError, orjson.JSONDecodeError):
             raise InvalidParameter(
                 "not a cursor this server issued; use the links of a previous page",

@@ -3,6 +3,7 @@ and the schema they build is exactly the models' (autogenerate finds nothing to 
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -159,3 +160,70 @@ def test_upgrade_keeps_rows_written_under_an_older_revision(fresh_app: Flask) ->
     with db.engine.connect() as connection:
         rows = connection.execute(text("SELECT key, name FROM accounts")).all()
     assert [tuple(row) for row in rows] == [("firstbank", "First Bank")]
+
+
+def test_meta_numbers_outside_the_safe_range_become_strings_of_their_digits(
+    fresh_app: Flask,
+) -> None:
+    upgrade(revision="0002")
+    postgres = db.engine.dialect.name == "postgresql"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    metas = {
+        "a" * 22: '{"acct": 123456789012345678901234567890, "big": 1e308, "n": 5, "s": "x"}',
+        "b" * 22: '{"low": -9007199254740992, "top": 9007199254740991, "f": 0.5, "t": true}',
+    }
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, key, name, created_at, updated_at) "
+                "VALUES (:id, 'firstbank', 'First Bank', :now, :now)"
+            ),
+            {"id": "c" * 22, "now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO engagements (id, name, direction, status, delivery_type, "
+                "account_id, created_at, updated_at) VALUES (:id, 'Old', 'outbound', 'pending', "
+                "'immediately', :account, :now, :now)"
+            ),
+            {"id": "d" * 22, "account": "c" * 22, "now": now},
+        )
+        meta = "CAST(:meta AS jsonb)" if postgres else ":meta"
+        for index, (id_, document) in enumerate(metas.items()):
+            connection.execute(
+                text(
+                    "INSERT INTO envelopes (id, engagement_id, phone_number, meta, status, "
+                    "retry_attempts, account_id, created_at, updated_at) VALUES (:id, "
+                    f":engagement, :number, {meta}, 'pending', 0, :account, :now, :now)"
+                ),
+                {
+                    "id": id_,
+                    "engagement": "d" * 22,
+                    "number": f"+1519555010{index}",
+                    "meta": document,
+                    "account": "c" * 22,
+                    "now": now,
+                },
+            )
+
+    upgrade(revision="0004")
+
+    with db.engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT id, meta FROM envelopes")).all())
+    loaded = {
+        id_: value if isinstance(value, dict) else json.loads(value)
+        for id_, value in stored.items()
+    }
+    assert loaded["a" * 22] == {
+        "acct": "123456789012345678901234567890",
+        # The digits the database kept: Postgres holds 1e308 as an exact integer.
+        "big": "1" + "0" * 308 if postgres else "1e308",
+        "n": 5,
+        "s": "x",
+    }
+    assert loaded["b" * 22] == {
+        "low": "-9007199254740992",
+        "top": 9007199254740991,
+        "f": 0.5,
+        "t": True,
+    }

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, current_app, request
+from marshmallow import ValidationError
 from marshmallow import fields as ma_fields
 from marshmallow_jsonapi import Schema, fields
 from sqlalchemy import Select, select
@@ -21,6 +22,7 @@ from campaign.errors import NotFound
 from campaign.extensions import db
 from campaign.jsonapi import document_response
 from campaign.listing import paginate, parse_detail_query, parse_list_query
+from campaign.moments import MomentOutOfRange, to_utc
 
 API_PREFIX = "/api/v1"
 
@@ -47,7 +49,10 @@ class Timestamp(ma_fields.DateTime):
         moment = super()._deserialize(value, attr, data, **kwargs)
         if moment.tzinfo is None:
             raise self.make_error("invalid", input=value, obj_type="datetime with a time zone")
-        return moment.astimezone(UTC)
+        try:
+            return to_utc(moment)
+        except MomentOutOfRange as exc:
+            raise ValidationError(f"Not a valid datetime: {exc}.") from None
 
 
 class Related(fields.Relationship):

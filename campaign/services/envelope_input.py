@@ -38,6 +38,10 @@ READ_ONLY_ATTRIBUTES = frozenset(
 _RESOURCE_MEMBERS = frozenset({"type", "id", "lid", "attributes", "relationships", "links", "meta"})
 _META_VALUE_TYPES = (str, int, float, bool)
 MAX_META_KEY_LENGTH = 64
+# JSON's safe-integer range: a number inside it survives every JSON store and client exactly
+# (orjson reads larger integers as floats, and Postgres jsonb gives `1e308` back as a 309-digit
+# integer that no 64-bit encoder can write).
+MAX_META_NUMBER = 2**53
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class EnvelopeParser:
         if not isinstance(meta, dict):
             errors.append(InvalidAttribute("meta must be a JSON object", pointer=pointer))
             return {}
+        found = len(errors)
         for key, value in meta.items():
             if not key or len(key) > MAX_META_KEY_LENGTH:
                 errors.append(
@@ -152,7 +157,17 @@ class EnvelopeParser:
                         pointer=pointer_to(pointer, key),
                     )
                 )
-        if len(orjson.dumps(meta)) > self.max_meta_bytes:
+            elif type(value) in (int, float) and not -MAX_META_NUMBER < value < MAX_META_NUMBER:
+                errors.append(
+                    InvalidAttribute(
+                        f"meta[{key!r}] must be a number between -(2**53) and 2**53 exclusive "
+                        "(send larger numbers, such as account numbers, as strings)",
+                        pointer=pointer_to(pointer, key),
+                    )
+                )
+        # Only a flat object of valid values is measured: encoding a deeply nested one would
+        # hit orjson's recursion limit.
+        if len(errors) == found and len(orjson.dumps(meta)) > self.max_meta_bytes:
             errors.append(
                 InvalidAttribute(
                     f"meta is larger than {self.max_meta_bytes} bytes", pointer=pointer
