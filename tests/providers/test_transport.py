@@ -521,7 +521,9 @@ def test_write_failure_on_a_reused_connection_is_retried_once_on_a_new_one(
 
     def reset_second_request_midway(peer: Peer) -> None:
         if peer.index > 0:
-            echo(peer)
+            # The body's length, not the body: an answer that size is past MAX_ANSWER.
+            if (request := peer.read_request()) is not None:
+                peer.answer(b"%d" % len(request.body))
             return
         if peer.read_request() is not None:
             peer.answer(b"warm")
@@ -538,7 +540,7 @@ def test_write_failure_on_a_reused_connection_is_retried_once_on_a_new_one(
     big = b"y" * (16 << 20)
     response = transport.request("POST", "/big", body=big)
 
-    assert response.status == 200 and response.body == big
+    assert response.status == 200 and response.body == b"%d" % len(big)
     assert partial_heads == ["/big"]
     assert [(r.connection, r.target, len(r.body)) for r in server.requests] == [
         (0, "/warm", 0),
