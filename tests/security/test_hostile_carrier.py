@@ -11,7 +11,8 @@ from typing import Any, Literal
 import httpx
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import select, update
 
 from campaign import create_app
 from campaign.callback_links import status_callback_url
@@ -317,3 +318,18 @@ def test_a_receipt_for_a_carrier_that_is_not_configured_is_not_found(
         else:
             refused = _twilio_post(app, text_id, {"MessageStatus": "delivered"})
     assert_error(_reply(refused), 404, detail=f"{carrier} callbacks are not enabled")
+
+
+def test_the_migration_caps_error_details_stored_before_the_bound(
+    app: Flask, api: ApiClient
+) -> None:
+    text_id = _sent_texts(app, api)[0]
+    with app.app_context():
+        db.session.execute(
+            update(Text).where(Text.id == text_id).values(error_detail="d" * 256 * 1024)
+        )
+        db.session.commit()
+        downgrade(revision="0002")
+        upgrade()
+        detail = db.session.get(Text, text_id).error_detail
+    assert len(detail) == fields.MAX_ERROR_DETAIL and detail.endswith(fields.TRUNCATED)
