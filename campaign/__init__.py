@@ -38,9 +38,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, compare_type=True)
     redis_store.init_app(app)
     _register_api(Api(app))
-    from campaign.resources.callbacks import blp as callbacks
+    from campaign.resources.callbacks import BLUEPRINTS as CARRIER_CALLBACKS
 
-    app.register_blueprint(callbacks)
+    for carrier_callbacks in CARRIER_CALLBACKS:
+        app.register_blueprint(carrier_callbacks)
     _register_dashboard(app)
     _register_error_handlers(app)
     app.before_request(_guard_api)

@@ -7,9 +7,11 @@ Flask config mapping; nothing else in the code base reads `os.environ`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -63,11 +65,34 @@ def _region(raw: str) -> str:
     return value
 
 
-def _base_url(raw: str) -> str:
-    value = raw.strip().rstrip("/")
-    if not value.startswith(("http://", "https://")):
-        raise ConfigError(f"expected an http(s) URL, got {raw!r}")
-    return value
+# Anything a request line or a Host header could be split by, and what no carrier URL needs.
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _carrier_url(name: str, *, query: bool) -> Callable[[str], str]:
+    """A URL we send requests to, or give carriers to call: http(s), a host, nothing that could
+    split a request or smuggle credentials. Errors never echo the value: it may hold a secret."""
+
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        if _URL_UNSAFE.search(value) or not value.isascii():
+            raise ConfigError(f"{name} must not contain spaces, control or non-ASCII characters")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{name} must be an http:// or https:// URL with a host")
+        if "@" in parts.netloc:
+            raise ConfigError(f"{name} must not carry credentials (user:password@)")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            raise ConfigError(f"{name} has an invalid port") from None
+        if parts.fragment or value.endswith("#"):
+            raise ConfigError(f"{name} must not have a #fragment")
+        if not query and (parts.query or "?" in value):
+            raise ConfigError(f"{name} must not have a query string")
+        return value if query else value.rstrip("/")
+
+    return parse
 
 
 def database_url(raw: str) -> str:
@@ -196,7 +221,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "PUBLIC_BASE_URL",
         "PUBLIC_BASE_URL",
-        _base_url,
+        _carrier_url("PUBLIC_BASE_URL", query=False),
         None,
         "https://host the carriers call back (status callbacks, delivery reports)",
     ),
@@ -211,14 +236,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TWILIO_API_BASE",
         "TWILIO_API_BASE",
-        _base_url,
+        _carrier_url("TWILIO_API_BASE", query=False),
         "https://api.twilio.com",
         "Twilio API base URL",
     ),
     Setting(
         "KANNEL_SENDSMS_URL",
         "KANNEL_SENDSMS_URL",
-        _text,
+        _carrier_url("KANNEL_SENDSMS_URL", query=True),
         None,
         "Kannel smsbox sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms",
     ),

@@ -8,7 +8,7 @@ statuses a text may leave (`statuses_before`), and a repeated or late report cha
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from campaign.extensions import db
 from campaign.models.base import UTCDateTime
 from campaign.models.envelope import Envelope, EnvelopeStatus
 from campaign.models.text import ENVELOPE_STATUS, Text, TextStatus, statuses_before
+from campaign.providers import fields
 
 _FINAL_ENVELOPE = [
     EnvelopeStatus.COMPLETED.value,
@@ -53,9 +54,13 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
     On Postgres the whole round is one statement over arrays (`UPDATE ... FROM unnest(...)`):
     a statement per text costs the database and the driver several times more per row. SQLite,
     the embedded default, has no arrays and takes one statement per text.
+
+    Carrier-supplied fields are bounded here, the one way they reach a text, so no single
+    over-long value can fail the statement that stores the whole round.
     """
     if not outcomes:
         return
+    outcomes = [_bounded(outcome) for outcome in outcomes]
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         columns = {name: [getattr(o, name) for o in outcomes] for name in _COPIED}
@@ -75,6 +80,32 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
         connection.execute(_ROW_UPDATE, rows)
     sync_envelopes([outcome.text_id for outcome in outcomes], now)
 
+
+def _bounded(outcome: Outcome) -> Outcome:
+    """The outcome with an unusable message id dropped and its error code and detail capped."""
+    return replace(
+        outcome,
+        provider_message_id=fields.message_id(outcome.provider_message_id),
+        error_code=_code(outcome.error_code),
+        error_detail=_detail(outcome.error_detail),
+    )
+
+
+def _code(code: str | None) -> str | None:
+    return None if code is None else fields.error_code(code, fallback=INVALID_ERROR_CODE)
+
+
+def _detail(detail: str | None) -> str | None:
+    return None if detail is None else fields.error_detail(detail)
+
+
+# The statuses of a text the carrier may have: what its reports may move.
+_WITH_CARRIER = frozenset(
+    {TextStatus.SENDING.value, TextStatus.SENT.value, TextStatus.UNKNOWN.value}
+)
+
+# Stored instead of an error code that is too long or not visible ASCII.
+INVALID_ERROR_CODE = "invalid-carrier-code"
 
 # The values each text is updated from: Outcome's fields, the status as its word, and `sent_at`
 # derived from the status.
@@ -141,17 +172,25 @@ def advance_status(
     error_code: str | None = None,
     error_detail: str | None = None,
 ) -> bool:
-    """Move one text forward to `status` (a carrier's report); False when it was already past."""
+    """Move one text forward to `status` (a carrier's report); False when it was already past.
+
+    Only a text in the carrier's hands moves: one it may have been sent (`sending`, its record
+    overtaken by the report), `sent` or `unknown`. A report on a text still queued, or already
+    settled or cancelled, cannot be the carrier's and changes nothing.
+    """
     values: dict[str, object] = {"status": status.value, "updated_at": now}
     if status == TextStatus.DELIVERED:
         values["delivered_at"] = now
     if error_code is not None:
-        values["error_code"] = error_code
+        values["error_code"] = _code(error_code)
     if error_detail is not None:
-        values["error_detail"] = error_detail
+        values["error_detail"] = _detail(error_detail)
     moved = db.session.execute(
         update(Text)
-        .where(Text.id == text_id, Text.status.in_(statuses_before(status)))
+        .where(
+            Text.id == text_id,
+            Text.status.in_([s for s in statuses_before(status) if s in _WITH_CARRIER]),
+        )
         .values(**values)
         .returning(Text.id)
         .execution_options(synchronize_session=False)

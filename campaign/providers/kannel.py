@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
+from campaign.providers import fields
 from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
 from campaign.providers.transport import Headers, HttpTransport, NoAnswer, NotSent
 from campaign.templates_engine import count_segments
@@ -29,6 +30,10 @@ to our text statuses, per Kannel's user guide:
 A report carries exactly one type; any other value is not a Kannel DLR and should be ignored.
 Kannel's fake SMSC (tests) reports 8 when it hands a message to fakesmsc and 1 right after it.
 """
+
+KANNEL_DLR_MASK = 1 | 2 | 8 | 16
+"""The reports we ask Kannel for: every one that can change a text. 4 (buffered) is left out:
+it says no more than `sent`, so the callback route refuses it as a report Kannel never sends."""
 
 KANNEL_CODING_UCS2 = "2"
 
@@ -62,7 +67,7 @@ class KannelProvider(LoopProvider):
         password: str,
         connect_timeout: float,
         read_timeout: float,
-        dlr_mask: int = 31,
+        dlr_mask: int = KANNEL_DLR_MASK,
         max_connections: int = 64,
     ) -> None:
         if not 0 < dlr_mask <= 31:
@@ -105,7 +110,7 @@ class KannelProvider(LoopProvider):
         except NoAnswer as error:
             # The request went out and the answer never came: Kannel may have queued it.
             raise ProviderError("kannel-no-answer", str(error), ambiguous=True) from error
-        detail = reply.body.decode("utf-8", "replace").strip()
+        detail = fields.error_detail(reply.body.decode("utf-8", "replace").strip())
         if 200 <= reply.status < 300:
             return SendResult(provider_message_id=None, status="sent")
         code = f"kannel-{reply.status}"

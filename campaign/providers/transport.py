@@ -24,7 +24,11 @@ from urllib.parse import urlsplit
 
 USER_AGENT = "campaign-sms/1"
 DEFAULT_IDLE_TIMEOUT = 4.0  # under the 5 s after which Apache and Node close idle connections
-MAX_HEAD = 64 * 1024  # status line and headers of an answer
+# The most of one answer (interim answers, status line, headers, body, trailers) that is read.
+# A carrier's answer is under 2 KB of JSON or a line of text; anything past this cap is hostile
+# or broken, and reading it whole would let the carrier fill the worker's memory, so it is
+# treated as no answer (the carrier may still have taken the request).
+MAX_ANSWER = 64 * 1024
 
 # A request line or header value with a control character or space (a target) could split the
 # request; everything we send is percent-encoded or base64, so this only catches a bad URL.
@@ -53,6 +57,13 @@ class NotSent(Exception):
 
 class NoAnswer(Exception):
     """The request was (possibly) written and no complete answer came: the server may have it."""
+
+
+class AnswerTooLarge(ValueError):
+    """The answer ran past MAX_ANSWER; the rest of it is never read."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the answer is larger than {MAX_ANSWER} bytes")
 
 
 class Headers(dict[str, str]):
@@ -141,11 +152,11 @@ class HttpTransport:
             raise ValueError("max_connections must be at least 1")
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected an http:// or https:// URL, got {base_url!r}")
+            raise ValueError("expected an http:// or https:// URL with a host")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as error:
-            raise ValueError(f"bad port in {base_url!r}") from error
+            raise ValueError("the URL has an invalid port") from error
         self.host, self.port = parts.hostname, port
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.pool_timeout = connect_timeout + read_timeout if pool_timeout is None else pool_timeout
@@ -222,7 +233,11 @@ class HttpTransport:
         self, method: str, target: str, body: bytes | None, headers: Mapping[str, str] | None
     ) -> bytes:
         if not method.isalpha() or not target.startswith("/") or _UNSAFE_TARGET.search(target):
-            raise ValueError(f"cannot send {method} {target!r}")
+            # Never the target itself: its query string may hold credentials, and this message
+            # becomes a text's error detail.
+            raise ValueError(
+                f"cannot send {method[:16]!r}: a space or control character in the URL"
+            )
         head = f"{method} {target} HTTP/1.1\r\n".encode("ascii") + self._fixed_headers
         if headers:
             head += _header_lines(headers)
@@ -248,7 +263,7 @@ class HttpTransport:
                     self.port,
                     ssl=self._ssl,
                     server_hostname=self.host if self._ssl is not None else None,
-                    limit=MAX_HEAD,
+                    limit=MAX_ANSWER,
                 )
         except (OSError, TimeoutError) as error:  # refused, DNS, timeout, TLS (SSLError)
             raise NotSent(
@@ -303,10 +318,51 @@ class HttpTransport:
         return response
 
 
+class _Budget:
+    """What is left of MAX_ANSWER for the rest of one answer."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_ANSWER
+
+    def spend(self, size: int) -> None:
+        """Count `size` more bytes; AnswerTooLarge once the answer would exceed the cap."""
+        if size > self.left:
+            raise AnswerTooLarge()
+        self.left -= size
+
+    async def readuntil(self, reader: asyncio.StreamReader, separator: bytes) -> bytes:
+        try:
+            data = await reader.readuntil(separator)
+        except asyncio.LimitOverrunError:  # the stream's own limit is MAX_ANSWER too
+            raise AnswerTooLarge() from None
+        self.spend(len(data))
+        return data
+
+    async def readexactly(self, reader: asyncio.StreamReader, size: int) -> bytes:
+        self.spend(size)  # before reading: a declared size past the cap is not read at all
+        return await reader.readexactly(size)
+
+    async def read_to_eof(self, reader: asyncio.StreamReader) -> bytes:
+        # One byte over the budget tells a body that ends exactly at the cap from a longer one.
+        data = await reader.read(self.left + 1)
+        parts = [data]
+        while data:
+            self.spend(len(data))
+            data = await reader.read(self.left + 1)
+            parts.append(data)
+        return b"".join(parts)
+
+
 async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[Response, bool]:
-    """One answer (1xx interim answers skipped) and whether the connection may be reused."""
+    """One answer (1xx interim answers skipped) and whether the connection may be reused.
+
+    Everything read counts against MAX_ANSWER: AnswerTooLarge past it.
+    """
+    budget = _Budget()
     while True:
-        head = await reader.readuntil(b"\r\n\r\n")
+        head = await budget.readuntil(reader, b"\r\n\r\n")
         line, _, fields = head[:-4].partition(b"\r\n")
         matched = _STATUS_LINE.fullmatch(line)
         if matched is None:
@@ -329,26 +385,28 @@ async def _read_response(reader: asyncio.StreamReader, method: str) -> tuple[Res
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         return Response(status, headers, b""), keep_alive
     if "chunked" in (headers.get("transfer-encoding") or "").lower():
-        return Response(status, headers, await _read_chunked(reader)), keep_alive
+        return Response(status, headers, await _read_chunked(reader, budget)), keep_alive
     length = headers.get("content-length")
     if length is not None:
         if not length.isdigit():
             raise ValueError(f"bad Content-Length: {length[:40]!r}")
-        return Response(status, headers, await reader.readexactly(int(length))), keep_alive
-    return Response(status, headers, await reader.read()), False  # the body ends with the stream
+        body = await budget.readexactly(reader, int(length))
+        return Response(status, headers, body), keep_alive
+    # The body ends with the stream.
+    return Response(status, headers, await budget.read_to_eof(reader)), False
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+async def _read_chunked(reader: asyncio.StreamReader, budget: _Budget) -> bytes:
     parts = []
     while True:
-        size_line = await reader.readuntil(b"\r\n")
+        size_line = await budget.readuntil(reader, b"\r\n")
         size = int(size_line.split(b";", 1)[0].strip(), 16)
         if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":  # trailer fields, ignored
+            while await budget.readuntil(reader, b"\r\n") != b"\r\n":  # trailers, ignored
                 pass
             return b"".join(parts)
-        parts.append(await reader.readexactly(size))
-        if await reader.readexactly(2) != b"\r\n":
+        parts.append(await budget.readexactly(reader, size))
+        if await budget.readexactly(reader, 2) != b"\r\n":
             raise ValueError("chunk not followed by CRLF")
 
 

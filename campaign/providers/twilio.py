@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from campaign.providers import fields
 from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
 from campaign.providers.transport import HttpTransport, NoAnswer, NotSent, Response
 
@@ -119,11 +120,13 @@ def _result(response: Response) -> SendResult:
     payload = _json_object(response.body)
     if 200 <= status < 300:
         # A 2xx is acceptance even if the body is unreadable: the status callback carries our
-        # text id, so it can still settle the text without Twilio's sid.
-        sid = payload.get("sid")
-        return SendResult(provider_message_id=sid if isinstance(sid, str) else None, status="sent")
-    code = str(payload.get("code") or status)
-    detail = str(payload.get("message") or f"HTTP {status} {_phrase(status)}".strip())
+        # text id, so it can still settle the text without Twilio's sid (or with one that is
+        # not a sid: too long, or not a string).
+        return SendResult(provider_message_id=fields.message_id(payload.get("sid")), status="sent")
+    code = fields.error_code(payload.get("code") or status, fallback=str(status))
+    detail = fields.error_detail(
+        str(payload.get("message") or f"HTTP {status} {_phrase(status)}".strip())
+    )
     if status == 429:
         raise ProviderError(
             code,
@@ -204,9 +207,11 @@ def valid_signature(
     if not signature:
         return False
     candidates = {url, *_port_variants(url)}
+    # Bytes, because compare_digest refuses a str with non-ASCII characters (a forged header).
+    given = signature.encode("utf-8", "replace")
     # Compare against every candidate (no early exit), in constant time each.
     matches = [
-        hmac.compare_digest(twilio_signature(auth_token, candidate, params), signature)
+        hmac.compare_digest(twilio_signature(auth_token, candidate, params).encode(), given)
         for candidate in sorted(candidates)
     ]
     return any(matches)

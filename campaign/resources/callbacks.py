@@ -1,7 +1,17 @@
 """Carrier callbacks: Twilio status callbacks and Kannel delivery reports, each for one text.
 
 They come from the carriers, not from API clients, so they carry no account token: Twilio's are
-checked against X-Twilio-Signature, Kannel's against the HMAC in the URL we gave it.
+checked against X-Twilio-Signature, Kannel's against the HMAC in the URL we gave it. Each
+carrier's route answers only while that carrier is SMS_PROVIDER (a 404 otherwise).
+
+What a Kannel report can prove: Kannel fills the report type into a dlr-url that is fixed when
+the text is sent, so the URL's HMAC covers the text id and cannot cover the type. The URL is a
+bearer capability for one text, seen by Kannel (its host, its access log of sendsms requests)
+and by anything between Kannel and us; whoever holds it can assert any report Kannel could
+send for that text. What the route trusts is bounded to that: the signed text id, a type that
+we asked Kannel for (KANNEL_DLR_MASK; others are refused as not covered), and only a move
+forward of a text in the carrier's hands (sending, sent or unknown: never one still queued or
+already settled). Keep the URL out of logs: our own code never logs it.
 """
 
 from __future__ import annotations
@@ -15,12 +25,33 @@ from campaign.errors import ApiError, Forbidden, NotFound
 from campaign.models import TextStatus
 from campaign.services.deliveries import record_carrier_report
 
-blp = Blueprint("callbacks", __name__)
+twilio_blp = Blueprint("twilio_callbacks", __name__)
+kannel_blp = Blueprint("kannel_callbacks", __name__)
+BLUEPRINTS = (twilio_blp, kannel_blp)
 
 
-@blp.post(TWILIO_PATH.replace("{text_id}", "<string:text_id>"))
+def _only_for(blueprint: Blueprint, provider: str) -> None:
+    # A check per request rather than a registration per provider: the provider is read from
+    # the app's config, the one place tests and operators set it.
+    @blueprint.before_request
+    def require_provider() -> None:
+        if current_app.config.get("SMS_PROVIDER") != provider:
+            raise NotFound(f"{provider} callbacks are not enabled (SMS_PROVIDER is not {provider})")
+
+
+_only_for(twilio_blp, "twilio")
+_only_for(kannel_blp, "kannel")
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison of a signature from a request, which may be any text."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+@twilio_blp.post(TWILIO_PATH.replace("{text_id}", "<string:text_id>"))
 def twilio_status(text_id: str) -> Response:
     """A Twilio status callback (form-encoded MessageStatus, ErrorCode, ...)."""
+    from campaign.providers import fields
     from campaign.providers.twilio import TWILIO_STATUSES, valid_signature
 
     config = current_app.config
@@ -34,8 +65,9 @@ def twilio_status(text_id: str) -> Response:
     reported = params.get("MessageStatus") or params.get("SmsStatus") or ""
     status = TWILIO_STATUSES.get(reported)
     if status is None:
-        raise ApiError(f"unknown MessageStatus {reported!r}", parameter="MessageStatus")
-    error_code = params.get("ErrorCode") or None
+        raise ApiError(f"unknown MessageStatus {reported[:40]!r}", parameter="MessageStatus")
+    reported_code = params.get("ErrorCode")
+    error_code = fields.error_code(reported_code, "twilio-error") if reported_code else None
     record_carrier_report(
         text_id,
         TextStatus(status),
@@ -45,25 +77,33 @@ def twilio_status(text_id: str) -> Response:
     return Response(status=204)
 
 
-@blp.get(KANNEL_PATH.replace("{text_id}", "<string:text_id>"))
+@kannel_blp.get(KANNEL_PATH.replace("{text_id}", "<string:text_id>"))
 def kannel_report(text_id: str) -> Response:
     """A Kannel delivery report: `type` is the DLR type Kannel substituted for %d."""
-    from campaign.providers.kannel import KANNEL_DLR_STATUSES
+    from campaign.providers.kannel import KANNEL_DLR_MASK, KANNEL_DLR_STATUSES
 
     expected = kannel_signature(current_app.config["SECRET_KEY"], text_id)
-    if not hmac.compare_digest(expected, request.args.get("sig", "")):
+    if not _same(expected, request.args.get("sig", "")):
         raise Forbidden("the delivery report signature does not match", parameter="sig")
-    try:
-        status = KANNEL_DLR_STATUSES[int(request.args.get("type", ""))]
-    except (KeyError, ValueError):
-        raise ApiError(
-            "type must be a Kannel DLR type (1, 2, 4, 8 or 16)", parameter="type"
-        ) from None
+    raw_type = request.args.get("type", "")
+    dlr_type = (
+        int(raw_type)
+        if raw_type.isascii() and len(raw_type) <= 2 and raw_type.isdecimal()
+        else None
+    )
+    if dlr_type not in KANNEL_DLR_STATUSES:
+        raise ApiError("type must be a Kannel DLR type (1, 2, 4, 8 or 16)", parameter="type")
+    if not dlr_type & KANNEL_DLR_MASK:
+        # We never ask Kannel for this report, so it cannot be Kannel's.
+        raise Forbidden(
+            f"this delivery report URL does not cover type {dlr_type}", parameter="type"
+        )
+    status = KANNEL_DLR_STATUSES[dlr_type]
     failed = status in (TextStatus.FAILED, TextStatus.UNDELIVERED)
     record_carrier_report(
         text_id,
         TextStatus(status),
-        error_code=f"kannel-dlr-{request.args['type']}" if failed else None,
+        error_code=f"kannel-dlr-{dlr_type}" if failed else None,
         error_detail="Kannel reported the message undelivered" if failed else None,
     )
     return Response(status=204)

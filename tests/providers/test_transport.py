@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign.providers.transport import HttpTransport, NoAnswer, NotSent, Response
+from campaign.providers.transport import MAX_ANSWER, HttpTransport, NoAnswer, NotSent, Response
 
 Handler = Callable[["Peer"], None]
 
@@ -487,6 +487,43 @@ def test_garbage_instead_of_an_answer_is_no_answer(
     assert len(server.requests) == 1
 
 
+def _head(length: int) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_an_answer_of_max_answer_bytes_is_read_and_one_byte_more_is_no_answer(
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client], over: int
+) -> None:
+    # The status line, headers and body together make exactly MAX_ANSWER bytes (plus `over`).
+    length = MAX_ANSWER - len(_head(MAX_ANSWER)) + over
+
+    def answer(peer: Peer) -> None:
+        if peer.read_request() is not None:
+            peer.sock.sendall(_head(length) + b"x" * length)
+
+    transport = transports(serve(answer).url)
+    if over:
+        with pytest.raises(NoAnswer, match=f"larger than {MAX_ANSWER} bytes"):
+            transport.request("GET", "/")
+    else:
+        assert transport.request("GET", "/").body == b"x" * length
+
+
+def test_endless_interim_answers_are_no_answer(
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
+) -> None:
+    def continue_forever(peer: Peer) -> None:
+        if peer.read_request() is not None:
+            with contextlib.suppress(OSError):
+                for _ in range(MAX_ANSWER):  # bounded: far past the cap, then give up
+                    peer.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    transport = transports(serve(continue_forever).url)
+    with pytest.raises(NoAnswer, match="larger than"):
+        transport.request("GET", "/")
+
+
 # --- stale keep-alive connections ----------------------------------------------------------------
 
 
@@ -521,7 +558,9 @@ def test_write_failure_on_a_reused_connection_is_retried_once_on_a_new_one(
 
     def reset_second_request_midway(peer: Peer) -> None:
         if peer.index > 0:
-            echo(peer)
+            # The body's length, not the body: an answer that size is past MAX_ANSWER.
+            if (request := peer.read_request()) is not None:
+                peer.answer(b"%d" % len(request.body))
             return
         if peer.read_request() is not None:
             peer.answer(b"warm")
@@ -538,7 +577,7 @@ def test_write_failure_on_a_reused_connection_is_retried_once_on_a_new_one(
     big = b"y" * (16 << 20)
     response = transport.request("POST", "/big", body=big)
 
-    assert response.status == 200 and response.body == big
+    assert response.status == 200 and response.body == b"%d" % len(big)
     assert partial_heads == ["/big"]
     assert [(r.connection, r.target, len(r.body)) for r in server.requests] == [
         (0, "/warm", 0),

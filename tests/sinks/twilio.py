@@ -29,6 +29,8 @@ from campaign.providers.twilio import API_VERSION, twilio_signature
 
 MAX_HANG_SECONDS = 60.0  # a hang ends at this, or when the sink stops, whichever is first
 MAX_BODY_CHARS = 1600  # Twilio's limit on a concatenated message body (error 21617)
+MAX_HUGE_ANSWER = 256 * 1024 * 1024  # the largest answer `huge_answer_next` streams
+_HUGE_PIECE = b" " * (64 * 1024)
 
 _MESSAGES_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<sid>[^/]+)/Messages\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -56,11 +58,13 @@ class ReceivedMessage:
 
 @dataclass(frozen=True)
 class _Fault:
-    kind: Literal["fail", "rate_limit", "hang", "drop"]
+    kind: Literal["fail", "rate_limit", "hang", "drop", "huge"]
     status: int = 500
     retry_after: str = "1"
     seconds: float = 0.0
     accept: bool = True
+    size: int = 0
+    framing: Literal["length", "chunked", "eof"] = "length"
 
 
 class TwilioSink:
@@ -76,6 +80,7 @@ class TwilioSink:
         self._messages: list[ReceivedMessage] = []
         self._faults: deque[_Fault] = deque()
         self._rejections: dict[str, tuple[int, str]] = {}
+        self._answers: dict[str, tuple[int, dict[str, Any]]] = {}
         self._attempts = 0
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -168,6 +173,23 @@ class TwilioSink:
         """
         self._queue(n, _Fault("drop", accept=accept))
 
+    def huge_answer_next(
+        self,
+        n: int = 1,
+        size: int = 48 * 1024 * 1024,
+        framing: Literal["length", "chunked", "eof"] = "length",
+    ) -> None:
+        """Accept the next `n` messages and answer 201 with a `size`-byte body (spaces, then the
+        Message resource), framed by Content-Length, chunked, or the end of the connection. The
+        body is streamed, so the sink never holds it; it stops when the client hangs up."""
+        self._queue(n, _Fault("huge", size=min(size, MAX_HUGE_ANSWER), framing=framing))
+
+    def answer_to(self, number: str, payload: dict[str, Any], status: int = 201) -> None:
+        """Answer every message to `number` with `status` and `payload`: laid over the Message
+        resource for a 2xx (the message is recorded), the whole body otherwise."""
+        with self._lock:
+            self._answers[number] = (status, payload)
+
     def reject(
         self,
         number: str,
@@ -238,6 +260,10 @@ class TwilioSink:
     def _rejection(self, number: str) -> tuple[int, str] | None:
         with self._lock:
             return self._rejections.get(number)
+
+    def _answer(self, number: str) -> tuple[int, dict[str, Any]] | None:
+        with self._lock:
+            return self._answers.get(number)
 
     def _record(self, form: dict[str, str]) -> ReceivedMessage:
         message = ReceivedMessage(
@@ -350,6 +376,16 @@ class _Handler(BaseHTTPRequestHandler):
             code, text = problem
             self._error(400, code, text)
             return
+        if fault is not None and fault.kind == "huge":
+            self._huge(fault, _resource(sink.account_sid, sink._record(form)))
+            return
+        answer = sink._answer(form["To"])
+        if answer is not None:
+            status, payload = answer
+            if 200 <= status < 300:
+                payload = {**_resource(sink.account_sid, sink._record(form)), **payload}
+            self._json(status, payload)
+            return
         message = sink._record(form)
         self._json(201, _resource(sink.account_sid, message))
 
@@ -397,6 +433,36 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             # The client gave up (e.g. its read timeout fired during a hang).
+            self.close_connection = True
+
+    def _huge(self, fault: _Fault, resource: dict[str, Any]) -> None:
+        tail = json.dumps(resource).encode()
+        pieces, rest = divmod(max(fault.size - len(tail), 0), len(_HUGE_PIECE))
+        chunked = fault.framing == "chunked"
+        try:
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if fault.framing == "length":
+                self.send_header(
+                    "Content-Length", str(pieces * len(_HUGE_PIECE) + rest + len(tail))
+                )
+            elif chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self.end_headers()
+            for piece in [_HUGE_PIECE] * pieces + [_HUGE_PIECE[:rest], tail]:
+                if self.server.sink._stopping.is_set():
+                    break
+                if not piece:  # an empty chunk would end a chunked body
+                    continue
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            # The client read as much as it wanted and hung up: the point of the fault.
             self.close_connection = True
 
     def _drop(self) -> None:

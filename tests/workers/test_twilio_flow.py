@@ -190,3 +190,42 @@ def test_a_slow_carrier_on_one_connection_gets_every_text_exactly_once(
     assert sorted(text["status"] for text in texts.values()) == ["sent"] * 4 + ["unknown"] * 6
     assert twilio.sink.attempts == 10  # every text tried exactly once
     assert all(text["retry-attempts"] == 0 for text in texts.values())
+
+
+def test_an_answer_past_the_cap_makes_its_text_unknown_and_it_is_never_resent(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    twilio.sink.huge_answer_next(size=48 * 1024 * 1024, framing="chunked")
+    engagement_id = _schedule(app, api, envelopes=(("+15197566220", {"first-name": "A"}),))
+    with configured(app, PROVIDER_READ_TIMEOUT=30.0):
+        drain(app)
+    text = _texts(api, engagement_id)["+15197566220"]
+    assert (text["status"], text["error-code"]) == ("unknown", "no-answer")
+    assert twilio.sink.attempts == 1
+
+
+def test_one_over_long_answer_in_a_round_leaves_every_other_text_its_own_outcome(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    numbers = [f"+1519756{i:04d}" for i in range(8)]
+    long_sid, long_code, opted_out = numbers[1], numbers[2], numbers[3]
+    twilio.sink.answer_to(long_sid, {"sid": "SM" + "f" * 80})
+    twilio.sink.answer_to(long_code, {"code": "9" * 40, "message": "m\u0000" * 4096}, status=400)
+    twilio.sink.reject(opted_out)
+    engagement_id = _schedule(app, api, envelopes=tuple((n, {"first-name": "A"}) for n in numbers))
+    drain(app)
+    texts = _texts(api, engagement_id)
+    outcome = {n: (t["status"], t["error-code"]) for n, t in texts.items()}
+    assert outcome == {
+        **{n: ("sent", None) for n in numbers},
+        long_code: ("failed", "400"),
+        opted_out: ("failed", "21610"),
+    }
+    sids = {m.to: m.sid for m in twilio.sink.messages}
+    assert texts[long_sid]["provider-message-id"] is None
+    assert {n: texts[n]["provider-message-id"] for n in numbers[4:] + numbers[:1]} == {
+        n: sids[n] for n in numbers[4:] + numbers[:1]
+    }
+    # Postgres refuses a NUL in text: one such detail used to fail the whole round's write.
+    assert len(texts[long_code]["error-detail"]) == 1024
+    assert "\u0000" not in texts[long_code]["error-detail"]

@@ -1,0 +1,45 @@
+"""Bounds on what a carrier may put into a text: its message id, error code and error detail.
+
+A carrier's answers and receipts are untrusted input; every field copied from one passes here.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_MESSAGE_ID = 64  # texts.provider_message_id is a VARCHAR(64)
+MAX_ERROR_CODE = 32  # texts.error_code is a VARCHAR(32)
+# Carriers explain an error in a sentence; a page of texts must not grow with a carrier's whim.
+MAX_ERROR_DETAIL = 1024
+TRUNCATED = " [truncated]"
+
+# Ids and codes are visible ASCII: anything else is not a real Twilio sid or error code, and
+# control characters would be stored and shown to every reader of the text.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def message_id(value: object) -> str | None:
+    """The carrier's id for a message, or None when it is not a short visible-ASCII string.
+
+    A text without an id still settles: its status callback URL carries our own text id.
+    """
+    if isinstance(value, str) and len(value) <= MAX_MESSAGE_ID and _TOKEN.fullmatch(value):
+        return value
+    return None
+
+
+def error_code(value: object, fallback: str) -> str:
+    """The carrier's error code as text, or `fallback` (ours, short) when it does not fit."""
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) else ""
+    if len(text) <= MAX_ERROR_CODE and _TOKEN.fullmatch(text):
+        return text
+    return fallback[:MAX_ERROR_CODE]
+
+
+def error_detail(value: str) -> str:
+    """A carrier's error text, without control characters and at most MAX_ERROR_DETAIL long."""
+    value = _CONTROL.sub(" ", value)
+    if len(value) <= MAX_ERROR_DETAIL:
+        return value
+    return value[: MAX_ERROR_DETAIL - len(TRUNCATED)] + TRUNCATED
