@@ -1,7 +1,7 @@
 """meta numbers outside JSON's safe-integer range become strings of their digits
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 15:30:00.000000
 
 Before this revision the API stored such numbers, and reading them back failed: Postgres jsonb
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
