@@ -41,7 +41,8 @@ def phone_id(app: Flask, api: ApiClient) -> str:
     ("body", "meta"),
     [
         ("{{ n|round(p) }}", {"n": 1, "p": -2000000}),
-        ("{{ n * n * n % 7 }}", {"n": 2**1000}),
+        # Text, since SQLite's JSON keeps no integer past 64 bits.
+        ("{{ (x|int) * (x|int) * (x|int) % 7 }}", {"x": str(2**1000)}),
     ],
 )
 def test_meta_driven_blow_up_fails_the_text(
