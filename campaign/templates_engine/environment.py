@@ -15,10 +15,19 @@ from jinja2.runtime import missing as _no_object
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.tests import TESTS
 
+from campaign.templates_engine.bounds import (
+    FILTER_ARGUMENTS,
+    MAX_INTERMEDIATE_LENGTH,
+    MAX_RENDERED_LENGTH,
+    TEST_ARGUMENTS,
+    UNKNOWN,
+    OutOfBounds,
+    bounded,
+    number_problem,
+    result_problem,
+)
+
 MAX_TEMPLATE_LENGTH = 1600
-MAX_RENDERED_LENGTH = 1600
-# Caps every string a filter builds, so chained filters cannot grow output exponentially.
-MAX_INTERMEDIATE_LENGTH = 10 * MAX_RENDERED_LENGTH
 
 ALLOWED_FILTERS: frozenset[str] = frozenset({
     "default", "d", "upper", "lower", "title", "capitalize", "trim", "replace", "truncate",
@@ -115,19 +124,28 @@ def _safe_replace(value: object, old: object, new: object, count: int | None = N
 
 
 class _SmsSandbox(ImmutableSandboxedEnvironment):
-    """Sandbox that also refuses ``**``, sequence repetition and ``%`` string formatting."""
+    """Sandbox that also refuses ``**``, sequence repetition, ``%`` string formatting and
+    arithmetic on or into numbers or texts past the bounds."""
 
-    intercepted_binops = frozenset({"**", "*", "%"})
+    # Every binary operator, so none is constant-folded at compile time unchecked.
+    intercepted_binops = frozenset({"**", "*", "%", "+", "-", "/", "//"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        """Refuse operators that can allocate unbounded memory; delegate the rest."""
+        """Refuse operators that can allocate unbounded memory or CPU; delegate the rest."""
         if operator == "**":
             raise SecurityError("the ** operator is not allowed")
         if operator == "*" and any(isinstance(side, _SEQUENCE_TYPES) for side in (left, right)):
             raise SecurityError("repeating text or lists with * is not allowed")
         if operator == "%" and isinstance(left, str):
             raise SecurityError("string formatting with % is not allowed")
-        return super().call_binop(context, operator, left, right)
+        for side in (left, right):
+            if problem := number_problem(side):
+                raise OutOfBounds(f"the {operator} operator: {problem}")
+        result = super().call_binop(context, operator, left, right)
+        # Operands within the bounds make a result at most twice their size: cheap to build.
+        if problem := result_problem(result):
+            raise OutOfBounds(f"the {operator} operator: {problem}")
+        return result
 
 
 def _make_environment() -> _SmsSandbox:
@@ -138,9 +156,9 @@ def _make_environment() -> _SmsSandbox:
         keep_trailing_newline=True,  # The body is sent verbatim; a final newline is content.
     )
     env.globals.clear()
-    env.filters = {name: FILTERS[name] for name in ALLOWED_FILTERS}
-    env.filters["replace"] = _safe_replace
-    env.tests = {name: TESTS[name] for name in ALLOWED_TESTS}
+    own = {**FILTERS, "replace": _safe_replace}
+    env.filters = {name: bounded("filter", name, own[name]) for name in ALLOWED_FILTERS}
+    env.tests = {name: bounded("test", name, TESTS[name]) for name in ALLOWED_TESTS}
     return env
 
 
@@ -254,6 +272,8 @@ class _Analyzer:
             self.refuse(node, reason)
         if isinstance(node, nodes.Name):
             self.use(node, node.name in guarded)
+        elif isinstance(node, nodes.Const) and (problem := number_problem(node.value)):
+            self.refuse(node, problem)
         elif isinstance(node, nodes.Filter | nodes.Test):
             self.visit_call_like(node, guarded)
         elif isinstance(node, nodes.If):
@@ -293,6 +313,12 @@ class _Analyzer:
             self.visit(node.node, guarded)
         for child in (*node.args, *node.kwargs):
             self.visit(child, guarded)
+        arguments = (FILTER_ARGUMENTS if kind == "filter" else TEST_ARGUMENTS).get(node.name)
+        if arguments is not None:
+            args = [_constant(arg) for arg in node.args]
+            kwargs = {kwarg.key: _constant(kwarg.value) for kwarg in node.kwargs}
+            if problem := arguments.problem(args, kwargs):
+                self.refuse(node, f"{kind} '{node.name}': {problem}")
 
     def visit_if(self, node: nodes.If, guarded: frozenset[str]) -> None:
         """Visit an if/elif/else chain, narrowing ``guarded`` per branch."""
@@ -307,6 +333,15 @@ class _Analyzer:
             self.visit(child, falses)
 
 
+def _constant(node: nodes.Expr) -> Any:
+    """The value of a constant argument such as ``-5``; UNKNOWN when it depends on meta."""
+    try:
+        # Safe to evaluate: arithmetic is intercepted (never folded) and filters are bounded.
+        return node.as_const(nodes.EvalContext(_ENV))
+    except nodes.Impossible:
+        return UNKNOWN
+
+
 def _is_sequence_literal(node: nodes.Node) -> bool:
     """True for expressions that are text or lists without evaluating them."""
     literal = isinstance(node, nodes.Const) and isinstance(node.value, _SEQUENCE_TYPES)
@@ -317,8 +352,12 @@ class CompiledTemplate:
     """A validated, compiled message template; safe to share across threads and renders.
 
     Rendering needs no timer: loops, assignments, macros and calls are refused at compile
-    time, so evaluation is one pass over an expression tree bounded by the body length, and
-    every allowed filter runs in time linear in input that MAX_INTERMEDIATE_LENGTH caps.
+    time, so evaluation is one pass over an expression tree bounded by the body length. Each
+    step is cheap because ``bounds`` limits what it works on: numbers (literals, meta values,
+    operator and filter results) to MAX_INT_BITS, filter arguments that set an amount of work
+    (``round`` precision, ``truncate`` length, ``trim`` characters) to small ranges checked at
+    compile time when constant and at render otherwise, and text a filter or ``+`` grows to
+    MAX_INTERMEDIATE_LENGTH; every allowed filter is linear in its input within these bounds.
 
     ``required_variables`` are those used outside ``x | default(...)``, ``x is defined`` /
     ``x is undefined`` and the branches such tests guard. It is conservative: a use in a
@@ -356,6 +395,8 @@ class CompiledTemplate:
                 continue
             if not isinstance(value, str | int | float | bool):
                 raise RenderError(f"variable '{key}' must be text, a number or a boolean")
+            if problem := number_problem(value):
+                raise RenderError(f"variable '{key}' is too large: {problem}")
             context[ident] = value
         try:
             text = self._template.render(context)
