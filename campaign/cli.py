@@ -110,28 +110,78 @@ def phone_numbers() -> None:
     pass
 
 
+THROUGHPUT = click.IntRange(1, 10_000)
+
+
 @phone_numbers.command("create")
 @click.argument("key")
 @click.argument("number")
 @click.option(
     "--throughput",
-    type=click.IntRange(1, 10_000),
+    type=THROUGHPUT,
     default=None,
-    help="Messages per second this sender may send (default CAMPAIGN_DEFAULT_THROUGHPUT).",
+    help="Messages per second this sender may send (default CAMPAIGN_DEFAULT_THROUGHPUT, "
+    "or the cap if lower).",
+)
+@click.option(
+    "--max-throughput",
+    type=THROUGHPUT,
+    default=None,
+    help="The account's cap for this number (default: --throughput, else the current cap).",
 )
 @click.option("--name", default=None, help="A label for the number.")
 def create_phone_number_command(
-    key: str, number: str, throughput: int | None, name: str | None
+    key: str, number: str, throughput: int | None, max_throughput: int | None, name: str | None
 ) -> None:
-    """Add NUMBER as a sender of account KEY; prints the phone number's id."""
-    from campaign.services.phone_numbers import create_phone_number
+    """Allot NUMBER to account KEY and add it as a sender; prints the phone number's id."""
+    from campaign.services.phone_numbers import allot_number, create_phone_number
 
+    account = _account(key)
     try:
-        phone = create_phone_number(_account(key), number, name=name, throughput=throughput)
+        allot_number(account, number, max_throughput or throughput)
+        phone = create_phone_number(account, number, name=name, throughput=throughput)
     except ApiError as exc:
+        db.session.rollback()
         raise click.ClickException(exc.detail) from None
     click.echo(f"created phone number {phone.number} ({phone.throughput}/s)")
     click.echo(phone.id)
+
+
+@phone_numbers.command("allot")
+@click.argument("key")
+@click.argument("number")
+@click.option(
+    "--max-throughput",
+    type=THROUGHPUT,
+    default=None,
+    help="Messages per second the account may set (default CAMPAIGN_DEFAULT_THROUGHPUT, "
+    "or the current cap); a lower cap lowers the sender too.",
+)
+def allot_number_command(key: str, number: str, max_throughput: int | None) -> None:
+    """Allot NUMBER to account KEY, which may then add it as a sender over the API."""
+    from campaign.services.phone_numbers import allot_number
+
+    try:
+        allotment = allot_number(_account(key), number, max_throughput)
+    except ApiError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.detail) from None
+    db.session.commit()
+    click.echo(f"allotted {allotment.number} to {key} (at most {allotment.max_throughput}/s)")
+
+
+@phone_numbers.command("revoke")
+@click.argument("number")
+def revoke_number_command(number: str) -> None:
+    """Take NUMBER back from its account, deleting its sender (refused while it sends)."""
+    from campaign.services.phone_numbers import revoke_number
+
+    try:
+        revoke_number(number)
+    except ApiError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"revoked {number}")
 
 
 @click.command()

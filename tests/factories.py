@@ -35,9 +35,21 @@ def make_credentials(key: str, name: str) -> Credentials:
     return Credentials(account.id, key, f"{token.id}:{secret}")
 
 
+def allot(*, account_id: str, number: str = "+15195550100", max_throughput: int = 10_000) -> str:
+    """The operator allots `number` (E.164) to the account, as `campaign phone-numbers allot`."""
+    from campaign.models import NumberAllotment
+
+    allotment = NumberAllotment(account_id=account_id, number=number, max_throughput=max_throughput)
+    db.session.add(allotment)
+    db.session.commit()
+    return allotment.id
+
+
 def make_phone_number(*, account_id: str, number: str = "+15195550100", throughput: int = 1) -> str:
+    """A sender, and the allotment of its number that any sender needs."""
     from campaign.models import PhoneNumber
 
+    allot(account_id=account_id, number=number, max_throughput=throughput)
     phone = PhoneNumber(account_id=account_id, number=number, throughput=throughput)
     db.session.add(phone)
     db.session.commit()

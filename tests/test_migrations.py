@@ -227,3 +227,42 @@ def test_meta_numbers_outside_the_safe_range_become_strings_of_their_digits(
         "f": 0.5,
         "t": True,
     }
+
+
+def test_0005_allots_each_number_to_its_earliest_account_and_drops_the_duplicates(
+    fresh_app: Flask,
+) -> None:
+    upgrade(revision="0004")
+    rows = [("a" * 22, "firstbank", 1), ("b" * 22, "secondbank", 2)]
+    with db.engine.begin() as connection:
+        for account_id, key, day in rows:
+            at = datetime(2026, 1, day, tzinfo=UTC)
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (id, key, name, created_at, updated_at) "
+                    "VALUES (:id, :key, :key, :at, :at)"
+                ),
+                {"id": account_id, "key": key, "at": at},
+            )
+            # The same number in both accounts, each with its own budget: the earlier row wins.
+            connection.execute(
+                text(
+                    "INSERT INTO phone_numbers "
+                    "(id, number, name, throughput, account_id, created_at, updated_at) "
+                    "VALUES (:id, '+15195550100', NULL, :rate, :account, :at, :at)"
+                ),
+                {"id": key[0] * 22, "rate": day * 10, "account": account_id, "at": at},
+            )
+
+    upgrade(revision="0005")
+
+    with db.engine.connect() as connection:
+        allotments = connection.execute(
+            text("SELECT number, account_id, max_throughput FROM number_allotments")
+        ).all()
+        senders = connection.execute(text("SELECT id, account_id FROM phone_numbers")).all()
+    assert [tuple(row) for row in allotments] == [("+15195550100", "a" * 22, 10)]
+    assert [tuple(row) for row in senders] == [("f" * 22, "a" * 22)]
+
+    downgrade(revision="0004")
+    assert "number_allotments" not in table_names()

@@ -11,6 +11,7 @@ from campaign.models.engagement import (
     InvalidTransition,
 )
 from campaign.models.envelope import Envelope, EnvelopeStatus
+from campaign.models.number_allotment import NumberAllotment
 from campaign.models.phone_number import PhoneNumber
 from campaign.models.text import Text, TextStatus
 from campaign.models.text_template import TextTemplate
@@ -27,6 +28,7 @@ __all__ = [
     "Envelope",
     "EnvelopeStatus",
     "InvalidTransition",
+    "NumberAllotment",
     "PhoneNumber",
     "Text",
     "TextStatus",

@@ -90,6 +90,8 @@ class Claimed:
     text_id: str
     envelope_id: str
     to: str
+    # The text row's own `from`, set at dispatch: what the API shows is what the carrier gets.
+    sender: str
     retry_attempts: int
 
 
@@ -231,7 +233,7 @@ def _claim(batch: Batch, limit: int) -> list[Claimed]:
         update(Text)
         .where(Text.id == candidates.c.id, Text.status == TextStatus.QUEUED.value)
         .values(status=TextStatus.SENDING.value, claimed_at=now, updated_at=now)
-        .returning(Text.id, Text.envelope_id, Text.to, Text.retry_attempts)
+        .returning(Text.id, Text.envelope_id, Text.to, Text.from_, Text.retry_attempts)
         .execution_options(synchronize_session=False)
     ).all()
     claimed = [Claimed(*row) for row in rows]
@@ -308,8 +310,10 @@ def _send_round(
         db.session.commit()
         db.session.close()
         # One reservation for the whole round; each text then goes out at its own slot.
+        # Paced by the number, not the row, so no two rows can double a number's rate. The
+        # sender cannot change while the engagement sends (update_phone_number).
         waits = throttle.reserve_many(
-            batch.phone_number_id,
+            batch.sender,
             batch.throughput,
             [item.segments for item in ready],
             max_wait=MAX_THROTTLE_WAIT,
@@ -333,7 +337,7 @@ def _send_round(
                 OutboundMessage(
                     item.claimed.text_id,
                     item.claimed.to,
-                    batch.sender,
+                    item.claimed.sender,
                     item.body,
                     status_callback_url(config, item.claimed.text_id),
                 ),

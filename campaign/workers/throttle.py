@@ -1,7 +1,8 @@
 """Per-sender throughput, shared by every worker through Redis (GCRA, the generic cell rate
 algorithm).
 
-Each phone number has a theoretical arrival time (TAT) in Redis. A reservation of `cost`
+Each sender number (E.164, not the phone-number row: rows come and go, and the carrier paces the
+number) has a theoretical arrival time (TAT) in Redis. A reservation of `cost`
 segments is granted at `max(TAT, now)` and pushes the TAT by `cost / throughput` seconds, so the
 sender's messages are spaced exactly, however many workers take turns. The Redis clock is the
 one clock, so workers on different machines agree.
@@ -40,16 +41,21 @@ return waits
 """
 
 
+def throttle_key(number: str) -> str:
+    """The Redis key of a sender's TAT: one per E.164 number, whichever row sends from it."""
+    return f"campaign:throttle:{number}"
+
+
 class SenderThrottle:
-    """Reserves send slots for phone numbers at their `throughput` (segments per second)."""
+    """Reserves send slots for sender numbers at their `throughput` (segments per second)."""
 
     def __init__(self, connection: redis.Redis) -> None:
         self._script = connection.register_script(_GCRA)
 
     def reserve_many(
-        self, phone_number_id: str, throughput: int, costs: list[int], *, max_wait: float
+        self, number: str, throughput: int, costs: list[int], *, max_wait: float
     ) -> list[float]:
-        """Reserve consecutive slots for messages of these `costs` (segments), in one call.
+        """Reserve consecutive slots for messages of these `costs` (segments) from `number`.
 
         Returns the wait in seconds before each granted message may go: a prefix of `costs`,
         cut where the sender is booked further ahead than `max_wait`; empty while Redis is
@@ -60,10 +66,10 @@ class SenderThrottle:
             return []
         try:
             waits = self._script(
-                keys=[f"campaign:throttle:{phone_number_id}"],
+                keys=[throttle_key(number)],
                 args=[1_000_000 / throughput, int(max_wait * 1_000_000), *costs],
             )
         except (redis.ConnectionError, redis.TimeoutError):
-            log.warning("Redis unreachable: no send slots for %s this round", phone_number_id)
+            log.warning("Redis unreachable: no send slots for %s this round", number)
             return []
         return [int(wait) / 1_000_000 for wait in waits]

@@ -20,6 +20,7 @@ from tests.client import ApiClient, Reply
 from tests.factories import (
     BULK,
     SeedCampaign,
+    allot,
     build_seed_campaign,
     envelope,
     make_phone_number,
@@ -151,6 +152,7 @@ class World:
 def world(app: Flask, api: ApiClient) -> World:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
+        allot(account_id=api.credentials.account_id, number="+15195550142")
     seed = build_seed_campaign(api, phone_id)
     spare = api.post("/api/v1/engagements", resource("engagements", {"name": "Spare"}))
     assert spare.status == 201

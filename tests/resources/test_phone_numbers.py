@@ -1,5 +1,6 @@
 """`phone-numbers` CRUD: E.164 storage from any input form, uniqueness per account, throughput
-limits, and a delete refused while an engagement still sends from the number."""
+limits, and a delete refused while an engagement still sends from the number. (Allotments and
+the caps they set: tests/security/test_sender_numbers.py.)"""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ import pytest
 from flask import Flask
 
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import Credentials, allot, build_seed_campaign, make_phone_number, resource
 
 URL = "/api/v1/phone-numbers"
+
+
+@pytest.fixture(autouse=True)
+def allotted(app: Flask, account: Credentials) -> None:
+    """The operator has allotted +15195550101..+15195550149 to `firstbank`."""
+    with app.app_context():
+        for last in range(101, 150):
+            allot(account_id=account.account_id, number=f"+15195550{last}")
 
 
 def create(api: ApiClient, **attributes: Any) -> Reply:
@@ -61,9 +70,12 @@ def test_duplicate_number_in_another_form_is_a_conflict(api: ApiClient) -> None:
     assert len(api.get(URL).data) == 1
 
 
-def test_same_number_may_belong_to_two_accounts(api: ApiClient, other_api: ApiClient) -> None:
+def test_same_number_cannot_belong_to_two_accounts(api: ApiClient, other_api: ApiClient) -> None:
     assert_created(create(api, number="+15195550105"), "phone-numbers")
-    assert_created(create(other_api, number="+15195550105"), "phone-numbers")
+    refused = create(other_api, number="+15195550105")
+    assert refused.status == 403
+    assert refused.pointers() == ["/data/attributes/number"]
+    assert other_api.get(URL).data == []
 
 
 def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
