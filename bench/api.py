@@ -38,6 +38,8 @@ class Api:
 
     base_url: str
     headers: dict[str, str]
+    stack: Stack
+    key: str
 
     @classmethod
     def for_new_account(cls, stack: Stack, key: str = "bench") -> Api:
@@ -52,6 +54,8 @@ class Api:
                 "Content-Type": JSONAPI,
                 "Accept": JSONAPI,
             },
+            stack,
+            key,
         )
 
     def client(self) -> httpx.Client:
@@ -65,12 +69,12 @@ class Api:
         return response.json()["data"]["id"]
 
     def phone_number(self, number: str, throughput: int) -> str:
-        return self._create(
-            "/api/v1/phone-numbers",
-            _resource(
-                "phone-numbers", {"number": number, "name": "bench", "throughput": throughput}
-            ),
-        )
+        """A sender as the operator provisions one: allotted to the account, with its cap."""
+        output = self.stack.campaign(
+            "phone-numbers", "create", self.key, number,
+            "--throughput", str(throughput), "--name", "bench",
+        )  # fmt: skip
+        return output.strip().splitlines()[-1]
 
     def campaign(self, phone_number_id: str, body: str, name: str = "Benchmark") -> str:
         """Template, engagement and activity (requests 1-3 of the walkthrough); the engagement."""

@@ -27,11 +27,11 @@ from sqlalchemy import create_engine, func, select
 
 from campaign import MIGRATIONS_DIRECTORY
 from campaign.extensions import db, redis_store
-from campaign.models import Account, ApiToken, PhoneNumber
+from campaign.models import Account, ApiToken, NumberAllotment, PhoneNumber
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES
 from campaign.workers.sweep import sweep
 from tests.client import ApiClient
-from tests.factories import Credentials, make_phone_number
+from tests.factories import Credentials, make_phone_number, resource
 from tests.test_migrations import throwaway_database
 
 
@@ -90,7 +90,7 @@ def row_counts(app: Flask) -> dict[str, int]:
     with app.app_context():
         counts = {
             model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Account, ApiToken, PhoneNumber)
+            for model in (Account, ApiToken, PhoneNumber, NumberAllotment)
         }
         db.session.remove()
     return counts
@@ -330,6 +330,65 @@ def test_operator_error_is_one_line_on_stderr_and_changes_nothing(
     assert "Traceback" not in outcome.stderr
     assert outcome.stdout == ""
     assert row_counts(app) == before
+
+
+def test_allot_lets_the_account_add_the_number_over_the_api_up_to_its_cap(
+    campaign: Campaign, account: Credentials, api: ApiClient
+) -> None:
+    succeeded(
+        campaign("phone-numbers", "allot", account.key, "+15195550111", "--max-throughput", "5")
+    )
+    number = {"number": "+15195550111"}
+
+    over = api.post("/api/v1/phone-numbers", resource("phone-numbers", {**number, "throughput": 6}))
+    at_cap = api.post(
+        "/api/v1/phone-numbers", resource("phone-numbers", {**number, "throughput": 5})
+    )
+
+    assert over.status == 403
+    assert over.pointers() == ["/data/attributes/throughput"]
+    assert at_cap.status == 201, at_cap.document
+    assert at_cap.data["attributes"]["throughput"] == 5
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["phone-numbers", "allot", "secondbank", "+15195550100"], id="allot"),
+        pytest.param(["phone-numbers", "create", "secondbank", "+15195550100"], id="create"),
+    ],
+)
+def test_a_number_allotted_to_one_account_is_refused_to_another(
+    app: Flask,
+    campaign: Campaign,
+    existing: Credentials,
+    other_account: Credentials,
+    args: list[str],
+) -> None:
+    before = row_counts(app)
+
+    outcome = campaign(*args)
+
+    assert outcome.code != 0
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert row_counts(app) == before
+
+
+def test_revoke_deletes_the_sender_and_the_account_can_no_longer_add_it(
+    app: Flask, campaign: Campaign, existing: Credentials, api: ApiClient
+) -> None:
+    with app.app_context():
+        phone_id = db.session.scalar(select(PhoneNumber.id))
+        db.session.remove()
+
+    succeeded(campaign("phone-numbers", "revoke", "+15195550100"))
+
+    assert api.get(f"/api/v1/phone-numbers/{phone_id}").status == 404
+    again = api.post("/api/v1/phone-numbers", resource("phone-numbers", {"number": "+15195550100"}))
+    assert again.status == 403
+    assert again.pointers() == ["/data/attributes/number"]
+    assert row_counts(app)["number_allotments"] == 0
 
 
 def test_command_on_a_database_without_schema_says_to_upgrade(

@@ -180,7 +180,8 @@ def test_engagements_are_recounted_less_often_the_larger_they_are() -> None:
 
 
 def test_a_text_whose_turn_never_came_goes_back_to_the_queue_untried() -> None:
-    item = Ready(Claimed("t1", "e1", "+15197566220", retry_attempts=1), "Hello", 1)
+    claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", retry_attempts=1)
+    item = Ready(claimed, "Hello", 1)
     before = utcnow()
     outcome = _outcome(NotAttempted("late"), item, max_attempts=3, retry_backoff=2.0)
 
