@@ -70,7 +70,7 @@ def upload_all(
 def run(args: argparse.Namespace) -> Report:
     report = Report(
         f"Ingest: {args.envelopes:,} envelopes through the API "
-        f"(bulk {args.chunk:,}, {args.clients} connections, gunicorn 2 workers)"
+        f"(bulk {args.chunk:,}, {args.clients} connections, gunicorn as the Procfile runs it)"
     )
     items = recipients(args.envelopes + args.naive + 200, seed=args.seed)
     engine_items, naive_items = items[: args.envelopes], items[args.envelopes : -200]
