@@ -16,8 +16,8 @@ from campaign.extensions import db
 from campaign.models import Text, TextStatus
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+from tests.loopback_twilio import TwilioSetup
 from tests.servers import WorkerProcess, settings_environment
-from tests.workers.conftest import TwilioSetup
 
 SETTLED = {
     TextStatus.SENT,

@@ -20,6 +20,7 @@ from campaign.embedded_redis import stop_embedded_redis
 from campaign.extensions import db, redis_store
 from tests.client import ApiClient
 from tests.factories import Credentials, make_credentials
+from tests.loopback_twilio import twilio  # noqa: F401  (a fixture for every module)
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 

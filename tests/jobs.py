@@ -10,7 +10,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
 from campaign.extensions import redis_store
-from campaign.workers.queues import QUEUE_NAMES
+from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES
 from campaign.workers.runner import InProcessWorker, build_worker
 
 
@@ -43,3 +43,14 @@ def drain(app: Flask, *, timeout: float = 30.0) -> int:
             return rounds
         time.sleep(0.1)
     raise AssertionError(f"{pending_jobs(app)} jobs still pending after {timeout} s")
+
+
+def run_dispatch_only(app: Flask) -> None:
+    """Work the dispatch queue alone: texts are created and send jobs enqueued, none sent."""
+    with app.app_context():
+        worker = InProcessWorker(
+            [Queue(DISPATCH_QUEUE, connection=redis_store.connection)],
+            connection=redis_store.connection,
+        )
+    worker.app, worker.parent_pid = app, build_worker(app, InProcessWorker).parent_pid
+    worker.work(burst=True, with_scheduler=False)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient
 from tests.factories import BULK, envelope, make_phone_number, resource
-from tests.resources.test_bad_input import assert_error, unchanged
 
 JSONAPI = "application/vnd.api+json"
 ENGAGEMENT = resource("engagements", {"name": "Weekly Specials", "direction": "outbound"})

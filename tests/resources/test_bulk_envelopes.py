@@ -12,9 +12,9 @@ from flask import Flask
 
 from campaign import create_app
 from campaign.extensions import db
+from tests.assertions import assert_error, row_count, unchanged
 from tests.client import ApiClient
 from tests.factories import BULK, Credentials, envelope, make_phone_number, resource
-from tests.resources.test_bad_input import assert_error, row_count, unchanged
 
 ENVELOPES = "/api/v1/envelopes"
 BULK_TYPE = "application/vnd.api+json; ext=bulk"

@@ -12,9 +12,9 @@ import rq
 from flask import Flask
 
 from campaign.extensions import redis_store
+from tests.assertions import unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import resource, seed_campaign
-from tests.resources.test_bad_input import unchanged
 
 URL = "/api/v1/engagements"
 

@@ -17,11 +17,9 @@ from campaign.workers.sweep import sweep
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.jobs import drain
+from tests.loopback_twilio import TwilioSetup
 from tests.servers import configured
-from tests.workers import conftest as sending
-from tests.workers.conftest import TwilioSetup
 
-twilio = sending.twilio  # the loopback Twilio sink fixture, shared with tests/workers
 SIZE = 10
 
 

@@ -25,13 +25,12 @@ from campaign.providers.base import OutboundMessage, ProviderError
 from campaign.providers.kannel import KannelProvider
 from campaign.providers.transport import MAX_ANSWER
 from campaign.providers.twilio import TwilioProvider, twilio_signature
+from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator
 from tests.factories import build_seed_campaign, make_phone_number, resource
-from tests.jobs import drain
-from tests.resources.test_bad_input import assert_error, unchanged
+from tests.jobs import drain, run_dispatch_only
 from tests.servers import configured, serve
 from tests.sinks.twilio import TwilioSink
-from tests.workers.test_control import _run_dispatch_only
 
 HUGE = 48 * 1024 * 1024
 MESSAGE = OutboundMessage("text-1", "+15197566220", "+15195550100", "Hello")
@@ -100,7 +99,7 @@ def _sending_texts(app: Flask, api: ApiClient, numbers: list[str]) -> list[str]:
     )
     patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
     assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
-    _run_dispatch_only(app)
+    run_dispatch_only(app)
     with app.app_context():
         texts = db.session.scalars(select(Text).order_by(Text.to)).all()
         for text in texts:

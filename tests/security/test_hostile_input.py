@@ -11,9 +11,9 @@ import orjson
 import pytest
 from flask import Flask
 
+from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient
 from tests.factories import BULK, SeedCampaign, envelope, resource, seed_campaign
-from tests.resources.test_bad_input import assert_error, unchanged
 
 ENVELOPES = "/api/v1/envelopes"
 ENGAGEMENTS = "/api/v1/engagements"

@@ -26,8 +26,7 @@ from tests.campaign_runs import (
     worker_environment,
 )
 from tests.client import ApiClient
-from tests.workers.conftest import TwilioSetup
-from tests.workers.conftest import twilio as twilio  # the sink fixture, for pytest to find here
+from tests.loopback_twilio import TwilioSetup
 
 OUTAGE_SECONDS = 8
 

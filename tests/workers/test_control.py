@@ -15,7 +15,7 @@ from campaign.workers.queues import DISPATCH_QUEUE
 from campaign.workers.runner import InProcessWorker, build_worker
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
-from tests.jobs import drain
+from tests.jobs import drain, run_dispatch_only
 
 
 def _campaign(app: Flask, api: ApiClient, size: int = 12) -> str:
@@ -46,16 +46,6 @@ def _attributes(api: ApiClient, engagement_id: str) -> dict[str, object]:
     return api.get(f"/api/v1/engagements/{engagement_id}").data["attributes"]
 
 
-def _run_dispatch_only(app: Flask) -> None:
-    with app.app_context():
-        worker = InProcessWorker(
-            [Queue(DISPATCH_QUEUE, connection=redis_store.connection)],
-            connection=redis_store.connection,
-        )
-    worker.app, worker.parent_pid = app, build_worker(app, InProcessWorker).parent_pid
-    worker.work(burst=True, with_scheduler=False)
-
-
 def test_repeated_patch_to_scheduled_dispatches_once(app: Flask, api: ApiClient) -> None:
     engagement_id = _campaign(app, api)
     assert _patch(api, engagement_id, status="scheduled", **{"delivery-type": "immediately"}) == 202
@@ -74,7 +64,7 @@ def test_repeated_patch_to_scheduled_dispatches_once(app: Flask, api: ApiClient)
 def test_paused_engagement_sends_nothing_until_resumed(app: Flask, api: ApiClient) -> None:
     engagement_id = _campaign(app, api)
     assert _patch(api, engagement_id, status="scheduled") == 202
-    _run_dispatch_only(app)
+    run_dispatch_only(app)
     assert _patch(api, engagement_id, status="paused") == 200
     drain(app)
     assert {t["attributes"]["status"] for t in _texts(api, engagement_id)} == {"queued"}
@@ -93,7 +83,7 @@ def test_cancel_ends_the_engagement_and_counts_what_was_not_sent(
 ) -> None:
     engagement_id = _campaign(app, api)
     assert _patch(api, engagement_id, status="scheduled") == 202
-    _run_dispatch_only(app)
+    run_dispatch_only(app)
     assert _patch(api, engagement_id, status="cancelled") == 200
     drain(app)
     assert {t["attributes"]["status"] for t in _texts(api, engagement_id)} == {"cancelled"}
@@ -176,7 +166,7 @@ def test_pause_resume_cycles_leave_one_dispatch_walk(app: Flask, api: ApiClient)
 
     event.listen(engine, "before_cursor_execute", count_text_inserts)
     try:
-        _run_dispatch_only(app)
+        run_dispatch_only(app)
     finally:
         event.remove(engine, "before_cursor_execute", count_text_inserts)
     # Twelve envelopes fit one first batch: one walk is one insert; the older jobs return.

@@ -18,7 +18,7 @@ from campaign.workers.progress import refresh_interval
 from campaign.workers.send import Claimed, Ready, _outcome
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
-from tests.workers.test_control import _run_dispatch_only
+from tests.jobs import run_dispatch_only
 
 
 def _claimed_texts(app: Flask, api: ApiClient, count: int) -> list[Text]:
@@ -34,7 +34,7 @@ def _claimed_texts(app: Flask, api: ApiClient, count: int) -> list[Text]:
         assert api.post("/api/v1/envelopes", {"data": extra}, headers=BULK).status == 201
     patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
     assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
-    _run_dispatch_only(app)
+    run_dispatch_only(app)
     with app.app_context():
         db.session.execute(
             update(Text).values(status=TextStatus.SENDING.value, claimed_at=utcnow())

@@ -15,9 +15,8 @@ from campaign.workers.queues import SEND_QUEUE
 from campaign.workers.sweep import sweep
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
-from tests.jobs import drain
+from tests.jobs import drain, run_dispatch_only
 from tests.servers import configured
-from tests.workers.test_control import _run_dispatch_only
 
 
 def test_sweep_finishes_batches_whose_jobs_died_and_never_resends_in_flight_texts(
@@ -37,7 +36,7 @@ def test_sweep_finishes_batches_whose_jobs_died_and_never_resends_in_flight_text
         ).status
         == 202
     )
-    _run_dispatch_only(app)
+    run_dispatch_only(app)
     with app.app_context():
         # A worker died mid-round: its send jobs left the queue but their hashes stay in Redis,
         # and three texts it had claimed are still `sending`.

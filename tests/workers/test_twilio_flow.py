@@ -11,8 +11,8 @@ from flask import Flask
 from tests.client import ApiClient
 from tests.factories import build_seed_campaign, make_phone_number, resource
 from tests.jobs import drain
+from tests.loopback_twilio import TwilioSetup
 from tests.servers import configured
-from tests.workers.conftest import TwilioSetup
 
 SEED_TEXTS = {
     "+15197566220": "Hello Alexander, text templates support variables.",

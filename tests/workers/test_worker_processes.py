@@ -24,7 +24,7 @@ from tests.campaign_runs import (
     worker_environment,
 )
 from tests.client import ApiClient
-from tests.workers.conftest import TwilioSetup
+from tests.loopback_twilio import TwilioSetup
 
 
 @pytest.fixture

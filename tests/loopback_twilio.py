@@ -1,4 +1,5 @@
-"""Fixtures for sending tests: a Twilio-speaking sink and the app reachable over HTTP."""
+"""The `twilio` fixture: the app sends through a loopback Twilio sink and receives its callbacks
+over HTTP. Registered in tests/conftest.py, so every test module may ask for it."""
 
 from __future__ import annotations
 
