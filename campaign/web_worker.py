@@ -9,9 +9,10 @@ client had hung up; (3) a worker whose threads are all busy stops accepting, so 
 take new clients instead of queueing them behind slow ones; (4) a worker that already holds a
 connection waits ACCEPT_DEFER before taking another, so an idle sibling takes it first: the
 processes share connections as a sync server's would, instead of one process (one core, under
-the GIL) serving every keep-alive client while the other idles. The remaining bound, stated honestly:
-an attacker who keeps WEB_CONCURRENCY x CAMPAIGN_WEB_THREADS sockets trickling, reopened every
-CAMPAIGN_REQUEST_TIMEOUT seconds, still fills every thread; fewer sockets cannot stop the API.
+the GIL) serving every keep-alive client while the other idles. The remaining bound, stated
+honestly: an attacker who keeps WEB_CONCURRENCY x CAMPAIGN_WEB_THREADS sockets trickling,
+reopened every CAMPAIGN_REQUEST_TIMEOUT seconds, still fills every thread; fewer sockets cannot
+stop the API.
 """
 
 from __future__ import annotations
