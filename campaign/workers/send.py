@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,10 +37,8 @@ from campaign.models import (
 )
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import (
-    NotAttempted,
     OutboundMessage,
     Provider,
-    ProviderError,
     SendResult,
     Timed,
     build_provider,
@@ -55,6 +53,15 @@ from campaign.templates_engine import (
 from campaign.workers import shutdown
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import SEND_QUEUE, enqueue_unique
+from campaign.workers.send_outcomes import (
+    Claimed,
+    Ready,
+    bare,
+    cancelled,
+    deferred,
+    outcome_of,
+    untried,
+)
 from campaign.workers.stops import StopCheck
 from campaign.workers.throttle import SenderThrottle
 
@@ -66,7 +73,6 @@ TIME_SLICE = 10.0  # seconds a job sends before making room for other batches
 # Redis call, and 8 per connection amortise them (the dispatch benchmark: +30 % over 4). A
 # worker that dies mid-round leaves at most one round `sending`, settled `unknown` by the sweep.
 ROUND_PER_CONNECTION = 8
-MAX_BACKOFF = 300.0
 ACTIVE = [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
 
 
@@ -83,25 +89,6 @@ class Batch:
     throughput: int
     template: CompiledTemplate
     envelope_count: int | None
-
-
-@dataclass(frozen=True)
-class Claimed:
-    text_id: str
-    envelope_id: str
-    to: str
-    # The text row's own `from`, set at dispatch: what the API shows is what the carrier gets.
-    sender: str
-    retry_attempts: int
-
-
-@dataclass(frozen=True)
-class Ready:
-    """A claimed text, rendered and counted, ready for its sender's turn."""
-
-    claimed: Claimed
-    body: str
-    segments: int
 
 
 def enqueue_send(
@@ -323,7 +310,7 @@ def _send_round(
         # sweep would settle it `unknown`, as if the carrier might have it.
         db.session.rollback()
         try:
-            _record(batch, [_untried(item) for item in claimed])
+            _record(batch, [untried(item) for item in claimed])
         except SQLAlchemyError:
             log.exception("could not put a round of engagement %s back", batch.engagement_id)
         raise
@@ -354,9 +341,9 @@ def _send_round(
     if len(sending) < len(ready):
         # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.
         later = utcnow() + timedelta(seconds=MAX_THROTTLE_WAIT)
-        outcomes.extend(_deferred(rest, later) for rest in ready[len(sending) :])
+        outcomes.extend(deferred(rest, later) for rest in ready[len(sending) :])
     outcomes.extend(
-        _outcome(result, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
+        outcome_of(result, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
         for result, item in zip(results, sending, strict=True)
     )
     _record(batch, outcomes)
@@ -391,7 +378,7 @@ def _record(batch: Batch, outcomes: list[Outcome]) -> None:
             except SQLAlchemyError:
                 db.session.rollback()
                 log.exception("text %s: storing its status alone", outcome.text_id)
-                _record_all(batch, [_bare(outcome)])
+                _record_all(batch, [bare(outcome)])
 
 
 def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
@@ -406,85 +393,9 @@ def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
             .with_for_update(read=True)
         )
         if status == EngagementStatus.CANCELLED:
-            outcomes = [_cancelled(outcome) for outcome in outcomes]
+            outcomes = [cancelled(outcome) for outcome in outcomes]
     record_outcomes(outcomes, utcnow())
     db.session.commit()
-
-
-def _untried(item: Claimed) -> Outcome:
-    return Outcome(item.text_id, TextStatus.QUEUED, retry_attempts=item.retry_attempts)
-
-
-def _cancelled(outcome: Outcome) -> Outcome:
-    if outcome.status != TextStatus.QUEUED:
-        return outcome
-    return replace(outcome, status=TextStatus.CANCELLED, next_attempt_at=None)
-
-
-def _bare(outcome: Outcome) -> Outcome:
-    """The outcome without what the carrier said, for a value the database refused."""
-    return replace(
-        outcome,
-        provider_message_id=None,
-        error_code="unrecorded" if outcome.error_code else None,
-        error_detail="the carrier's answer could not be stored; see the worker log"
-        if outcome.error_code or outcome.provider_message_id
-        else None,
-    )
-
-
-def _deferred(item: Ready, later: datetime) -> Outcome:
-    """Back to the queue, untried, due again at `later`."""
-    return Outcome(
-        item.claimed.text_id,
-        TextStatus.QUEUED,
-        body=item.body,
-        segments=item.segments,
-        retry_attempts=item.claimed.retry_attempts,
-        next_attempt_at=later,
-    )
-
-
-def _outcome(
-    result: SendResult | Exception, item: Ready, max_attempts: int, retry_backoff: float
-) -> Outcome:
-    claimed = item.claimed
-    base = {"body": item.body, "segments": item.segments, "retry_attempts": claimed.retry_attempts}
-    if isinstance(result, NotAttempted):
-        return _deferred(item, utcnow())
-    if isinstance(result, SendResult):
-        return Outcome(
-            claimed.text_id,
-            TextStatus(result.status),
-            **base,
-            provider_message_id=result.provider_message_id,
-        )
-    if not isinstance(result, ProviderError):
-        # A provider bug: the request may have gone out, so never resend it.
-        log.error("provider raised unexpectedly for text %s", claimed.text_id, exc_info=result)
-        return Outcome(
-            claimed.text_id,
-            TextStatus.UNKNOWN,
-            **base,
-            error_code="provider-exception",
-            error_detail="the provider failed unexpectedly; see the worker log",
-        )
-    details = {"error_code": result.code, "error_detail": result.detail}
-    if result.ambiguous:
-        return Outcome(claimed.text_id, TextStatus.UNKNOWN, **base, **details)
-    attempts = claimed.retry_attempts + 1
-    base["retry_attempts"] = attempts
-    if result.retryable and attempts < max_attempts:
-        backoff = retry_backoff * 2 ** (attempts - 1)
-        delay = min(MAX_BACKOFF, max(result.retry_after or 0.0, backoff))
-        return Outcome(
-            claimed.text_id,
-            TextStatus.QUEUED,
-            **base,
-            **details,
-            next_attempt_at=utcnow() + timedelta(seconds=delay),
-        )
-    return Outcome(claimed.text_id, TextStatus.FAILED, **base, **details)
 
 
 def _continue_later(batch: Batch) -> None:

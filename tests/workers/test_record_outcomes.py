@@ -15,7 +15,7 @@ from campaign.models import Envelope, Text, TextStatus, utcnow
 from campaign.models.text_outcomes import Outcome, advance_status, record_outcomes
 from campaign.providers import NotAttempted
 from campaign.workers.progress import refresh_interval
-from campaign.workers.send import Claimed, Ready, _outcome
+from campaign.workers.send_outcomes import Claimed, Ready, outcome_of
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.jobs import run_dispatch_only
@@ -183,7 +183,7 @@ def test_a_text_whose_turn_never_came_goes_back_to_the_queue_untried() -> None:
     claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", retry_attempts=1)
     item = Ready(claimed, "Hello", 1)
     before = utcnow()
-    outcome = _outcome(NotAttempted("late"), item, max_attempts=3, retry_backoff=2.0)
+    outcome = outcome_of(NotAttempted("late"), item, max_attempts=3, retry_backoff=2.0)
 
     assert (outcome.status, outcome.retry_attempts, outcome.error_code) == (
         TextStatus.QUEUED,
