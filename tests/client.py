@@ -17,7 +17,8 @@ from werkzeug.test import TestResponse
 
 from tests.factories import Credentials
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "jsonapi-schema.json"
+# The official JSON:API 1.0 schema, vendored: see tests/data/README.md.
+SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "jsonapi-schema.json"
 JSONAPI = "application/vnd.api+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 

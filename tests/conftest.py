@@ -8,7 +8,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -21,8 +20,6 @@ from campaign.extensions import db, redis_store
 from tests.client import ApiClient
 from tests.factories import Credentials, make_credentials
 from tests.loopback_twilio import twilio  # noqa: F401  (a fixture for every module)
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
 
 @pytest.fixture(scope="session")
