@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from importlib import metadata
 
 import click
 from flask import Flask, current_app
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from campaign.errors import ApiError
 from campaign.extensions import db
-from campaign.models import Account, ApiToken, utcnow
+from campaign.models import Account, ApiToken, PhoneNumber, utcnow
 
 
 def _account(key: str) -> Account:
@@ -62,6 +63,13 @@ def accounts() -> None:
     pass
 
 
+@accounts.command("list")
+def list_accounts() -> None:
+    """One line per account, oldest first: KEY<TAB>NAME."""
+    for account in db.session.scalars(select(Account).order_by(Account.created_at, Account.id)):
+        click.echo(f"{account.key}\t{account.name}")
+
+
 @accounts.command("create")
 @click.argument("key")
 @click.option("--name", required=True, help="Display name of the account.")
@@ -93,6 +101,22 @@ def create_token(key: str) -> None:
     click.echo(f"{token.id}:{secret}")
 
 
+@tokens.command("list")
+@click.argument("key")
+def list_tokens(key: str) -> None:
+    """One line per token of account KEY, oldest first: TOKENKEY<TAB>CREATED-AT<TAB>active|revoked
+    (the token's key only: its secret is never stored, so never shown)."""
+    account = _account(key)
+    query = (
+        select(ApiToken)
+        .where(ApiToken.account_id == account.id)
+        .order_by(ApiToken.created_at, ApiToken.id)
+    )
+    for token in db.session.scalars(query):
+        state = "revoked" if token.revoked_at is not None else "active"
+        click.echo(f"{token.id}\t{token.created_at.isoformat()}\t{state}")
+
+
 @tokens.command("revoke")
 @click.argument("token_key")
 def revoke_token(token_key: str) -> None:
@@ -111,6 +135,20 @@ def phone_numbers() -> None:
 
 
 THROUGHPUT = click.IntRange(1, 10_000)
+
+
+@phone_numbers.command("list")
+@click.argument("key")
+def list_phone_numbers(key: str) -> None:
+    """One line per sender of account KEY, oldest first: ID<TAB>+E164<TAB>THROUGHPUT<TAB>NAME."""
+    account = _account(key)
+    query = (
+        select(PhoneNumber)
+        .where(PhoneNumber.account_id == account.id)
+        .order_by(PhoneNumber.created_at, PhoneNumber.id)
+    )
+    for sender in db.session.scalars(query):
+        click.echo(f"{sender.id}\t{sender.number}\t{sender.throughput}\t{sender.name or ''}")
 
 
 @phone_numbers.command("create")
@@ -267,13 +305,30 @@ def _create_app() -> Flask:
         raise click.ClickException(str(exc)) from None
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"campaign {metadata.version('campaign')}")
+        ctx.exit()
+
+
 def main() -> None:
-    """Entry point of the `campaign` console script."""
+    """Entry point of the `campaign` console script (and of `python -m campaign`)."""
     group = CampaignGroup(
         create_app=_create_app,
         add_default_commands=False,
+        add_version_option=False,  # Flask's prints Flask's and Werkzeug's versions
         load_dotenv=False,
         help="campaign: bulk SMS campaign engine",
+    )
+    group.params.append(
+        click.Option(
+            ["--version"],
+            is_flag=True,
+            expose_value=False,
+            is_eager=True,
+            callback=_print_version,
+            help="Print campaign's version and exit.",
+        )
     )
     group.main(prog_name="campaign")
 

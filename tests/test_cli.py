@@ -491,3 +491,58 @@ def test_run_serves_with_the_web_process_settings(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def test_version_is_campaigns_own(campaign: Campaign) -> None:
+    outcome = succeeded(campaign("--version"))
+
+    assert outcome.stdout.strip() == "campaign 0.1.0"
+    assert "Flask" not in outcome.stdout
+
+
+def test_python_dash_m_campaign_is_the_cli(app_environment: dict[str, str]) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "campaign", "--help"],
+        env={**os.environ, **app_environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert "  phone-numbers " in completed.stdout
+
+
+def test_list_commands_print_one_tab_separated_line_each_and_never_a_secret(
+    campaign: Campaign,
+) -> None:
+    succeeded(campaign("accounts", "create", "firstbank", "--name", "First Bank"))
+    succeeded(campaign("accounts", "create", "second", "--name", "Second Bank"))
+    first = succeeded(campaign("tokens", "create", "firstbank")).last_line
+    second = succeeded(campaign("tokens", "create", "firstbank")).last_line
+    succeeded(campaign("tokens", "revoke", first.partition(":")[0]))
+    sender = succeeded(
+        campaign("phone-numbers", "create", "firstbank", "+15195550100", "--name", "Main")
+    ).last_line
+
+    accounts = succeeded(campaign("accounts", "list")).stdout.splitlines()
+    tokens = succeeded(campaign("tokens", "list", "firstbank")).stdout.splitlines()
+    senders = succeeded(campaign("phone-numbers", "list", "firstbank")).stdout.splitlines()
+
+    assert accounts == ["firstbank\tFirst Bank", "second\tSecond Bank"]
+    assert [line.split("\t")[::2] for line in tokens] == [
+        [first.partition(":")[0], "revoked"],
+        [second.partition(":")[0], "active"],
+    ]
+    for secret in (first.partition(":")[2], second.partition(":")[2]):
+        assert secret not in "\n".join(tokens)
+    assert senders == [f"{sender}\t+15195550100\t1\tMain"]
+    assert succeeded(campaign("phone-numbers", "list", "second")).stdout == ""
+
+
+def test_list_commands_of_an_unknown_account_fail_with_one_line(campaign: Campaign) -> None:
+    for command in ("tokens", "phone-numbers"):
+        outcome = campaign(command, "list", "nobody")
+
+        assert outcome.code != 0
+        assert outcome.error_lines == ["Error: no account with key 'nobody'"], outcome
