@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,6 +54,28 @@ class Cursor:
                 "not a cursor this server issued; use the links of a previous page",
                 parameter=parameter,
             ) from None
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A filter whose column holds one of a fixed set of values (a status): any other value is a
+    400 naming the allowed ones, not an empty list that looks like "nothing matches"."""
+
+    column: Any
+    values: tuple[str, ...]
+
+    @classmethod
+    def of(cls, column: Any, choices: type[Enum]) -> OneOf:
+        return cls(column, tuple(choice.value for choice in choices))
+
+    def checked(self, name: str, value: str) -> Any:
+        """The column to compare `value` with, once `value` is known to be one of the values."""
+        if value not in self.values:
+            raise InvalidParameter(
+                f"filter[{name}] must be one of: {', '.join(self.values)}",
+                parameter=f"filter[{name}]",
+            )
+        return self.column
 
 
 @dataclass(frozen=True)

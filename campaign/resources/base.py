@@ -21,7 +21,7 @@ from campaign.auth import current_account
 from campaign.errors import NotFound
 from campaign.extensions import db
 from campaign.jsonapi import document_response
-from campaign.listing import paginate, parse_detail_query, parse_list_query
+from campaign.listing import OneOf, paginate, parse_detail_query, parse_list_query
 from campaign.moments import MomentOutOfRange, to_utc
 
 API_PREFIX = "/api/v1"
@@ -139,7 +139,8 @@ def list_response(
     *,
     statement: Select[Any] | None = None,
 ) -> Response:
-    """A page of the current account's rows; `filters` maps filter names to their columns."""
+    """A page of the current account's rows; `filters` maps filter names to their columns (or to
+    a `OneOf` column, whose values are checked)."""
     config = current_app.config
     query = parse_list_query(
         request.args,
@@ -150,7 +151,9 @@ def list_response(
     )
     statement = scoped(model) if statement is None else statement
     for name, value in query.filters.items():
-        statement = statement.where(filters[name] == value)
+        target = filters[name]
+        column = target.checked(name, value) if isinstance(target, OneOf) else target
+        statement = statement.where(column == value)
     for path in query.include:
         attribute = getattr(model, path.replace("-", "_"))
         if isinstance(attribute, InstrumentedAttribute):

@@ -10,6 +10,7 @@ from marshmallow_jsonapi import fields
 
 from campaign.auth import current_account
 from campaign.documents import load_resource, read_document
+from campaign.listing import OneOf
 from campaign.models import DeliveryType, Direction, Engagement, EngagementStatus
 from campaign.resources.base import (
     Related,
@@ -75,7 +76,9 @@ blp.before_request(write_query_guard(EngagementSchema))
 class EngagementList(MethodView):
     def get(self) -> Response:
         """List engagements"""
-        return list_response(Engagement, EngagementSchema, {"status": Engagement.status})
+        return list_response(
+            Engagement, EngagementSchema, {"status": OneOf.of(Engagement.status, EngagementStatus)}
+        )
 
     def post(self) -> Response:
         """Create an engagement (pending)"""

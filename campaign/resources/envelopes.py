@@ -14,7 +14,8 @@ from campaign.documents import check_resource, read_document
 from campaign.errors import ApiErrors
 from campaign.extensions import db
 from campaign.jsonapi import document_response
-from campaign.models import Envelope
+from campaign.listing import OneOf
+from campaign.models import Envelope, EnvelopeStatus
 from campaign.resources.base import (
     Related,
     ResourceSchema,
@@ -101,7 +102,7 @@ class EnvelopeList(MethodView):
             {
                 "engagement": Envelope.engagement_id,
                 "activity": Envelope.activity_id,
-                "status": Envelope.status,
+                "status": OneOf.of(Envelope.status, EnvelopeStatus),
                 "phone-number": Envelope.phone_number,
             },
         )

@@ -7,7 +7,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow_jsonapi import fields
 
-from campaign.models import Text
+from campaign.listing import OneOf
+from campaign.models import Text, TextStatus
 from campaign.resources.base import (
     Related,
     ResourceSchema,
@@ -60,7 +61,7 @@ class TextList(MethodView):
             {
                 "engagement": Text.engagement_id,
                 "envelope": Text.envelope_id,
-                "status": Text.status,
+                "status": OneOf.of(Text.status, TextStatus),
             },
         )
 

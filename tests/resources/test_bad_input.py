@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
+from campaign.models import EngagementStatus, EnvelopeStatus, TextStatus
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply
 from tests.factories import (
@@ -612,6 +613,9 @@ BAD_QUERIES: list[Any] = [
     ("/api/v1/engagements", "filter[nope]=x", "filter[nope]"),
     ("/api/v1/envelopes", "filter[meta]=x", "filter[meta]"),
     ("/api/v1/envelopes", "filter[status]=", "filter[status]"),
+    ("/api/v1/engagements", "filter[status]=bogus", "filter[status]"),
+    ("/api/v1/envelopes", "filter[status]=Pending", "filter[status]"),
+    ("/api/v1/texts", "filter[status]=delivered ", "filter[status]"),
     ("/api/v1/texts", "filter=x", "filter"),
     ("/api/v1/engagements", "sort=name", "sort"),
     ("/api/v1/engagements", "sort=created-at,updated-at", "sort"),
@@ -653,6 +657,24 @@ def test_unsupported_query_parameter_is_400_naming_it(
 ) -> None:
     url = path.format(engagement=world.seed.engagement_id) + "?" + query
     assert_error(api.get(url), 400, parameter=parameter)
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/engagements", EngagementStatus),
+        ("/api/v1/envelopes", EnvelopeStatus),
+        ("/api/v1/texts", TextStatus),
+    ],
+)
+def test_an_unknown_status_filter_is_400_naming_the_allowed_values(
+    world: World, api: ApiClient, path: str, allowed: Any
+) -> None:
+    error = assert_error(api.get(f"{path}?filter[status]=bogus"), 400, parameter="filter[status]")
+
+    assert error["detail"] == "filter[status] must be one of: " + ", ".join(
+        status.value for status in allowed
+    )
 
 
 def test_both_page_after_and_before_is_400(world: World, api: ApiClient) -> None:
