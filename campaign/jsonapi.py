@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from flask import Request, Response
-from werkzeug.http import parse_options_header
+from flask import Request, Response, has_request_context, request
+from werkzeug.http import parse_list_header, parse_options_header
 
 from campaign.errors import ApiError, NotAcceptable, UnsupportedMediaType
 
@@ -27,9 +27,19 @@ def request_extensions(request: Request) -> frozenset[str]:
     Raises UnsupportedMediaType for anything that is not (lenient) JSON:API.
     """
     header = request.headers.get("Content-Type")
-    if not header:
+    if not header or not header.strip():
         return frozenset()
-    mimetype, params = parse_options_header(header)
+    # Omnigage's official SDK sends a list on bulk uploads, which RFC 9110 does not allow in
+    # Content-Type but its API accepts: "application/json; charset=utf-8,application/vnd.api+json;
+    # ext=bulk". Each entry must be acceptable; the extensions are those its JSON:API entries name.
+    extensions: set[str] = set()
+    for entry in parse_list_header(header):
+        extensions |= _entry_extensions(entry)
+    return frozenset(extensions)
+
+
+def _entry_extensions(entry: str) -> frozenset[str]:
+    mimetype, params = parse_options_header(entry)
     mimetype = mimetype.lower()
     if mimetype == "application/json":
         return frozenset()
@@ -76,12 +86,30 @@ def document_response(
     headers: dict[str, str] | None = None,
     bulk: bool = False,
 ) -> Response:
-    """A JSON:API response; `None` gives an empty body (204)."""
+    """A JSON:API response; `None` gives an empty body (204). A client whose Accept names
+    `application/json` and not JSON:API's media type (nor a wildcard) gets the same document
+    labelled `application/json`."""
     body = b"" if document is None else orjson.dumps(document)
     response = Response(body, status=status, headers=headers)
     if document is not None:
-        response.content_type = JSONAPI_BULK if bulk else JSONAPI
+        if has_request_context() and _accepts_only_plain_json(request.headers.get("Accept")):
+            response.content_type = "application/json"
+        else:
+            response.content_type = JSONAPI_BULK if bulk else JSONAPI
     return response
+
+
+def _accepts_only_plain_json(header: str | None) -> bool:
+    accepted = set()
+    for entry in parse_list_header(header or ""):
+        mimetype, params = parse_options_header(entry)
+        try:
+            if float(params.get("q", "1")) <= 0:
+                continue
+        except ValueError:
+            continue
+        accepted.add(mimetype.lower())
+    return "application/json" in accepted and not accepted & {JSONAPI, "*/*", "application/*"}
 
 
 def error_response(errors: list[ApiError], status: int) -> Response:

@@ -136,7 +136,7 @@ ACCEPTED_ACCEPTS = [
     JSONAPI,
     "*/*",
     "application/*",
-    "application/json",
+    "application/json, application/vnd.api+json",
     "application/vnd.api+json; ext=bulk",
     'application/vnd.api+json; profile="https://example.com/profiles/timestamps"',
     "text/html, application/vnd.api+json",
