@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from importlib import metadata
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -28,6 +29,12 @@ def _account(key: str) -> Account:
     if account is None:
         raise click.ClickException(f"no account with key {key!r}")
     return account
+
+
+def _oldest_first(model: type[ApiToken] | type[PhoneNumber], account: Account) -> list[Any]:
+    """The account's rows of `model`, in the order they were made (what the list commands print)."""
+    query = select(model).where(model.account_id == account.id).order_by(model.created_at, model.id)
+    return list(db.session.scalars(query))
 
 
 class OperatorGroup(click.Group):
@@ -106,13 +113,7 @@ def create_token(key: str) -> None:
 def list_tokens(key: str) -> None:
     """One line per token of account KEY, oldest first: TOKENKEY<TAB>CREATED-AT<TAB>active|revoked
     (the token's key only: its secret is never stored, so never shown)."""
-    account = _account(key)
-    query = (
-        select(ApiToken)
-        .where(ApiToken.account_id == account.id)
-        .order_by(ApiToken.created_at, ApiToken.id)
-    )
-    for token in db.session.scalars(query):
+    for token in _oldest_first(ApiToken, _account(key)):
         state = "revoked" if token.revoked_at is not None else "active"
         click.echo(f"{token.id}\t{token.created_at.isoformat()}\t{state}")
 
@@ -141,13 +142,7 @@ THROUGHPUT = click.IntRange(1, 10_000)
 @click.argument("key")
 def list_phone_numbers(key: str) -> None:
     """One line per sender of account KEY, oldest first: ID<TAB>+E164<TAB>THROUGHPUT<TAB>NAME."""
-    account = _account(key)
-    query = (
-        select(PhoneNumber)
-        .where(PhoneNumber.account_id == account.id)
-        .order_by(PhoneNumber.created_at, PhoneNumber.id)
-    )
-    for sender in db.session.scalars(query):
+    for sender in _oldest_first(PhoneNumber, _account(key)):
         click.echo(f"{sender.id}\t{sender.number}\t{sender.throughput}\t{sender.name or ''}")
 
 

@@ -58,20 +58,28 @@ def _entry_extensions(entry: str) -> frozenset[str]:
     return frozenset(params.get("ext", "").split())
 
 
-def check_acceptable(request: Request) -> None:
-    """Raise NotAcceptable when the Accept header allows no JSON:API response."""
-    header = request.headers.get("Accept")
-    if not header or not header.strip():
-        return
-    for entry in header.split(","):
+def _accepted_types(header: str | None) -> list[tuple[str, dict[str, str]]]:
+    """The media types an Accept header allows (quality above 0), lower-cased, with their
+    parameters other than `q`."""
+    accepted = []
+    for entry in parse_list_header(header or ""):
         mimetype, params = parse_options_header(entry)
-        mimetype = mimetype.lower()
         quality = params.pop("q", "1")
         try:
             if float(quality) <= 0:
                 continue
         except ValueError:
             continue
+        accepted.append((mimetype.lower(), params))
+    return accepted
+
+
+def check_acceptable(request: Request) -> None:
+    """Raise NotAcceptable when the Accept header allows no JSON:API response."""
+    header = request.headers.get("Accept")
+    if not header or not header.strip():
+        return
+    for mimetype, params in _accepted_types(header):
         if mimetype in _ACCEPTABLE_WILDCARDS:
             return
         if mimetype == JSONAPI and not set(params) - _JSONAPI_PARAMETERS:
@@ -100,15 +108,7 @@ def document_response(
 
 
 def _accepts_only_plain_json(header: str | None) -> bool:
-    accepted = set()
-    for entry in parse_list_header(header or ""):
-        mimetype, params = parse_options_header(entry)
-        try:
-            if float(params.get("q", "1")) <= 0:
-                continue
-        except ValueError:
-            continue
-        accepted.add(mimetype.lower())
+    accepted = {mimetype for mimetype, _ in _accepted_types(header)}
     return "application/json" in accepted and not accepted & {JSONAPI, "*/*", "application/*"}
 
 
