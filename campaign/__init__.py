@@ -15,7 +15,13 @@ from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from campaign.config import check_production, check_timing, current_environ, load_config
+from campaign.config import (
+    check_production,
+    check_provider,
+    check_timing,
+    current_environ,
+    load_config,
+)
 from campaign.errors import ApiError, ApiErrors
 from campaign.extensions import db, migrate, redis_store
 from campaign.jsonapi import check_acceptable, error_response
@@ -48,6 +54,14 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     from campaign.cli import register_commands
 
     register_commands(app)
+    return app
+
+
+def create_web_app() -> Flask:
+    """The app as the web process serves it (`wsgi.py`, `campaign run`): refused at start when
+    the carrier's settings are incomplete, since receipts from it could not be checked."""
+    app = create_app()
+    check_provider(app.config)
     return app
 
 

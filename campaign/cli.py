@@ -7,8 +7,6 @@ one line on stderr and a non-zero exit.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from importlib import metadata
 from typing import Any
@@ -37,23 +35,16 @@ def _oldest_first(model: type[ApiToken] | type[PhoneNumber], account: Account) -
     return list(db.session.scalars(query))
 
 
-class OperatorGroup(click.Group):
-    """A command group whose database failures end in one line on stderr, not a traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except DBAPIError as exc:
-            db.session.rollback()
-            lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
-            reason = lines[0] if lines else type(exc).__name__
-            if isinstance(exc, IntegrityError):
-                # Lost a race with a concurrent command: the checks above passed, the row did not.
-                raise click.ClickException(f"the database refused the change: {reason}") from None
-            # Most often a database that `campaign db upgrade` has not been run against.
-            raise click.ClickException(
-                f"database error: {reason} (has `campaign db upgrade` run?)"
-            ) from None
+def _database_failure(exc: DBAPIError) -> click.ClickException:
+    """The one line an operator sees for a database failure, instead of a traceback."""
+    lines = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+    reason = lines[0] if lines else type(exc).__name__
+    if isinstance(exc, IntegrityError):
+        # Lost a race with a concurrent command: the checks passed, the row did not.
+        return click.ClickException(f"the database refused the change: {reason}")
+    if "no such table" in reason or reason.startswith("relation "):
+        return click.ClickException(f"database error: {reason} (has `campaign db upgrade` run?)")
+    return click.ClickException(f"database error: {reason}")
 
 
 def register_commands(app: Flask) -> None:
@@ -63,9 +54,11 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(phone_numbers)
     app.cli.add_command(worker)
     app.cli.add_command(run)
+    # flask-smorest's group, named for what it does: `campaign openapi print|write FILE`.
+    app.cli.commands["openapi"].help = "Print or write the API's OpenAPI document (JSON or YAML)."
 
 
-@click.group(cls=OperatorGroup, help="Manage accounts (tenants).")
+@click.group(help="Manage accounts (tenants).")
 def accounts() -> None:
     pass
 
@@ -93,7 +86,7 @@ def create_account(key: str, name: str) -> None:
     click.echo(account.id)
 
 
-@click.group(cls=OperatorGroup, help="Manage API tokens.")
+@click.group(help="Manage API tokens.")
 def tokens() -> None:
     pass
 
@@ -130,7 +123,7 @@ def revoke_token(token_key: str) -> None:
     click.echo(f"revoked token {token_key}")
 
 
-@click.group("phone-numbers", cls=OperatorGroup, help="Manage sender phone numbers.")
+@click.group("phone-numbers", help="Manage sender phone numbers.")
 def phone_numbers() -> None:
     pass
 
@@ -217,6 +210,16 @@ def revoke_number_command(number: str) -> None:
     click.echo(f"revoked {number}")
 
 
+def _check_provider() -> None:
+    """A worker or web process refuses to start without its carrier's settings."""
+    from campaign.config import ConfigError, check_provider
+
+    try:
+        check_provider(current_app.config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option(
@@ -226,6 +229,7 @@ def worker(burst: bool, in_process: bool) -> None:
     """Run an RQ worker on the dispatch and send queues, with the app context."""
     from campaign.workers.runner import run_worker
 
+    _check_provider()
     run_worker(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         burst=burst,
@@ -239,46 +243,46 @@ def run(port: int | None) -> None:
     """Quick start: migrate, then serve the API and run a worker together until Ctrl-C."""
     from flask_migrate import upgrade
 
-    upgrade()
+    from campaign import quickstart
+    from campaign.embedded_redis import started_here, stop_embedded_redis
+
+    instance_path = current_app.instance_path
     port = port or current_app.config["PORT"]
-    env = dict(os.environ)
-    # The children find the same SQLite file and embedded Redis through the instance folder.
-    env["CAMPAIGN_INSTANCE_PATH"] = current_app.instance_path
-    env.setdefault("DATABASE_URL", current_app.config["SQLALCHEMY_DATABASE_URI"])
-    env.setdefault("REDIS_URL", current_app.config["REDIS_URL"])
-    children = [
-        subprocess.Popen([sys.executable, "-m", "campaign.cli", "worker"], env=env),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:campaign.web_server",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "campaign:create_app()",
-            ],
-            env=env,
-        ),
-    ]
-    click.echo(f"campaign is serving http://127.0.0.1:{port}/api/v1 (Ctrl-C stops it)")
     try:
-        for child in children:
-            child.wait()
-    except KeyboardInterrupt:
-        pass
+        _check_provider()
+        quickstart.check_port_free(port)
+        upgrade()
+        env = dict(os.environ)
+        # The children find the same SQLite file and embedded Redis through the instance folder.
+        env["CAMPAIGN_INSTANCE_PATH"] = instance_path
+        env.setdefault("DATABASE_URL", current_app.config["SQLALCHEMY_DATABASE_URI"])
+        env.setdefault("REDIS_URL", current_app.config["REDIS_URL"])
+        server = [sys.executable, "-m", "gunicorn", "--config", "python:campaign.web_server"]
+        quickstart.supervise(
+            {
+                "worker": [sys.executable, "-m", "campaign", "worker"],
+                "web server": [*server, "--bind", f"127.0.0.1:{port}", "campaign:create_web_app()"],
+            },
+            env,
+            ready_url=f"http://127.0.0.1:{port}/api/openapi.json",
+            announce=f"campaign is serving http://127.0.0.1:{port}/api/v1 (Ctrl-C stops it)",
+        )
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(timeout=30)
+        # Started by this run (not found running): it goes with the run, whatever ended it.
+        if started_here(instance_path):
+            stop_embedded_redis(instance_path)
 
 
 class CampaignGroup(FlaskGroup):
     """Flask's group, except that `--help` with a malformed setting shows the one-line error
-    (Flask prints the traceback of any app that fails to load while listing commands)."""
+    (Flask prints the traceback of any app that fails to load while listing commands), and a
+    database failure in any command, `db upgrade` included, ends in one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            raise _database_failure(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         try:
@@ -306,6 +310,9 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit()
 
 
+_FLASK_OPTIONS = {"env_file", "app", "debug"}
+
+
 def main() -> None:
     """Entry point of the `campaign` console script (and of `python -m campaign`)."""
     group = CampaignGroup(
@@ -315,6 +322,9 @@ def main() -> None:
         load_dotenv=False,
         help="campaign: bulk SMS campaign engine",
     )
+    # Flask's own options (--env-file, --app, --debug) choose another app or settings file:
+    # campaign has one app and takes its settings from the environment only.
+    group.params = [param for param in group.params if param.name not in _FLASK_OPTIONS]
     group.params.append(
         click.Option(
             ["--version"],

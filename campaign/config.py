@@ -365,6 +365,24 @@ def check_timing(config: Mapping[str, Any]) -> None:
         )
 
 
+# What each carrier needs before a text can go out through it, or a receipt from it be checked.
+PROVIDER_SETTINGS = {
+    "console": (),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"),
+    "kannel": ("KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD", "PUBLIC_BASE_URL"),
+}
+
+
+def check_provider(config: Mapping[str, Any]) -> None:
+    """Refuse a worker or web process whose carrier lacks a setting it needs: found at start, in
+    one line, not at the first send while the API says `sending`. (Operator commands such as
+    `campaign accounts create` need no carrier and do not check.)"""
+    name = config["SMS_PROVIDER"]
+    missing = [key for key in PROVIDER_SETTINGS[name] if not config.get(key)]
+    if missing:
+        raise ConfigError(f"SMS_PROVIDER={name} needs {', '.join(missing)}")
+
+
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to run in production on the embedded defaults or without a secret key."""
     if config["CAMPAIGN_ENV"] != "production":

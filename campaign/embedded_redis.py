@@ -24,6 +24,10 @@ from redis.retry import Retry
 _MAX_SOCKET_PATH = 100
 _START_TIMEOUT_SECONDS = 10.0
 
+# Instance folders whose server this process started (not found running): `campaign run` stops
+# those on exit, and leaves alone a server someone else started and still uses.
+_started_here: set[str] = set()
+
 
 def socket_path(instance_path: str) -> str:
     """Where the embedded server's socket lives: the instance folder, or /tmp when too long."""
@@ -91,7 +95,13 @@ def ensure_embedded_redis(instance_path: str) -> str:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"embedded Redis did not start; see {instance_path}/redis.log")
             time.sleep(0.05)
+        _started_here.add(os.path.abspath(instance_path))
     return url
+
+
+def started_here(instance_path: str) -> bool:
+    """Whether this process started the embedded server of `instance_path`."""
+    return os.path.abspath(instance_path) in _started_here
 
 
 def stop_embedded_redis(instance_path: str) -> None:

@@ -3,9 +3,17 @@ benchmarks take them from: `gunicorn -c python:campaign.web_server wsgi:app`."""
 
 from __future__ import annotations
 
-from campaign.config import current_environ, load_config
+import sys
 
-_config = load_config(current_environ())
+from campaign.config import ConfigError, check_provider, current_environ, load_config
+
+try:
+    _config = load_config(current_environ())
+    check_provider(_config)
+except ConfigError as exc:
+    # One line and exit 1: gunicorn prints a traceback for an Exception raised by its config
+    # file, but lets SystemExit through.
+    sys.exit(f"Error: {exc}")
 
 bind = [f"0.0.0.0:{_config['PORT']}"]
 workers: int = _config["WEB_CONCURRENCY"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +32,25 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (as of now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def embedded_environment(instance: str, port: int) -> dict[str, str]:
+    """The environment of a newcomer's `campaign run`: the embedded defaults (no DATABASE_URL,
+    REDIS_URL or carrier), its own instance folder, and PORT."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SMS_PROVIDER", "CAMPAIGN_ENV"}
+    }
+    env.update(CAMPAIGN_INSTANCE_PATH=instance, PORT=str(port))
+    return env
 
 
 @contextmanager

@@ -111,6 +111,49 @@ def test_help_lists_the_operator_commands(campaign: Campaign) -> None:
     assert outcome.stderr == ""
 
 
+def test_help_is_campaigns_own_without_flasks_options(campaign: Campaign) -> None:
+    outcome = succeeded(campaign("--help"))
+
+    for flask_option in ("--env-file", "--app", "--debug"):
+        assert flask_option not in outcome.stdout
+    assert "  openapi  " in outcome.stdout and "OpenAPI document" in outcome.stdout
+    assert campaign("--app", "elsewhere:app", "accounts", "list").code == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("{postgres}/campaign_no_such_database", 'database "campaign_no_such_database" does not'),
+        ("postgresql://postgres@127.0.0.1:{closed}/test", "Connection refused"),
+        ("sqlite:///{tmp}/no/such/folder/campaign.db", "unable to open database file"),
+    ],
+    ids=["missing-postgres-database", "closed-port", "missing-sqlite-folder"],
+)
+def test_db_upgrade_against_a_missing_database_fails_with_one_line(
+    campaign: Campaign, tmp_path: Path, url: str, reason: str
+) -> None:
+    """The Procfile's release step: what is wrong, in one line, not a traceback."""
+    server = os.environ.get("TEST_DATABASE_URL", "")
+    if "{postgres}" in url and not server.startswith("postgresql"):
+        pytest.skip("needs a PostgreSQL server (TEST_DATABASE_URL)")
+    target = url.format(
+        postgres=server.rsplit("/", 1)[0], closed=_closed_port(), tmp=tmp_path.as_posix()
+    )
+
+    outcome = campaign("db", "upgrade", env={"DATABASE_URL": target})
+
+    assert outcome.code == 1
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert outcome.error_lines[0].startswith("Error: database error: ")
+    assert reason in outcome.error_lines[0]
+
+
 def test_db_upgrade_builds_a_fresh_database_to_head(campaign: Campaign, tmp_path: Path) -> None:
     with throwaway_database(tmp_path) as url:
         succeeded(campaign("db", "upgrade", env={"DATABASE_URL": url}))
@@ -546,3 +589,62 @@ def test_list_commands_of_an_unknown_account_fail_with_one_line(campaign: Campai
 
         assert outcome.code != 0
         assert outcome.error_lines == ["Error: no account with key 'nobody'"], outcome
+
+
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+@pytest.mark.parametrize(
+    ("settings", "missing"),
+    [
+        ({"SMS_PROVIDER": "twilio"}, "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL"),
+        (
+            {"SMS_PROVIDER": "kannel", "KANNEL_SENDSMS_URL": "http://127.0.0.1:9/cgi-bin/sendsms"},
+            "KANNEL_USERNAME, KANNEL_PASSWORD, PUBLIC_BASE_URL",
+        ),
+    ],
+    ids=["twilio", "kannel"],
+)
+def test_worker_and_web_process_refuse_to_start_without_their_carriers_settings(
+    campaign: Campaign, app_environment: dict[str, str], settings: dict[str, str], missing: str
+) -> None:
+    """Found at start in one line, not as a ConfigError at the first send while the API says
+    `sending`. The web process is started as the Procfile's `web:` line starts it."""
+    worker = campaign("worker", "--burst", env=settings)
+    web = subprocess.run(
+        [GUNICORN, "--config", "python:campaign.web_server", "--bind", "127.0.0.1:0", "wsgi:app"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **app_environment, **settings},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    expected = [f"Error: SMS_PROVIDER={settings['SMS_PROVIDER']} needs {missing}"]
+    for outcome in (worker, Outcome(web.returncode, web.stdout, web.stderr)):
+        assert outcome.code == 1
+        assert outcome.error_lines == expected, outcome.stderr
+
+
+@pytest.mark.parametrize("port", [None, "", "8123"], ids=["unset", "empty", "set"])
+def test_the_procfiles_web_process_binds_port_or_5000(
+    app_environment: dict[str, str], port: str | None
+) -> None:
+    """The Procfile's `web:` takes its bind from campaign.web_server, which reads PORT through
+    the settings (default 5000), so no shell expansion of an unset $PORT can break it."""
+    procfile = (Path(__file__).resolve().parent.parent / "Procfile").read_text()
+    [web] = [line for line in procfile.splitlines() if line.startswith("web:")]
+    assert "$PORT" not in web and "python:campaign.web_server" in web
+    env = {key: value for key, value in {**os.environ, **app_environment}.items() if key != "PORT"}
+    if port is not None:
+        env["PORT"] = port
+    completed = subprocess.run(
+        [sys.executable, "-c", "import campaign.web_server as s; print(s.bind)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == f"['0.0.0.0:{port or 5000}']"

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ import psutil
 import pytest
 
 from campaign.embedded_redis import stop_embedded_redis
-from tests.servers import CAMPAIGN
+from tests.servers import CAMPAIGN, embedded_environment, free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 WALKTHROUGH_SECTION = "## A first campaign"
@@ -31,22 +30,6 @@ def walkthrough_blocks(readme: str) -> list[str]:
     start = readme.index(WALKTHROUGH_SECTION)
     end = readme.index("\n## ", start + 1)
     return re.findall(r"^```bash\n(.*?)^```$", readme[start:end], flags=re.S | re.M)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _embedded_environment(instance: str, port: int) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "SMS_PROVIDER", "CAMPAIGN_ENV"}
-    }
-    env.update(CAMPAIGN_INSTANCE_PATH=instance, PORT=str(port))
-    return env
 
 
 def _stop_tree(process: subprocess.Popen[bytes]) -> None:
@@ -72,8 +55,8 @@ def campaign_run() -> Iterator[tuple[dict[str, str], Path, Path]]:
     workdir = Path(tempfile.mkdtemp(prefix="cmp-readme-"))
     instance = tempfile.mkdtemp(prefix="cmp-")  # short: the embedded Redis socket lives here
     (workdir / ".venv").symlink_to(sys.prefix)
-    port = _free_port()
-    env = _embedded_environment(instance, port)
+    port = free_port()
+    env = embedded_environment(instance, port)
     log_path = workdir / "campaign-run.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
