@@ -6,6 +6,7 @@ Flask config mapping; nothing else in the code base reads `os.environ`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -113,6 +114,7 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+    secret: bool = False  # never written to a log (campaign/logs.py masks its value)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -123,7 +125,9 @@ SETTINGS: tuple[Setting, ...] = (
         "development",
         "`production` refuses embedded defaults and a missing SECRET_KEY",
     ),
-    Setting("SECRET_KEY", "SECRET_KEY", _text, None, "Flask secret; required in production"),
+    Setting(
+        "SECRET_KEY", "SECRET_KEY", _text, None, "Flask secret; required in production", secret=True
+    ),
     Setting(
         "DATABASE_URL",
         "SQLALCHEMY_DATABASE_URI",
@@ -232,6 +236,7 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         None,
         "Twilio auth token (Basic auth and X-Twilio-Signature)",
+        secret=True,
     ),
     Setting(
         "TWILIO_API_BASE",
@@ -248,7 +253,9 @@ SETTINGS: tuple[Setting, ...] = (
         "Kannel smsbox sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms",
     ),
     Setting("KANNEL_USERNAME", "KANNEL_USERNAME", _text, None, "Kannel sendsms username"),
-    Setting("KANNEL_PASSWORD", "KANNEL_PASSWORD", _text, None, "Kannel sendsms password"),
+    Setting(
+        "KANNEL_PASSWORD", "KANNEL_PASSWORD", _text, None, "Kannel sendsms password", secret=True
+    ),
     Setting(
         "PROVIDER_CONNECT_TIMEOUT",
         "PROVIDER_CONNECT_TIMEOUT",
@@ -328,6 +335,7 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         None,
         "password for the RQ dashboard",
+        secret=True,
     ),
     Setting(
         "CAMPAIGN_JOB_TIMEOUT",
@@ -336,7 +344,23 @@ SETTINGS: tuple[Setting, ...] = (
         600.0,
         "seconds an RQ job may run before the worker kills it",
     ),
+    Setting(
+        "CAMPAIGN_LOG_LEVEL",
+        "LOG_LEVEL",
+        _choice("CAMPAIGN_LOG_LEVEL", "DEBUG", "INFO", "WARNING", "ERROR"),
+        "INFO",
+        "the least severe log lines the web and worker processes write (one JSON object each)",
+    ),
 )
+
+
+def secret_values(config: Mapping[str, Any]) -> list[str]:
+    """The values no log line may show: secret settings and the passwords inside service URLs."""
+    values = [config.get(setting.key) for setting in SETTINGS if setting.secret]
+    for key in ("SQLALCHEMY_DATABASE_URI", "REDIS_URL"):
+        with contextlib.suppress(ValueError):
+            values.append(urlsplit(config.get(key) or "").password)
+    return [value for value in values if value]
 
 
 def load_config(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -23,6 +23,8 @@ threads: int = _config["WEB_THREADS"]
 # (`campaign run`, tests, benchmarks) would fight over it.
 control_socket_disable = True
 accesslog = "-"
+# One JSON object per line, as the worker writes them (campaign/logs.py).
+logger_class = "campaign.logs.GunicornLogger"
 # The path without its query string, and no Referer: query strings carry secrets (the `sig` of
 # a Kannel delivery report), and an access log is read by more people than the database.
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'

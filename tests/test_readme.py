@@ -130,3 +130,20 @@ def test_the_walkthrough_sends_its_two_texts_and_can_be_run_again(
         }, (run, result.stdout)
     log = log_path.read_text()
     assert log.count("Hello Alexander, text templates support variables.") == 2, log
+    logged = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    for shown in readme_log_excerpt(README.read_text()):
+        assert any(_matches(shown, line) for line in logged), (shown, log)
+
+
+def readme_log_excerpt(readme: str) -> list[dict[str, str]]:
+    """The walk-through's ```json block: the log lines it says the first shell shows."""
+    start = readme.index(WALKTHROUGH_SECTION)
+    [block] = re.findall(r"^```json\n(.*?)^```$", readme[start:], flags=re.S | re.M)[:1]
+    return [json.loads(line) for line in block.splitlines()]
+
+
+def _matches(shown: dict[str, str], line: dict[str, object]) -> bool:
+    """`line` has every field `shown` has, with the same value where `shown` is not "..."."""
+    return shown.keys() == line.keys() and all(
+        value == "..." or line[key] == value for key, value in shown.items()
+    )

@@ -18,5 +18,11 @@ class ConsoleProvider(LoopProvider):
         super().__init__(concurrency=1)
 
     async def _send(self, message: OutboundMessage) -> SendResult:
-        log.info("SMS %s -> %s [%s]: %s", message.from_, message.to, message.text_id, message.body)
+        log.info(
+            "SMS %s -> %s: %s",
+            message.from_,
+            message.to,
+            message.body,
+            extra={"text_id": message.text_id},
+        )
         return SendResult(provider_message_id=f"console-{message.text_id}")

@@ -88,7 +88,10 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
         return
     activity = engagement.activity
     if activity is None or activity.phone_number is None:
-        log.warning("engagement %s lost its activity or sender; not dispatching", engagement_id)
+        log.warning(
+            "the engagement lost its activity or sender; not dispatching",
+            extra={"engagement_id": engagement_id},
+        )
         return
     batch_size = current_app.config["BATCH_SIZE"]
     gen, sender = engagement.generation, activity.phone_number.number

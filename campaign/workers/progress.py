@@ -10,6 +10,7 @@ last refresh after the last change always runs, so the counters settle on the tr
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from sqlalchemy import func, select, update
 from campaign.extensions import db
 from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, utcnow
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
+
+log = logging.getLogger(__name__)
 
 _FINISHING = [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
 
@@ -78,10 +81,20 @@ def refresh_engagement(engagement_id: str) -> None:
             updated_at=now,
         )
     )
+    completed = 0
     if hold == 0:
-        db.session.execute(
+        completed = db.session.execute(
             update(Engagement)
             .where(Engagement.id == engagement_id, Engagement.status.in_(_FINISHING))
             .values(status=EngagementStatus.COMPLETED.value, updated_at=now)
-        )
+        ).rowcount
     db.session.commit()
+    if completed:
+        # The one line a recount writes: RQ's lines about these jobs are left out (logs.py).
+        log.info(
+            "the engagement completed: %d of %d texts taken by the carrier, %d not",
+            complete,
+            total,
+            incomplete,
+            extra={"engagement_id": engagement_id},
+        )

@@ -22,6 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.worker import HerokuWorker
 
+from campaign import logs
 from campaign.extensions import db, redis_store
 
 # Imported here, in the worker's parent, so that each forked work horse starts with them loaded
@@ -157,7 +158,7 @@ def run_worker(app: Flask, *, burst: bool = False, in_process: bool = False) -> 
     Redis answers, so an outage pauses the worker instead of ending it. What Redis lost (it
     may come back empty) the sweep re-dispatches from Postgres.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(app.config)
     worker_class = InProcessWorker if in_process else CampaignWorker
     if burst:
         build_worker(app, worker_class).work(burst=True, with_scheduler=True)

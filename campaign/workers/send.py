@@ -312,7 +312,9 @@ def _send_round(
         try:
             _record(batch, [untried(item) for item in claimed])
         except SQLAlchemyError:
-            log.exception("could not put a round of engagement %s back", batch.engagement_id)
+            log.exception(
+                "could not put a round back", extra={"engagement_id": batch.engagement_id}
+            )
         raise
     reserved_at = time.monotonic()
     sending = ready[: len(waits)]
@@ -370,14 +372,18 @@ def _record(batch: Batch, outcomes: list[Outcome]) -> None:
     except SQLAlchemyError:
         db.session.rollback()
         log.exception(
-            "recording a round of engagement %s failed; text by text", batch.engagement_id
+            "recording a round failed; text by text",
+            extra={"engagement_id": batch.engagement_id},
         )
         for outcome in outcomes:
             try:
                 _record_all(batch, [outcome])
             except SQLAlchemyError:
                 db.session.rollback()
-                log.exception("text %s: storing its status alone", outcome.text_id)
+                log.exception(
+                    "storing the text's status alone",
+                    extra={"engagement_id": batch.engagement_id, "text_id": outcome.text_id},
+                )
                 _record_all(batch, [bare(outcome)])
 
 

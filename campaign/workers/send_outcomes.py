@@ -85,7 +85,11 @@ def outcome_of(
         )
     if not isinstance(result, ProviderError):
         # A provider bug: the request may have gone out, so never resend it.
-        log.error("provider raised unexpectedly for text %s", claimed.text_id, exc_info=result)
+        log.error(
+            "the provider raised unexpectedly",
+            exc_info=result,
+            extra={"text_id": claimed.text_id},
+        )
         return Outcome(
             claimed.text_id,
             TextStatus.UNKNOWN,

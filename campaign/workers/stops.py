@@ -34,7 +34,7 @@ def clear_stop(connection: redis.Redis, engagement_id: str, generation: str) -> 
     try:
         connection.delete(_key(engagement_id, generation))
     except redis.RedisError:
-        log.warning("could not clear the stop mark of engagement %s", engagement_id)
+        log.warning("could not clear the stop mark", extra={"engagement_id": engagement_id})
 
 
 class StopCheck:

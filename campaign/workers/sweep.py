@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 
@@ -22,6 +23,8 @@ from campaign.models.text_outcomes import sync_envelopes
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES, enqueue_unique, get_queue
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED = (
     "interrupted",
@@ -37,7 +40,11 @@ def enqueue_sweep() -> None:
 
 
 def sweep() -> None:
-    """Settle texts stuck in `sending` and re-dispatch engagements whose jobs were lost."""
+    """Settle texts stuck in `sending` and re-dispatch engagements whose jobs were lost.
+
+    It logs what it found (a line per engagement it acted on), never that it ran: it runs every
+    CAMPAIGN_SWEEP_INTERVAL, and RQ's own lines about its job are left out (campaign/logs.py).
+    """
     stuck_after = timedelta(seconds=current_app.config["STUCK_AFTER"])
     now = utcnow()
     _settle_interrupted(now - stuck_after)
@@ -54,8 +61,16 @@ def sweep() -> None:
             continue
         if _has_work(engagement.id):
             enqueue_dispatch(engagement, rescue=f"sweep{time.time_ns()}")
+            log.warning(
+                "the engagement's jobs were lost; dispatched it again",
+                extra={"engagement_id": engagement.id},
+            )
         else:
             request_refresh(engagement.id, engagement.count_total)
+            log.info(
+                "the engagement has no work left but was not finished; recounting it",
+                extra={"engagement_id": engagement.id},
+            )
     db.session.commit()
 
 
@@ -78,6 +93,13 @@ def _settle_interrupted(claimed_before: object) -> None:
     engagement_ids = {engagement_id for _, engagement_id in rows}
     if not engagement_ids:
         return
+    for engagement_id in sorted(engagement_ids):
+        settled = [text_id for text_id, of in rows if of == engagement_id]
+        log.warning(
+            "%d texts were left sending by a worker that stopped; now unknown, never resent",
+            len(settled),
+            extra={"engagement_id": engagement_id, "text_ids": settled[:20]},
+        )
     totals = db.session.execute(
         select(Engagement.id, Engagement.count_total).where(Engagement.id.in_(engagement_ids))
     ).all()
