@@ -28,6 +28,8 @@ from campaign.jsonapi import check_acceptable, error_response
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
 log = logging.getLogger(__name__)
+# Where /api/docs finds Swagger UI's files.
+SWAGGER_UI_ASSETS = "/api/docs/assets"
 
 
 def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
@@ -48,6 +50,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
     for carrier_callbacks in CARRIER_CALLBACKS:
         app.register_blueprint(carrier_callbacks)
+    _register_swagger_ui_assets(app)
     _register_dashboard(app)
     _register_error_handlers(app)
     app.before_request(_guard_api)
@@ -86,7 +89,8 @@ def _derived_config(app: Flask) -> dict[str, object]:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Served from the swagger-ui-bundle package, so /api/docs works offline.
+        OPENAPI_SWAGGER_UI_URL=f"{SWAGGER_UI_ASSETS}/",
     )
     return derived
 
@@ -105,6 +109,20 @@ def _instance_secret(instance_path: str) -> str:
     with os.fdopen(descriptor, "w") as new:
         new.write(secret)
     return secret
+
+
+def _register_swagger_ui_assets(app: Flask) -> None:
+    """Swagger UI's scripts and styles, from the package, for the page at /api/docs."""
+    from flask import Blueprint
+    from swagger_ui_bundle import swagger_ui_path
+
+    assets = Blueprint(
+        "swagger_ui_assets",
+        __name__,
+        static_folder=str(swagger_ui_path),
+        static_url_path=SWAGGER_UI_ASSETS,
+    )
+    app.register_blueprint(assets)
 
 
 def _register_dashboard(app: Flask) -> None:

@@ -42,6 +42,8 @@ class Outcome:
     error_detail: str | None = None
     retry_attempts: int = 0
     next_attempt_at: datetime | None = None
+    # When the carrier took it (a sent text); the round's `now` when not known.
+    sent_at: datetime | None = None
 
 
 def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
@@ -65,20 +67,26 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
     if connection.dialect.name == "postgresql":
         columns = {name: [getattr(o, name) for o in outcomes] for name in _COPIED}
         columns["status"] = [o.status.value for o in outcomes]
-        columns["sent_at"] = [now if o.status == TextStatus.SENT else None for o in outcomes]
+        columns["sent_at"] = [_sent_at(o, now) for o in outcomes]
         connection.execute(_ARRAY_UPDATE, {"now": now, **columns})
     else:
         rows = [
             {
                 **{name: getattr(o, name) for name in _COPIED},
                 "status": o.status.value,
-                "sent_at": now if o.status == TextStatus.SENT else None,
+                "sent_at": _sent_at(o, now),
                 "now": now,
             }
             for o in outcomes
         ]
         connection.execute(_ROW_UPDATE, rows)
     sync_envelopes([outcome.text_id for outcome in outcomes], now)
+
+
+def _sent_at(outcome: Outcome, now: datetime) -> datetime | None:
+    if outcome.status != TextStatus.SENT:
+        return None
+    return outcome.sent_at or now
 
 
 def _bounded(outcome: Outcome) -> Outcome:

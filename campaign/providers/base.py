@@ -16,7 +16,8 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -37,6 +38,8 @@ class SendResult:
 
     provider_message_id: str | None
     status: str = "sent"
+    # When the carrier's answer came: each text's own `sent-at`, not its round's.
+    accepted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class ProviderError(Exception):

@@ -82,6 +82,7 @@ def outcome_of(
             TextStatus(result.status),
             **base,
             provider_message_id=result.provider_message_id,
+            sent_at=result.accepted_at,
         )
     if not isinstance(result, ProviderError):
         # A provider bug: the request may have gone out, so never resend it.

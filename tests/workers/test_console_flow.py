@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from flask import Flask
 
 from tests.client import ApiClient
@@ -45,3 +47,21 @@ def test_scheduled_seed_campaign_is_sent_and_counted(app: Flask, api: ApiClient)
     assert all(
         e["attributes"]["processed-at"] and e["attributes"]["completed-at"] for e in envelopes
     )
+
+
+def test_each_text_has_the_moment_the_carrier_took_it_as_sent_at(
+    app: Flask, api: ApiClient
+) -> None:
+    """Texts of one round leave a sender 1/throughput apart; `sent-at` shows when each went, not
+    when its round was recorded."""
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=10)
+    seed = build_seed_campaign(api, phone_id)
+    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
+    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    drain(app)
+
+    texts = api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data
+    first, second = sorted(datetime.fromisoformat(t["attributes"]["sent-at"]) for t in texts)
+    # 10 per second: the second text leaves 100 ms after the first, in the same round.
+    assert second - first >= timedelta(milliseconds=90)
