@@ -141,8 +141,10 @@ def _register_api(api: Api) -> None:
 
 
 def _guard_api() -> None:
-    """Every /api/v1 request negotiates its media type and authenticates first."""
-    if not request.path.startswith("/api/v1"):
+    """Every API request negotiates its media type and authenticates first."""
+    from campaign.resources.base import API_PREFIX
+
+    if not request.path.startswith(API_PREFIX):
         return
     from campaign.auth import authenticate
 

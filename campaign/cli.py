@@ -245,6 +245,7 @@ def run(port: int | None) -> None:
 
     from campaign import quickstart
     from campaign.embedded_redis import started_here, stop_embedded_redis
+    from campaign.resources.base import API_PREFIX
 
     instance_path = current_app.instance_path
     port = port or current_app.config["PORT"]
@@ -265,7 +266,7 @@ def run(port: int | None) -> None:
             },
             env,
             ready_url=f"http://127.0.0.1:{port}/api/openapi.json",
-            announce=f"campaign is serving http://127.0.0.1:{port}/api/v1 (Ctrl-C stops it)",
+            announce=f"campaign is serving http://127.0.0.1:{port}{API_PREFIX} (Ctrl-C stops it)",
         )
     finally:
         # Started by this run (not found running): it goes with the run, whatever ended it.

@@ -196,7 +196,7 @@ class Page:
 
 
 def paginate(
-    statement: Select[Any], model: Any, query: ListQuery, base_url: str, args: Mapping[str, str]
+    statement: Select[Any], model: Any, query: ListQuery, path: str, args: Mapping[str, str]
 ) -> Page:
     """Run `statement` one page at a time, ordered by the query's sort key and then id."""
     key: InstrumentedAttribute[Any] = getattr(model, query.sort)
@@ -218,14 +218,14 @@ def paginate(
     has_next = (more and not backwards) or backwards
     has_prev = (more and backwards) or (query.after is not None)
     # `self` names this very page, so it keeps the cursor the client sent.
-    links: dict[str, str | None] = {"self": _url(base_url, args, {}, keep_cursor=True)}
+    links: dict[str, str | None] = {"self": _url(path, args, {}, keep_cursor=True)}
     links["next"] = (
-        _url(base_url, args, {"page[after]": _cursor(rows[-1], query.sort)})
+        _url(path, args, {"page[after]": _cursor(rows[-1], query.sort)})
         if has_next and rows
         else None
     )
     links["prev"] = (
-        _url(base_url, args, {"page[before]": _cursor(rows[0], query.sort)})
+        _url(path, args, {"page[before]": _cursor(rows[0], query.sort)})
         if has_prev and rows
         else None
     )
@@ -237,9 +237,9 @@ def _cursor(row: Any, sort: str) -> str:
 
 
 def _url(
-    base_url: str, args: Mapping[str, str], changes: Mapping[str, str], *, keep_cursor: bool = False
+    path: str, args: Mapping[str, str], changes: Mapping[str, str], *, keep_cursor: bool = False
 ) -> str:
     cursors = () if keep_cursor else ("page[after]", "page[before]")
     params = {k: v for k, v in args.items() if k not in cursors}
     params.update(changes)
-    return f"{base_url}?{urlencode(params)}" if params else base_url
+    return f"{path}?{urlencode(params)}" if params else path

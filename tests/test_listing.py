@@ -276,3 +276,44 @@ def test_cursor_with_a_nul_in_its_id_is_a_400_naming_it(api: ApiClient) -> None:
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 def test_nul_in_a_url_id_is_not_found(api: ApiClient, method: str) -> None:
     assert api.request(method, f"{TEMPLATES}/abc%00def").status == 404
+
+
+def _links(node: Any) -> list[str]:
+    """Every string under a `links` member anywhere in a document."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "links" and isinstance(value, dict):
+                found += [link for link in value.values() if isinstance(link, str)]
+            found += _links(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _links(item)
+    return found
+
+
+def test_every_link_and_location_is_a_path_on_this_api(app: Flask, api: ApiClient) -> None:
+    """One kind of link everywhere: path-absolute, never a scheme and host the app guessed
+    (behind a TLS proxy those would be wrong)."""
+    created = api.post(TEMPLATES, resource("text-templates", {"name": "A", "body": "Hi"}))
+    create_templates(api, 2)
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id)
+    seed = build_seed_campaign(api, phone_id)
+    bulk = api.post(
+        ENVELOPES, {"data": [envelope(seed.engagement_id, "+15197566221")]}, headers=BULK
+    )
+    replies = [
+        created,
+        bulk,
+        api.get(f"{TEMPLATES}?page[size]=1"),
+        api.get(f"{TEMPLATES}?page[size]=1&sort=-created-at"),
+        api.get(f"{TEMPLATES}/{created.data['id']}"),
+        api.get(f"{ENVELOPES}?filter[engagement]={seed.engagement_id}&include=engagement"),
+    ]
+
+    links = [link for reply in replies for link in _links(reply.document)]
+    links.append(created.headers["Location"])
+    assert len(links) > 10
+    for link in links:
+        assert link.startswith("/api/v1/") and "://" not in link, link

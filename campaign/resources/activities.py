@@ -12,6 +12,7 @@ from campaign.auth import current_account
 from campaign.documents import load_resource, read_document
 from campaign.models import Activity
 from campaign.resources.base import (
+    API_PREFIX,
     Related,
     ResourceSchema,
     created_response,
@@ -25,7 +26,7 @@ from campaign.services.activities import create_activity, delete_activity, updat
 blp = Blueprint(
     "activities",
     __name__,
-    url_prefix="/api/v1/activities",
+    url_prefix=f"{API_PREFIX}/activities",
     description="What an engagement sends: a text from a template and a sender",
 )
 
@@ -49,7 +50,7 @@ class ActivitySchema(ResourceSchema):
 
     class Meta(ResourceSchema.Meta):
         type_ = "activities"
-        self_url = "/api/v1/activities/{id}"
+        self_url = f"{API_PREFIX}/activities/{{id}}"
         self_url_kwargs = {"id": "<id>"}
 
 

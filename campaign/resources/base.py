@@ -158,7 +158,9 @@ def list_response(
         attribute = getattr(model, path.replace("-", "_"))
         if isinstance(attribute, InstrumentedAttribute):
             statement = statement.options(selectinload(attribute))
-    page = paginate(statement, model, query, request.base_url, request.args)
+    # Links are path-absolute references, like every other link and Location: behind a TLS
+    # proxy (Heroku's router) the host and scheme the app sees are not the client's.
+    page = paginate(statement, model, query, request.path, request.args)
     document = dump(schema_class, page.rows, many=True, include=query.include)
     document["links"] = page.links
     return document_response(document)

@@ -13,6 +13,7 @@ from campaign.documents import load_resource, read_document
 from campaign.listing import OneOf
 from campaign.models import DeliveryType, Direction, Engagement, EngagementStatus
 from campaign.resources.base import (
+    API_PREFIX,
     Related,
     ResourceSchema,
     Timestamp,
@@ -27,7 +28,7 @@ from campaign.services.engagements import create_engagement, update_engagement
 blp = Blueprint(
     "engagements",
     __name__,
-    url_prefix="/api/v1/engagements",
+    url_prefix=f"{API_PREFIX}/engagements",
     description="Campaigns: PATCH status to scheduled to send",
 )
 
@@ -55,7 +56,7 @@ class EngagementSchema(ResourceSchema):
 
     class Meta(ResourceSchema.Meta):
         type_ = "engagements"
-        self_url = "/api/v1/engagements/{id}"
+        self_url = f"{API_PREFIX}/engagements/{{id}}"
         self_url_kwargs = {"id": "<id>"}
 
 

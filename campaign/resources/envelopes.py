@@ -17,6 +17,7 @@ from campaign.jsonapi import document_response
 from campaign.listing import OneOf
 from campaign.models import Envelope, EnvelopeStatus
 from campaign.resources.base import (
+    API_PREFIX,
     Related,
     ResourceSchema,
     Timestamp,
@@ -25,6 +26,7 @@ from campaign.resources.base import (
     format_timestamp,
     get_owned,
     list_response,
+    resource_url,
     write_query_guard,
 )
 from campaign.services.envelopes import create_envelopes, delete_envelope, update_envelope
@@ -32,7 +34,7 @@ from campaign.services.envelopes import create_envelopes, delete_envelope, updat
 blp = Blueprint(
     "envelopes",
     __name__,
-    url_prefix="/api/v1/envelopes",
+    url_prefix=f"{API_PREFIX}/envelopes",
     description="Recipients; POST an array with Content-Type ext=bulk to upload many",
 )
 
@@ -54,7 +56,7 @@ class EnvelopeSchema(ResourceSchema):
 
     class Meta(ResourceSchema.Meta):
         type_ = "envelopes"
-        self_url = "/api/v1/envelopes/{id}"
+        self_url = f"{API_PREFIX}/envelopes/{{id}}"
         self_url_kwargs = {"id": "<id>"}
 
 
@@ -85,7 +87,7 @@ def new_envelope_resource(row: dict[str, Any]) -> dict[str, Any]:
             "engagement": {"data": {"type": "engagements", "id": row["engagement_id"]}},
             "activity": {"data": {"type": "activities", "id": activity} if activity else None},
         },
-        "links": {"self": f"/api/v1/envelopes/{row['id']}"},
+        "links": {"self": resource_url("envelopes", row["id"])},
     }
 
 

@@ -12,6 +12,7 @@ from campaign.auth import current_account
 from campaign.documents import load_resource, read_document
 from campaign.models import PhoneNumber
 from campaign.resources.base import (
+    API_PREFIX,
     ResourceSchema,
     created_response,
     detail_response,
@@ -28,7 +29,7 @@ from campaign.services.phone_numbers import (
 blp = Blueprint(
     "phone-numbers",
     __name__,
-    url_prefix="/api/v1/phone-numbers",
+    url_prefix=f"{API_PREFIX}/phone-numbers",
     description="Sender phone numbers (E.164) and their messages-per-second limit",
 )
 
@@ -44,7 +45,7 @@ class PhoneNumberSchema(ResourceSchema):
 
     class Meta(ResourceSchema.Meta):
         type_ = "phone-numbers"
-        self_url = "/api/v1/phone-numbers/{id}"
+        self_url = f"{API_PREFIX}/phone-numbers/{{id}}"
         self_url_kwargs = {"id": "<id>"}
 
 

@@ -12,6 +12,7 @@ from campaign.auth import current_account
 from campaign.documents import load_resource, read_document
 from campaign.models import TextTemplate
 from campaign.resources.base import (
+    API_PREFIX,
     ResourceSchema,
     created_response,
     detail_response,
@@ -28,7 +29,7 @@ from campaign.services.text_templates import (
 blp = Blueprint(
     "text-templates",
     __name__,
-    url_prefix="/api/v1/text-templates",
+    url_prefix=f"{API_PREFIX}/text-templates",
     description="Message templates; `{{first-name}}` reads the envelope's meta",
 )
 
@@ -44,7 +45,7 @@ class TextTemplateSchema(ResourceSchema):
 
     class Meta(ResourceSchema.Meta):
         type_ = "text-templates"
-        self_url = "/api/v1/text-templates/{id}"
+        self_url = f"{API_PREFIX}/text-templates/{{id}}"
         self_url_kwargs = {"id": "<id>"}
 
 

@@ -10,6 +10,7 @@ from marshmallow_jsonapi import fields
 from campaign.listing import OneOf
 from campaign.models import Text, TextStatus
 from campaign.resources.base import (
+    API_PREFIX,
     Related,
     ResourceSchema,
     Timestamp,
@@ -21,7 +22,7 @@ from campaign.resources.base import (
 blp = Blueprint(
     "texts",
     __name__,
-    url_prefix="/api/v1/texts",
+    url_prefix=f"{API_PREFIX}/texts",
     description="Messages sent by engagements (read-only); filter[engagement]=ID",
 )
 
@@ -47,7 +48,7 @@ class TextSchema(ResourceSchema):
 
     class Meta(ResourceSchema.Meta):
         type_ = "texts"
-        self_url = "/api/v1/texts/{id}"
+        self_url = f"{API_PREFIX}/texts/{{id}}"
         self_url_kwargs = {"id": "<id>"}
 
 

@@ -633,3 +633,19 @@ def test_body_larger_than_a_full_upload_is_413(
         reply = upload(small_bulk_api, items)
     assert_error(reply, 413)
     assert reply.headers["Content-Type"] == "application/vnd.api+json"
+
+
+@pytest.mark.parametrize("number", ["12", "+1 555", "hello", "+15550000000", 15197566220, "9" * 40])
+def test_a_bad_number_gets_the_same_error_alone_and_in_a_bulk_upload(
+    app: Flask, api: ApiClient, campaign: Campaign, number: Any
+) -> None:
+    """One owner of the message (campaign/e164.py), whichever way the envelope arrives."""
+    item = envelope(campaign.engagement_id, number)
+    with unchanged(app):
+        alone = api.post(ENVELOPES, {"data": item})
+        bulk = upload(api, [item])
+
+    single_error = assert_error(alone, 400, pointer="/data/attributes/phone-number")
+    bulk_error = assert_error(bulk, 400, pointer="/data/0/attributes/phone-number")
+    assert single_error["detail"] == bulk_error["detail"]
+    assert single_error["title"] == bulk_error["title"]
