@@ -11,9 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema_rs
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+from werkzeug.wrappers import Response
 
 from tests.factories import Credentials
 
@@ -28,7 +30,7 @@ def jsonapi_validator() -> Any:
     return jsonschema_rs.validator_for(json.loads(SCHEMA_PATH.read_text()))
 
 
-def assert_jsonapi(response: TestResponse, mimetype: str = JSONAPI) -> Any:
+def assert_jsonapi(response: TestResponse | Response, mimetype: str = JSONAPI) -> Any:
     """The response's document, after checking its media type and shape."""
     if response.status_code == 204 or not response.data:
         assert response.status_code == 204, f"empty body with status {response.status_code}"
@@ -63,6 +65,24 @@ class Reply:
         return [error.get("source", {}).get("pointer") for error in self.errors]
 
 
+class LoopbackClient:
+    """FlaskClient's `open`, over real HTTP to an app served on loopback (tests.servers.serve):
+    the bytes on the wire are what the test says, no header added but Host, Content-Length and
+    httpx's connection headers (no Accept: a client that sends none must be served)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._http = httpx.Client(timeout=30)
+        del self._http.headers["Accept"]
+
+    def open(self, path: str, *, method: str, data: Any, headers: dict[str, str]) -> Response:
+        reply = self._http.request(method, self.base_url + path, content=data, headers=headers)
+        return Response(reply.content, reply.status_code, headers=list(reply.headers.multi_items()))
+
+    def close(self) -> None:
+        self._http.close()
+
+
 def basic(token: str) -> str:
     return "Basic " + base64.b64encode(token.encode()).decode()
 
@@ -70,7 +90,7 @@ def basic(token: str) -> str:
 class ApiClient:
     """Sends requests as `credentials` with Omnigage's headers."""
 
-    def __init__(self, client: FlaskClient, credentials: Credentials) -> None:
+    def __init__(self, client: FlaskClient | LoopbackClient, credentials: Credentials) -> None:
         self.client = client
         self.credentials = credentials
 

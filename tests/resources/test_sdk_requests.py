@@ -4,15 +4,18 @@ copies of the related resources beside `data`, and a PATCH that restates unchang
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from campaign.extensions import db
 from campaign.models import Envelope
 from tests.assertions import assert_error
-from tests.client import ApiClient, Reply
+from tests.client import ApiClient, LoopbackClient, Reply
 from tests.factories import make_phone_number
+from tests.servers import serve
 
 SDK_WRITE = {"Content-Type": "application/json; charset=utf-8"}
 SDK_BULK = {
@@ -32,7 +35,22 @@ def sdk_post(api: ApiClient, path: str, body: dict[str, Any], headers: dict[str,
     return reply
 
 
-def test_the_walkthrough_as_the_sdk_sends_it(app: Flask, api: ApiClient) -> None:
+@pytest.fixture(params=["test-client", "loopback-http"])
+def sdk(request: pytest.FixtureRequest, app: Flask, api: ApiClient) -> Iterator[ApiClient]:
+    """The account's client, through Flask's test client or over real HTTP on loopback."""
+    if request.param == "test-client":
+        yield api
+        return
+    with serve(app) as base_url:
+        loopback = LoopbackClient(base_url)
+        try:
+            yield ApiClient(loopback, api.credentials)
+        finally:
+            loopback.close()
+
+
+def test_the_walkthrough_as_the_sdk_sends_it(app: Flask, sdk: ApiClient) -> None:
+    api = sdk
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     template = sdk_post(
