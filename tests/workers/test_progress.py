@@ -1,0 +1,69 @@
+"""Counters between rounds: a send job recounts its engagement inline after a round, once per
+slot, and leaves later changes of the same slot to the queued recount at the slot's end."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select, update
+
+from campaign.extensions import db
+from campaign.models import Engagement, Envelope, EnvelopeStatus
+from campaign.workers.progress import refresh_after_round
+from campaign.workers.queues import DISPATCH_QUEUE, get_queue
+from tests.client import ApiClient
+from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.jobs import run_dispatch_only
+
+SLOT_TIME = 1_900_000_000.25  # any fixed moment: both calls fall in one slot
+
+
+def _complete_one_more(engagement_id: str) -> None:
+    envelope_id = db.session.scalar(
+        select(Envelope.id)
+        .where(
+            Envelope.engagement_id == engagement_id,
+            Envelope.status != EnvelopeStatus.COMPLETED.value,
+        )
+        .limit(1)
+    )
+    db.session.execute(
+        update(Envelope)
+        .where(Envelope.id == envelope_id)
+        .values(status=EnvelopeStatus.COMPLETED.value)
+    )
+    db.session.commit()
+
+
+def _count_complete(engagement_id: str) -> int | None:
+    db.session.expire_all()
+    engagement = db.session.get(Engagement, engagement_id)
+    assert engagement is not None
+    return engagement.count_complete
+
+
+def test_the_first_round_of_a_slot_recounts_inline_and_later_ones_queue_a_recount(
+    app: Flask, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
+    seed = build_seed_campaign(api, phone_id)
+    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
+    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    run_dispatch_only(app)
+    monkeypatch.setattr("campaign.workers.progress.time.time", lambda: SLOT_TIME)
+
+    with app.app_context():
+        registry = ScheduledJobRegistry(queue=get_queue(DISPATCH_QUEUE))
+        queued_before = set(registry.get_job_ids())
+        _complete_one_more(seed.engagement_id)
+        refresh_after_round(seed.engagement_id, 2)
+        assert _count_complete(seed.engagement_id) == 1  # counted at once
+        assert set(registry.get_job_ids()) == queued_before
+
+        _complete_one_more(seed.engagement_id)
+        refresh_after_round(seed.engagement_id, 2)
+        assert _count_complete(seed.engagement_id) == 1  # not recounted twice in a slot
+        [queued] = set(registry.get_job_ids()) - queued_before
+        assert queued == f"progress-{seed.engagement_id}-{int(SLOT_TIME) + 1}"
