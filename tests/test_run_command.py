@@ -4,6 +4,7 @@ answers, refuses a taken port or an incomplete carrier in one line, and a signal
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -79,10 +80,16 @@ def _running(processes: list[psutil.Process]) -> list[int]:
     return running
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
-def test_a_signal_to_campaign_run_alone_stops_every_process_it_started(
-    instance: Path, stop_signal: signal.Signals
+@pytest.mark.parametrize(
+    ("stop_signal", "whole_group"),
+    [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, False)],
+    ids=["ctrl-c-in-a-terminal", "sigint", "kill"],
+)
+def test_a_signal_to_campaign_run_stops_every_process_it_started(
+    instance: Path, stop_signal: signal.Signals, whole_group: bool
 ) -> None:
+    """`kill PID` signals the parent alone; Ctrl-C in a terminal signals its whole foreground
+    process group. Either way every process goes, promptly (no child takes a slow path)."""
     port = free_port()
     process = _start(instance, port)
     try:
@@ -90,8 +97,11 @@ def test_a_signal_to_campaign_run_alone_stops_every_process_it_started(
         tree = [*psutil.Process(process.pid).children(recursive=True), _redis_process(instance)]
         assert len(tree) >= 4, tree  # gunicorn, its workers, the RQ worker, redis-server
 
-        process.send_signal(stop_signal)  # the parent only, as `kill PID` does
-        process.wait(timeout=60)
+        if whole_group:
+            os.killpg(process.pid, stop_signal)
+        else:
+            process.send_signal(stop_signal)
+        process.wait(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
@@ -156,3 +166,25 @@ def test_a_child_that_dies_stops_the_run_with_one_line(instance: Path) -> None:
         _stderr_lines(instance)[-1] == "Error: the worker was killed by SIGKILL; stopped the rest"
     )
     assert not (instance / "redis.sock").exists()
+
+
+def test_the_children_of_a_killed_campaign_run_stop_too(instance: Path) -> None:
+    """SIGKILL leaves the parent no chance to stop anything: the children are told by the
+    kernel (PR_SET_PDEATHSIG) and stop on their own."""
+    port = free_port()
+    process = _start(instance, port)
+    children: list[psutil.Process] = []
+    try:
+        _wait_for_serving(process, instance, port)
+        children = psutil.Process(process.pid).children(recursive=True)
+        process.kill()
+        process.wait(timeout=10)
+        _, alive = psutil.wait_procs(children, timeout=40)
+        assert _running(alive) == []
+    finally:
+        for child in children:  # whatever a failure above left
+            with suppress(psutil.NoSuchProcess):
+                child.kill()
+        if process.poll() is None:
+            process.kill()
+            process.wait()

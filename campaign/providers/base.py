@@ -39,7 +39,7 @@ class SendResult:
     provider_message_id: str | None
     status: str = "sent"
     # When the carrier's answer came: each text's own `sent-at`, not its round's.
-    accepted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    accepted_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 
 
 class ProviderError(Exception):
