@@ -8,13 +8,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import text
+from psycopg import sql
+from sqlalchemy import make_url, text
 
 from campaign import create_app
+from campaign.config import database_url
 from campaign.embedded_redis import stop_embedded_redis
 from campaign.extensions import db, redis_store
 from tests.client import ApiClient
@@ -31,16 +35,44 @@ def instance_path() -> Iterator[str]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _worker_index() -> int:
+    """Which pytest-xdist worker this is (gw0 is 0); 0 without xdist."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def _worker_database(url: str) -> str:
+    """TEST_DATABASE_URL for this xdist worker: its own database beside the named one (made
+    if missing), so parallel workers never truncate each other's tables."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return url
+    parsed = make_url(database_url(url))
+    name = f"{parsed.database}_{os.environ['PYTEST_XDIST_WORKER']}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if exists.fetchone() is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_redis(url: str) -> str:
+    """TEST_REDIS_URL for this xdist worker: the named database index, counted down per worker
+    (15, 14, ...), since each test flushes its Redis database."""
+    parsed = urlsplit(url)
+    base = int(parsed.path.strip("/") or 0)
+    return urlunsplit(parsed._replace(path=f"/{(base - _worker_index()) % 16}"))
+
+
 @pytest.fixture(scope="session")
 def app_environment(instance_path: str) -> dict[str, str]:
     """The environment the test app (and any process a test starts) runs with."""
     environment = {"CAMPAIGN_INSTANCE_PATH": instance_path, "CAMPAIGN_ENV": "development"}
     if os.environ.get("TEST_DATABASE_URL"):
-        environment["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+        environment["DATABASE_URL"] = _worker_database(os.environ["TEST_DATABASE_URL"])
     else:
         environment["DATABASE_URL"] = f"sqlite:///{instance_path}/test.db"
     if os.environ.get("TEST_REDIS_URL"):
-        environment["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+        environment["REDIS_URL"] = _worker_redis(os.environ["TEST_REDIS_URL"])
     else:
         from campaign.embedded_redis import ensure_embedded_redis
 
