@@ -7,6 +7,10 @@ embedded Redis goes with them when this run started it. A child that exits on it
 others, so the run never serves half a service (the embedded Redis it started is stopped by
 the `run` command itself, whatever ends it). The port is checked before anything starts, and
 "serving" is printed only once the API answers on it.
+
+Hand-written rather than honcho (a Procfile runner): honcho starts each line through a shell
+and prints "started" when it forks, with no readiness check, no port check and nothing that
+stops its children if it is killed; what is needed here is about a hundred lines.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.models import Text, TextStatus
+from campaign.models import Engagement, Text, TextStatus
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.loopback_twilio import TwilioSetup
@@ -115,3 +115,13 @@ def text_statuses(app: Flask, engagement_id: str) -> Counter[str]:
 def settled(app: Flask, engagement_id: str, size: int) -> bool:
     statuses = text_statuses(app, engagement_id)
     return sum(statuses.values()) == size and set(statuses) <= SETTLED
+
+
+def stored_engagement(app: Flask, engagement_id: str) -> Engagement:
+    """The engagement as stored now, detached from any session."""
+    with app.app_context():
+        engagement = db.session.get(Engagement, engagement_id)
+        assert engagement is not None
+        db.session.expunge(engagement)
+        db.session.remove()
+    return engagement

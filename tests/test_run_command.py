@@ -67,6 +67,13 @@ def _wait_for_serving(process: subprocess.Popen[str], instance: Path, port: int)
     raise AssertionError("campaign run did not announce serving within 60 s")
 
 
+def _kill_if_running(process: subprocess.Popen[str]) -> None:
+    """What a failed test leaves: the run killed (its children stop with it)."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def _redis_process(instance: Path) -> psutil.Process:
     return psutil.Process(int((instance / "redis.pid").read_text()))
 
@@ -103,9 +110,7 @@ def test_a_signal_to_campaign_run_stops_every_process_it_started(
             process.send_signal(stop_signal)
         process.wait(timeout=15)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_if_running(process)
 
     assert process.returncode == 0
     _, alive = psutil.wait_procs(tree, timeout=10)
@@ -157,9 +162,7 @@ def test_a_child_that_dies_stops_the_run_with_one_line(instance: Path) -> None:
         worker.kill()
         process.communicate(timeout=60)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_if_running(process)
 
     assert process.returncode == 1
     assert (
@@ -185,6 +188,4 @@ def test_the_children_of_a_killed_campaign_run_stop_too(instance: Path) -> None:
         for child in children:  # whatever a failure above left
             with suppress(psutil.NoSuchProcess):
                 child.kill()
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _kill_if_running(process)

@@ -27,7 +27,12 @@ from campaign.providers.transport import MAX_ANSWER
 from campaign.providers.twilio import TwilioProvider, twilio_signature
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import (
+    build_seed_campaign,
+    make_phone_number,
+    resource,
+    scheduled_seed_campaign,
+)
 from tests.jobs import drain, run_dispatch_only
 from tests.servers import configured, serve
 from tests.sinks.twilio import TwilioSink
@@ -198,11 +203,7 @@ def public_url(app: Flask) -> Iterator[str]:
 
 def _sent_texts(app: Flask, api: ApiClient) -> list[str]:
     """The ids of the seed campaign's texts, sent through the console carrier."""
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
-    seed = build_seed_campaign(api, phone_id)
-    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    scheduled_seed_campaign(app, api)
     drain(app)
     with app.app_context():
         texts = db.session.scalars(select(Text).order_by(Text.to)).all()

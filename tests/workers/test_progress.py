@@ -13,7 +13,7 @@ from campaign.models import Engagement, Envelope, EnvelopeStatus
 from campaign.workers.progress import refresh_after_round
 from campaign.workers.queues import DISPATCH_QUEUE, get_queue
 from tests.client import ApiClient
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import scheduled_seed_campaign
 from tests.jobs import run_dispatch_only
 
 SLOT_TIME = 1_900_000_000.25  # any fixed moment: both calls fall in one slot
@@ -46,11 +46,7 @@ def _count_complete(engagement_id: str) -> int | None:
 def test_the_first_round_of_a_slot_recounts_inline_and_later_ones_queue_a_recount(
     app: Flask, api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
-    seed = build_seed_campaign(api, phone_id)
-    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    seed = scheduled_seed_campaign(app, api)
     run_dispatch_only(app)
     monkeypatch.setattr("campaign.workers.progress.time.time", lambda: SLOT_TIME)
 

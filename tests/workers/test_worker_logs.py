@@ -10,21 +10,17 @@ from pathlib import Path
 
 from flask import Flask
 
-from campaign.extensions import db
-from campaign.models import Engagement
-from tests.campaign_runs import Workers, start_campaign, wait_until, worker_environment
+from tests.campaign_runs import (
+    Workers,
+    start_campaign,
+    stored_engagement,
+    wait_until,
+    worker_environment,
+)
 from tests.client import ApiClient
 from tests.loopback_twilio import TwilioSetup
 
 SECRET_KEY = "flask-secret-for-the-log-test"
-
-
-def _status(app: Flask, engagement_id: str) -> str | None:
-    with app.app_context():
-        engagement = db.session.get(Engagement, engagement_id)
-        status = engagement.status if engagement is not None else None
-        db.session.remove()
-    return status
 
 
 def test_the_worker_log_is_json_lines_with_ids_and_no_secret_or_chatter(
@@ -41,7 +37,9 @@ def test_the_worker_log_is_json_lines_with_ids_and_no_secret_or_chatter(
     engagement_id = start_campaign(app, api, size=5, throughput=5)
     worker = workers.start()
     try:
-        wait_until(lambda: _status(app, engagement_id) == "completed", 60, worker.log)
+        wait_until(
+            lambda: stored_engagement(app, engagement_id).status == "completed", 60, worker.log
+        )
         # Sweeps are asked for every half second: at least a few ran, finding nothing.
         time.sleep(2)
     finally:
