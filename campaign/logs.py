@@ -31,13 +31,14 @@ from pythonjsonlogger.json import JsonFormatter
 from rq import get_current_job
 
 from campaign.config import current_environ, load_config, secret_values
+from campaign.workers import job_ids
 
 MASK = "[secret]"
 
 # The housekeeping jobs, as RQ's INFO lines name them: by job id or by function.
-_HOUSEKEEPING = re.compile(
-    r"\b(?:sweep-\d+|progress-\w+-\d+)\b"
-    r"|campaign\.workers\.(?:sweep\.sweep|progress\.refresh_engagement)\("
+_HOUSEKEEPING_JOB = job_ids.housekeeping_pattern()
+_HOUSEKEEPING_FUNCTION = re.compile(
+    r"campaign\.workers\.(?:sweep\.sweep|progress\.refresh_engagement)\("
 )
 # gunicorn's access atoms (see web_server.access_log_format), by the field they become.
 _ACCESS_FIELDS = {
@@ -114,7 +115,8 @@ class HousekeepingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("rq.") or record.levelno > logging.INFO:
             return True
-        return _HOUSEKEEPING.search(record.getMessage()) is None
+        message = record.getMessage()
+        return not (_HOUSEKEEPING_JOB.search(message) or _HOUSEKEEPING_FUNCTION.search(message))
 
 
 def handler(config: Mapping[str, Any]) -> logging.Handler:

@@ -28,16 +28,13 @@ from campaign.models import (
     new_ids,
     utcnow,
 )
+from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
 from campaign.workers.send import enqueue_send
 
 log = logging.getLogger(__name__)
 FIRST_BATCH = 50
 DISPATCHING = frozenset({EngagementStatus.SCHEDULED, EngagementStatus.SENDING})
-
-
-def dispatch_job_id(engagement: Engagement) -> str:
-    return f"dispatch-{engagement.id}-{engagement.generation}"
 
 
 def enqueue_dispatch(engagement: Engagement, *, rescue: str = "") -> bool:
@@ -50,7 +47,7 @@ def enqueue_dispatch(engagement: Engagement, *, rescue: str = "") -> bool:
         engagement.delivery_time if engagement.delivery_type == DeliveryType.SCHEDULED else None
     )
     at = from_time if from_time is not None and from_time > utcnow() else None
-    job_id = dispatch_job_id(engagement) + (f"-{rescue}" if rescue else "")
+    job_id = job_ids.dispatch(engagement.id, engagement.generation, rescue)
     return enqueue_unique(
         dispatch_engagement,
         engagement.id,

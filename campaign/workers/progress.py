@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, utcnow
+from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def request_refresh(engagement_id: str, total: int | None) -> None:
         refresh_engagement,
         engagement_id,
         queue=DISPATCH_QUEUE,
-        job_id=f"progress-{engagement_id}-{slot}",
+        job_id=job_ids.progress(engagement_id, slot),
         at=datetime.fromtimestamp(slot, UTC),
     )
 

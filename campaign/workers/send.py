@@ -50,7 +50,7 @@ from campaign.templates_engine import (
     compile_template,
     count_segments,
 )
-from campaign.workers import shutdown
+from campaign.workers import job_ids, shutdown
 from campaign.workers.progress import refresh_after_round, request_refresh
 from campaign.workers.queues import SEND_QUEUE, enqueue_unique
 from campaign.workers.send_outcomes import (
@@ -106,9 +106,7 @@ def enqueue_send(
     continuation: str = "",
 ) -> bool:
     """Enqueue the send job of one batch (the envelope id range `first`..`last`)."""
-    job_id = f"send-{engagement_id}-{generation}-{first}"
-    if continuation:
-        job_id += f"-{continuation}"
+    job_id = job_ids.send(engagement_id, generation, first, continuation)
     return enqueue_unique(
         send_text_batch,
         engagement_id,

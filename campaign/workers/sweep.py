@@ -20,6 +20,7 @@ from sqlalchemy import exists, or_, select, update
 from campaign.extensions import db
 from campaign.models import Engagement, EngagementStatus, Envelope, Text, TextStatus, utcnow
 from campaign.models.text_outcomes import sync_envelopes
+from campaign.workers import job_ids
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES, enqueue_unique, get_queue
@@ -36,7 +37,7 @@ INTERRUPTED = (
 def enqueue_sweep() -> None:
     """Ask for one sweep per interval, however many workers ask."""
     interval = current_app.config["SWEEP_INTERVAL"]
-    enqueue_unique(sweep, queue=DISPATCH_QUEUE, job_id=f"sweep-{int(time.time() // interval)}")
+    enqueue_unique(sweep, queue=DISPATCH_QUEUE, job_id=job_ids.sweep(int(time.time() // interval)))
 
 
 def sweep() -> None:
@@ -112,11 +113,11 @@ def _engagements_with_jobs() -> set[str]:
     found: set[str] = set()
     for name in QUEUE_NAMES:
         queue = get_queue(name)
-        job_ids = queue.get_job_ids() + ScheduledJobRegistry(queue=queue).get_job_ids()
-        for job_id in job_ids:
-            kind, _, rest = job_id.partition("-")
-            if kind in ("dispatch", "send"):
-                found.add(rest.split("-", 1)[0])
+        waiting = queue.get_job_ids() + ScheduledJobRegistry(queue=queue).get_job_ids()
+        for job_id in waiting:
+            named = job_ids.parse(job_id)
+            if named.kind in job_ids.SENDING_WORK and named.engagement_id is not None:
+                found.add(named.engagement_id)
     return found
 
 
