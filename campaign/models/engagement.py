@@ -46,6 +46,7 @@ TRANSITIONS: dict[EngagementStatus, frozenset[EngagementStatus]] = {
     S.CANCELLED: frozenset(),
 }
 CLIENT_STATUSES = frozenset({S.SCHEDULED, S.PAUSED, S.CANCELLED})
+# Scheduled or sending: the dispatcher and the send jobs work it, the sweep watches it.
 ACTIVE_STATUSES = frozenset({S.SCHEDULED, S.SENDING})
 # An engagement in these states will still send: its sender and template must stay as they are.
 UNFINISHED_STATUSES = ACTIVE_STATUSES | {S.PAUSED}

@@ -28,13 +28,13 @@ from campaign.models import (
     new_ids,
     utcnow,
 )
+from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
 from campaign.workers.send import enqueue_send
 
 log = logging.getLogger(__name__)
 FIRST_BATCH = 50
-DISPATCHING = frozenset({EngagementStatus.SCHEDULED, EngagementStatus.SENDING})
 
 
 def enqueue_dispatch(engagement: Engagement, *, rescue: str = "") -> bool:
@@ -72,7 +72,7 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
     new job, so the jobs of earlier generations must not each walk the whole engagement again.
     """
     engagement = db.session.get(Engagement, engagement_id)
-    if engagement is None or EngagementStatus(engagement.status) not in DISPATCHING:
+    if engagement is None or EngagementStatus(engagement.status) not in ACTIVE_STATUSES:
         return
     if engagement.generation != generation:
         return  # a pause and resume came after this job was enqueued; the newest job walks
@@ -142,7 +142,7 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
             select(Engagement.status, Engagement.scheduled_at).where(Engagement.id == engagement_id)
         ).one()
         db.session.commit()
-        if EngagementStatus(status) not in DISPATCHING or now_scheduled_at != scheduled_at:
+        if EngagementStatus(status) not in ACTIVE_STATUSES or now_scheduled_at != scheduled_at:
             return  # paused, cancelled or resumed during the fan-out; the newest job walks on
         enqueue_send(engagement_id, gen, first, last, continuation=rescue)
         after, size = last, batch_size

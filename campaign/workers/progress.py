@@ -21,12 +21,11 @@ from sqlalchemy import func, select, update
 
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, utcnow
+from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
 
 log = logging.getLogger(__name__)
-
-_FINISHING = [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
 
 
 RECOUNT_ROWS_PER_SECOND = 100_000
@@ -115,7 +114,7 @@ def refresh_engagement(engagement_id: str) -> None:
     if hold == 0:
         completed = db.session.execute(
             update(Engagement)
-            .where(Engagement.id == engagement_id, Engagement.status.in_(_FINISHING))
+            .where(Engagement.id == engagement_id, Engagement.status.in_(ACTIVE_STATUSES))
             .values(status=EngagementStatus.COMPLETED.value, updated_at=now)
         ).rowcount
     db.session.commit()

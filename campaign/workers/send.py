@@ -35,6 +35,7 @@ from campaign.models import (
     TextStatus,
     utcnow,
 )
+from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import (
     OutboundMessage,
@@ -78,7 +79,6 @@ ROUND_PER_CONNECTION = 8
 # of MAX_THROTTLE_WAIT seconds kept `sent` texts (and count-complete) up to 5 s behind the
 # carrier (bench/counters.py). Faster senders are bounded by ROUND_PER_CONNECTION instead.
 ROUND_SECONDS = 1.0
-ACTIVE = [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
 
 def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch | None:
     engagement = db.session.get(Engagement, engagement_id)
-    if engagement is None or engagement.status not in ACTIVE:
+    if engagement is None or engagement.status not in ACTIVE_STATUSES:
         return None
     if engagement.generation != generation:
         return None  # a job from before a pause; the resume enqueued its own
@@ -187,7 +187,7 @@ def _active(engagement_id: str) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return status in ACTIVE
+    return status in ACTIVE_STATUSES
 
 
 def _round_size(batch: Batch, config: Any) -> int:

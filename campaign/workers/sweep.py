@@ -18,7 +18,8 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import exists, or_, select, update
 
 from campaign.extensions import db
-from campaign.models import Engagement, EngagementStatus, Envelope, Text, TextStatus, utcnow
+from campaign.models import Engagement, Envelope, Text, TextStatus, utcnow
+from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.models.text_outcomes import sync_envelopes
 from campaign.workers import job_ids
 from campaign.workers.dispatch import enqueue_dispatch
@@ -51,11 +52,7 @@ def sweep() -> None:
     _settle_interrupted(now - stuck_after)
     waiting = _engagements_with_jobs()
     engagements = db.session.scalars(
-        select(Engagement).where(
-            Engagement.status.in_(
-                [EngagementStatus.SCHEDULED.value, EngagementStatus.SENDING.value]
-            )
-        )
+        select(Engagement).where(Engagement.status.in_(ACTIVE_STATUSES))
     ).all()
     for engagement in engagements:
         if engagement.id in waiting or engagement.updated_at > now - stuck_after:
