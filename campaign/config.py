@@ -19,37 +19,41 @@ class ConfigError(RuntimeError):
     """A setting is missing or malformed; the process must not start."""
 
 
-def _int(name: str, minimum: int, maximum: int) -> Callable[[str], int]:
+# Parsers take the raw text and raise ValueError with what is wrong; load_config names the
+# setting in front of it, so a setting's name is written once, in its Setting.
+
+
+def _int(minimum: int, maximum: int) -> Callable[[str], int]:
     def parse(raw: str) -> int:
         try:
             value = int(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+            raise ValueError(f"must be an integer, got {raw!r}") from None
         if not minimum <= value <= maximum:
-            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+            raise ValueError(f"must be between {minimum} and {maximum}, got {value}")
         return value
 
     return parse
 
 
-def _float(name: str, minimum: float, maximum: float) -> Callable[[str], float]:
+def _float(minimum: float, maximum: float) -> Callable[[str], float]:
     def parse(raw: str) -> float:
         try:
             value = float(raw)
         except ValueError:
-            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            raise ValueError(f"must be a number, got {raw!r}") from None
         if not minimum <= value <= maximum:
-            raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+            raise ValueError(f"must be between {minimum} and {maximum}, got {value}")
         return value
 
     return parse
 
 
-def _choice(name: str, *choices: str) -> Callable[[str], str]:
+def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
         if value not in choices:
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
         return value
 
     return parse
@@ -62,7 +66,7 @@ def _text(raw: str) -> str:
 def _region(raw: str) -> str:
     value = raw.strip().upper()
     if len(value) != 2 or not value.isalpha():
-        raise ConfigError(f"CAMPAIGN_DEFAULT_REGION must be a two-letter region code, got {raw!r}")
+        raise ValueError(f"must be a two-letter region code, got {raw!r}")
     return value
 
 
@@ -70,27 +74,27 @@ def _region(raw: str) -> str:
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
-def _carrier_url(name: str, *, query: bool) -> Callable[[str], str]:
+def _carrier_url(*, query: bool) -> Callable[[str], str]:
     """A URL we send requests to, or give carriers to call: http(s), a host, nothing that could
     split a request or smuggle credentials. Errors never echo the value: it may hold a secret."""
 
     def parse(raw: str) -> str:
         value = raw.strip()
         if _URL_UNSAFE.search(value) or not value.isascii():
-            raise ConfigError(f"{name} must not contain spaces, control or non-ASCII characters")
+            raise ValueError("must not contain spaces, control or non-ASCII characters")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{name} must be an http:// or https:// URL with a host")
+            raise ValueError("must be an http:// or https:// URL with a host")
         if "@" in parts.netloc:
-            raise ConfigError(f"{name} must not carry credentials (user:password@)")
+            raise ValueError("must not carry credentials (user:password@)")
         try:
             parts.port  # noqa: B018 - raises on a port that is not a number in range
         except ValueError:
-            raise ConfigError(f"{name} has an invalid port") from None
+            raise ValueError("has an invalid port") from None
         if parts.fragment or value.endswith("#"):
-            raise ConfigError(f"{name} must not have a #fragment")
+            raise ValueError("must not have a #fragment")
         if not query and (parts.query or "?" in value):
-            raise ConfigError(f"{name} must not have a query string")
+            raise ValueError("must not have a query string")
         return value if query else value.rstrip("/")
 
     return parse
@@ -107,36 +111,37 @@ def database_url(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One environment variable: the config key it fills, its parser and its default."""
+    """One environment variable: its parser, default and help, and the config key it fills
+    (`key`, when it is not the variable's own name)."""
 
     env: str
-    key: str
     parse: Callable[[str], Any]
     default: Any
     help: str
+    key: str = ""
     secret: bool = False  # never written to a log (campaign/logs.py masks its value)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.env)
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CAMPAIGN_ENV",
-        "CAMPAIGN_ENV",
-        _choice("CAMPAIGN_ENV", "development", "production"),
+        _choice("development", "production"),
         "development",
         "`production` refuses embedded defaults and a missing SECRET_KEY",
     ),
-    Setting(
-        "SECRET_KEY", "SECRET_KEY", _text, None, "Flask secret; required in production", secret=True
-    ),
+    Setting("SECRET_KEY", _text, None, "Flask secret; required in production", secret=True),
     Setting(
         "DATABASE_URL",
-        "SQLALCHEMY_DATABASE_URI",
         database_url,
         None,
         "Postgres URL (`postgres://` accepted); unset: SQLite file in the instance folder",
+        key="SQLALCHEMY_DATABASE_URI",
     ),
     Setting(
-        "REDIS_URL",
         "REDIS_URL",
         _text,
         None,
@@ -144,102 +149,96 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "CAMPAIGN_REDIS_TLS_VERIFY",
-        "REDIS_TLS_VERIFY",
-        _choice("CAMPAIGN_REDIS_TLS_VERIFY", "required", "none"),
+        _choice("required", "none"),
         "required",
         "for a `rediss://` REDIS_URL: `required` checks the server's certificate chain, `none` "
         "(Heroku Redis, whose chain is self-signed) encrypts without checking it",
+        key="REDIS_TLS_VERIFY",
     ),
-    Setting("PORT", "PORT", _int("PORT", 1, 65535), 5000, "HTTP port of `campaign run`"),
+    Setting("PORT", _int(1, 65535), 5000, "HTTP port of `campaign run`"),
     Setting(
         "WEB_CONCURRENCY",
-        "WEB_CONCURRENCY",
-        _int("WEB_CONCURRENCY", 1, 64),
+        _int(1, 64),
         2,
         "gunicorn worker processes of the web process (Heroku sets it per dyno size)",
     ),
     Setting(
         "CAMPAIGN_WEB_THREADS",
-        "WEB_THREADS",
-        _int("CAMPAIGN_WEB_THREADS", 1, 64),
-        # Ingest is CPU-bound under the GIL, so more threads add memory (a bulk body each), not
-        # speed; four keep a slow client from being the only one served.
+        _int(1, 64),
         4,
         "request threads of each web worker process",
+        key="WEB_THREADS",
     ),
     Setting(
         "CAMPAIGN_REQUEST_TIMEOUT",
-        "REQUEST_TIMEOUT",
-        _float("CAMPAIGN_REQUEST_TIMEOUT", 1, 600),
+        _float(1, 600),
         30.0,
         "seconds a client has to send a whole request (headers and body); slower ones are cut",
+        key="REQUEST_TIMEOUT",
     ),
     Setting(
         "CAMPAIGN_INSTANCE_PATH",
-        "INSTANCE_PATH",
         _text,
         None,
         "folder for the SQLite file and the embedded Redis; default: Flask's instance folder",
+        key="INSTANCE_PATH",
     ),
     Setting(
         "CAMPAIGN_MAX_BULK",
-        "MAX_BULK",
-        _int("CAMPAIGN_MAX_BULK", 1, 1_000_000),
+        _int(1, 1_000_000),
         10_000,
         "most envelopes one bulk request may carry",
+        key="MAX_BULK",
     ),
     Setting(
         "CAMPAIGN_MAX_META_BYTES",
-        "MAX_META_BYTES",
-        _int("CAMPAIGN_MAX_META_BYTES", 64, 65_536),
+        _int(64, 65_536),
         2048,
         "largest envelope `meta` object, in bytes of compact JSON",
+        key="MAX_META_BYTES",
     ),
     Setting(
         "CAMPAIGN_PAGE_SIZE",
-        "PAGE_SIZE",
-        _int("CAMPAIGN_PAGE_SIZE", 1, 10_000),
+        _int(1, 10_000),
         50,
         "list page size when `page[size]` is not given",
+        key="PAGE_SIZE",
     ),
     Setting(
         "CAMPAIGN_MAX_PAGE_SIZE",
-        "MAX_PAGE_SIZE",
-        _int("CAMPAIGN_MAX_PAGE_SIZE", 1, 10_000),
+        _int(1, 10_000),
         1000,
         "largest `page[size]` a client may ask for",
+        key="MAX_PAGE_SIZE",
     ),
     Setting(
         "CAMPAIGN_DEFAULT_REGION",
-        "DEFAULT_REGION",
         _region,
         "US",
         "region for phone numbers given without a country code",
+        key="DEFAULT_REGION",
     ),
     Setting(
         "CAMPAIGN_DEFAULT_THROUGHPUT",
-        "DEFAULT_THROUGHPUT",
-        _int("CAMPAIGN_DEFAULT_THROUGHPUT", 1, 10_000),
+        _int(1, 10_000),
         1,
         "messages per second of a new phone number (a US long code allows 1)",
+        key="DEFAULT_THROUGHPUT",
     ),
     Setting(
         "SMS_PROVIDER",
-        "SMS_PROVIDER",
-        _choice("SMS_PROVIDER", "console", "twilio", "kannel"),
+        _choice("console", "twilio", "kannel"),
         "console",
         "which carrier sends the texts",
     ),
     Setting(
         "PUBLIC_BASE_URL",
-        "PUBLIC_BASE_URL",
-        _carrier_url("PUBLIC_BASE_URL", query=False),
+        _carrier_url(query=False),
         None,
         "https://host the carriers call back (status callbacks, delivery reports)",
     ),
-    Setting("TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID", _text, None, "Twilio account SID"),
+    Setting("TWILIO_ACCOUNT_SID", _text, None, "Twilio account SID"),
     Setting(
-        "TWILIO_AUTH_TOKEN",
         "TWILIO_AUTH_TOKEN",
         _text,
         None,
@@ -248,116 +247,83 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TWILIO_API_BASE",
-        "TWILIO_API_BASE",
-        _carrier_url("TWILIO_API_BASE", query=False),
+        _carrier_url(query=False),
         "https://api.twilio.com",
         "Twilio API base URL",
     ),
     Setting(
         "KANNEL_SENDSMS_URL",
-        "KANNEL_SENDSMS_URL",
-        _carrier_url("KANNEL_SENDSMS_URL", query=True),
+        _carrier_url(query=True),
         None,
         "Kannel smsbox sendsms URL, e.g. http://127.0.0.1:13013/cgi-bin/sendsms",
     ),
-    Setting("KANNEL_USERNAME", "KANNEL_USERNAME", _text, None, "Kannel sendsms username"),
-    Setting(
-        "KANNEL_PASSWORD", "KANNEL_PASSWORD", _text, None, "Kannel sendsms password", secret=True
-    ),
-    Setting(
-        "PROVIDER_CONNECT_TIMEOUT",
-        "PROVIDER_CONNECT_TIMEOUT",
-        _float("PROVIDER_CONNECT_TIMEOUT", 0.1, 60),
-        5.0,
-        "seconds to connect to a carrier",
-    ),
-    Setting(
-        "PROVIDER_READ_TIMEOUT",
-        "PROVIDER_READ_TIMEOUT",
-        _float("PROVIDER_READ_TIMEOUT", 0.1, 300),
-        15.0,
-        "seconds to wait for its answer",
-    ),
+    Setting("KANNEL_USERNAME", _text, None, "Kannel sendsms username"),
+    Setting("KANNEL_PASSWORD", _text, None, "Kannel sendsms password", secret=True),
+    Setting("PROVIDER_CONNECT_TIMEOUT", _float(0.1, 60), 5.0, "seconds to connect to a carrier"),
+    Setting("PROVIDER_READ_TIMEOUT", _float(0.1, 300), 15.0, "seconds to wait for its answer"),
     Setting(
         "CAMPAIGN_SEND_CONCURRENCY",
-        "SEND_CONCURRENCY",
-        _int("CAMPAIGN_SEND_CONCURRENCY", 1, 512),
+        _int(1, 512),
         32,
         "provider requests one send job keeps in flight",
+        key="SEND_CONCURRENCY",
     ),
-    Setting(
-        "CAMPAIGN_BATCH_SIZE",
-        "BATCH_SIZE",
-        _int("CAMPAIGN_BATCH_SIZE", 1, 100_000),
-        # Each job pays a fork, a database connection and fresh provider connections; 5,000
-        # texts amortise that (the dispatch benchmark: +30 % over 1,000) and still give a
-        # 20,000-envelope engagement four batches to share between workers.
-        5000,
-        "texts per send job",
-    ),
+    Setting("CAMPAIGN_BATCH_SIZE", _int(1, 100_000), 5000, "texts per send job", key="BATCH_SIZE"),
     Setting(
         "CAMPAIGN_MAX_SEGMENTS",
-        "MAX_SEGMENTS",
-        _int("CAMPAIGN_MAX_SEGMENTS", 1, 255),
+        _int(1, 255),
         10,
         "longest text, in SMS segments; longer renders fail",
+        key="MAX_SEGMENTS",
     ),
     Setting(
         "CAMPAIGN_MAX_ATTEMPTS",
-        "MAX_ATTEMPTS",
-        _int("CAMPAIGN_MAX_ATTEMPTS", 1, 20),
+        _int(1, 20),
         3,
         "provider attempts per text for retryable errors",
+        key="MAX_ATTEMPTS",
     ),
     Setting(
         "CAMPAIGN_RETRY_BACKOFF",
-        "RETRY_BACKOFF",
-        _float("CAMPAIGN_RETRY_BACKOFF", 0.01, 3600),
+        _float(0.01, 3600),
         2.0,
         "seconds before the first retry; each further retry waits twice as long",
+        key="RETRY_BACKOFF",
     ),
     Setting(
         "CAMPAIGN_STUCK_AFTER",
-        "STUCK_AFTER",
-        _float("CAMPAIGN_STUCK_AFTER", 1, 86_400),
+        _float(1, 86_400),
         120.0,
         "seconds a text may stay `sending` before the sweep marks it `unknown`",
+        key="STUCK_AFTER",
     ),
     Setting(
         "CAMPAIGN_SWEEP_INTERVAL",
-        "SWEEP_INTERVAL",
-        _float("CAMPAIGN_SWEEP_INTERVAL", 0.5, 3600),
+        _float(0.5, 3600),
         30.0,
         "seconds between sweeps for lost work",
+        key="SWEEP_INTERVAL",
     ),
     Setting(
-        "RQ_DASHBOARD_USERNAME",
         "RQ_DASHBOARD_USERNAME",
         _text,
         None,
         "user for the RQ dashboard at /rq (unset: dashboard disabled)",
     ),
-    Setting(
-        "RQ_DASHBOARD_PASSWORD",
-        "RQ_DASHBOARD_PASSWORD",
-        _text,
-        None,
-        "password for the RQ dashboard",
-        secret=True,
-    ),
+    Setting("RQ_DASHBOARD_PASSWORD", _text, None, "password for the RQ dashboard", secret=True),
     Setting(
         "CAMPAIGN_JOB_TIMEOUT",
-        "JOB_TIMEOUT",
-        _float("CAMPAIGN_JOB_TIMEOUT", 1, 86_400),
+        _float(1, 86_400),
         600.0,
         "seconds an RQ job may run before the worker kills it",
+        key="JOB_TIMEOUT",
     ),
     Setting(
         "CAMPAIGN_LOG_LEVEL",
-        "LOG_LEVEL",
-        _choice("CAMPAIGN_LOG_LEVEL", "DEBUG", "INFO", "WARNING", "ERROR"),
+        _choice("DEBUG", "INFO", "WARNING", "ERROR"),
         "INFO",
         "the least severe log lines the web and worker processes write (one JSON object each)",
+        key="LOG_LEVEL",
     ),
 )
 
@@ -390,7 +356,10 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for setting in SETTINGS:
         raw = environ.get(setting.env)
-        config[setting.key] = setting.parse(raw) if raw not in (None, "") else setting.default
+        try:
+            config[setting.key] = setting.parse(raw) if raw not in (None, "") else setting.default
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env} {exc}") from None
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     return config
 

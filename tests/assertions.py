@@ -30,15 +30,18 @@ def database_state(app: Flask) -> dict[str, list[str]]:
     return state
 
 
-# Keys RQ keeps about processes, not requests: a worker's registration, a scheduler's lock, the
-# time registries were last cleaned. They come and go (and expire) with workers and schedulers
-# on their own clock, so a snapshot taken around a request must not count them.
+# Keys that come and go on their own clock, not with requests: what RQ keeps about processes
+# (a worker's registration, a scheduler's lock, when registries were last cleaned) and our
+# short-lived marks (a sender's pacing state, a slot's recount), which expire within seconds.
+# A snapshot taken around a request must not count them.
 _LIVENESS_KEYS = (
     b"rq:worker:",
     b"rq:workers",
     b"rq:scheduler-lock:",
     b"rq:scheduler:",
     b"rq:clean_registries:",
+    b"campaign:throttle:",
+    b"campaign:recount:",
 )
 
 
