@@ -4,8 +4,10 @@ defaults, and the production flag that refuses the embedded defaults."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -277,3 +279,41 @@ def test_stuck_after_shorter_than_a_legitimate_send_is_refused() -> None:
             }
         )
     )
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_settings() -> dict[str, str | None]:
+    """The README's configuration table: each variable and the default it shows (the
+    backticked value in its column, None when the column shows none)."""
+    text = README.read_text()
+    start = text.index("| variable | default | meaning |")
+    rows = text[start:].split("\n\n", 1)[0].splitlines()[2:]
+    shown: dict[str, str | None] = {}
+    for row in rows:
+        names_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", names_cell)
+        defaults = re.findall(r"`([^`]*)`", default_cell)
+        if len(defaults) == len(names):
+            shown.update(zip(names, defaults, strict=True))
+        else:  # no default shown, or a description of one
+            shown.update(dict.fromkeys(names))
+    return shown
+
+
+def _as_shown(default: object) -> str:
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def test_the_readme_lists_every_setting_with_its_default() -> None:
+    shown = _readme_settings()
+
+    assert set(shown) == {setting.env for setting in SETTINGS}
+    for setting in SETTINGS:
+        if shown[setting.env] is not None:
+            assert shown[setting.env] == _as_shown(setting.default), setting.env
+        else:
+            assert setting.default is None, setting.env
