@@ -266,3 +266,43 @@ def test_0005_allots_each_number_to_its_earliest_account_and_drops_the_duplicate
 
     downgrade(revision="0004")
     assert "number_allotments" not in table_names()
+
+
+def test_0006_gives_active_engagements_their_last_change_as_heartbeat(fresh_app: Flask) -> None:
+    upgrade(revision="0005")
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, key, name, created_at, updated_at) "
+                "VALUES (:id, 'firstbank', 'First', :at, :at)"
+            ),
+            {"id": "a" * 22, "at": at},
+        )
+        for row_id, status in (("s" * 22, "sending"), ("c" * 22, "completed")):
+            connection.execute(
+                text(
+                    "INSERT INTO engagements (id, name, direction, status, delivery_type, "
+                    "account_id, created_at, updated_at) "
+                    "VALUES (:id, 'x', 'outbound', :status, 'immediately', :account, :at, :at)"
+                ),
+                {"id": row_id, "status": status, "account": "a" * 22, "at": at},
+            )
+
+    upgrade(revision="0006")
+
+    with db.engine.connect() as connection:
+        heartbeats = dict(
+            connection.execute(text("SELECT status, heartbeat_at FROM engagements")).all()
+        )
+    assert heartbeats["completed"] is None
+    assert heartbeats["sending"] is not None
+    stored = heartbeats["sending"]
+    if isinstance(stored, str):  # SQLite hands back text
+        stored = datetime.fromisoformat(stored)
+    assert (stored.astimezone(UTC) if stored.tzinfo else stored.replace(tzinfo=UTC)) == at
+
+    downgrade(revision="0005")
+    with db.engine.connect() as connection:
+        columns = connection.execute(text("SELECT * FROM engagements")).keys()
+    assert "heartbeat_at" not in columns

@@ -71,6 +71,10 @@ class Engagement(AccountScoped, Timestamps, db.Model):
     delivery_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the engagement was last PATCHed to `scheduled`; null while pending.
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The workers' sign of life while it sends (each send round), which the sweep reads; kept
+    # apart from `updated_at`, the client's last-modified, so a sending engagement does not
+    # move in lists sorted by `updated-at`. Null until a send job first touches it.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     count_total: Mapped[int | None]
     count_complete: Mapped[int | None]
     count_incomplete: Mapped[int | None]
@@ -93,6 +97,10 @@ class Engagement(AccountScoped, Timestamps, db.Model):
         if self.scheduled_at is None:
             raise InvalidTransition("the engagement has not been scheduled")
         return str(int(self.scheduled_at.timestamp() * 1_000_000))
+
+    def last_sign_of_life(self) -> datetime:
+        """When a worker last showed it works on this engagement, or its last change."""
+        return max(self.heartbeat_at or self.updated_at, self.updated_at)
 
     def transition_to(self, target: EngagementStatus) -> None:
         """Move to `target`, or raise InvalidTransition saying why not."""

@@ -107,7 +107,10 @@ def refresh_engagement(engagement_id: str) -> None:
             count_complete=complete,
             count_incomplete=incomplete,
             count_hold=hold,
-            updated_at=now,
+            # Progress, as the sweep reads it; counters alone do not move `updated-at` (set to
+            # itself, or the column's onupdate would).
+            heartbeat_at=now,
+            updated_at=Engagement.updated_at,
         )
     )
     completed = 0

@@ -132,7 +132,7 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
         while (
             time.monotonic() - started < TIME_SLICE
             and not shutdown.requested()
-            and _active(engagement_id)
+            and heartbeat(engagement_id)
         ):
             claimed = _claim(batch, _round_size(batch, config))
             if not claimed:
@@ -177,12 +177,12 @@ def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch |
     return batch
 
 
-def _active(engagement_id: str) -> bool:
-    """Whether the engagement still sends; touching it tells the sweep this batch is alive."""
+def heartbeat(engagement_id: str) -> bool:
+    """Whether the engagement still sends; its heartbeat tells the sweep this batch is alive."""
     status = db.session.scalar(
         update(Engagement)
         .where(Engagement.id == engagement_id)
-        .values(updated_at=utcnow())
+        .values(heartbeat_at=utcnow(), updated_at=Engagement.updated_at)
         .returning(Engagement.status)
         .execution_options(synchronize_session=False)
     )
@@ -420,7 +420,7 @@ def _continue_later(batch: Batch) -> None:
         )
     ).one()
     db.session.commit()
-    if (not due and earliest is None) or not _active(batch.engagement_id):
+    if (not due and earliest is None) or not heartbeat(batch.engagement_id):
         return
     at = None if due else earliest
     enqueue_send(

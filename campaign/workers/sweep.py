@@ -55,7 +55,7 @@ def sweep() -> None:
         select(Engagement).where(Engagement.status.in_(ACTIVE_STATUSES))
     ).all()
     for engagement in engagements:
-        if engagement.id in waiting or engagement.updated_at > now - stuck_after:
+        if engagement.id in waiting or engagement.last_sign_of_life() > now - stuck_after:
             continue
         if _has_work(engagement.id):
             enqueue_dispatch(engagement, rescue=f"sweep{time.time_ns()}")

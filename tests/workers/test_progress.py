@@ -12,6 +12,7 @@ from campaign.extensions import db
 from campaign.models import Engagement, Envelope, EnvelopeStatus
 from campaign.workers.progress import refresh_after_round
 from campaign.workers.queues import DISPATCH_QUEUE, get_queue
+from campaign.workers.send import heartbeat
 from tests.client import ApiClient
 from tests.factories import scheduled_seed_campaign
 from tests.jobs import run_dispatch_only
@@ -63,3 +64,25 @@ def test_the_first_round_of_a_slot_recounts_inline_and_later_ones_queue_a_recoun
         assert _count_complete(seed.engagement_id) == 1  # not recounted twice in a slot
         [queued] = set(registry.get_job_ids()) - queued_before
         assert queued == f"progress-{seed.engagement_id}-{int(SLOT_TIME) + 1}"
+
+
+def test_recounts_and_send_rounds_beat_the_heart_without_moving_updated_at(
+    app: Flask, api: ApiClient
+) -> None:
+    """A sending engagement stays put in lists sorted by `updated-at`: its counters and the
+    workers' heartbeat change, its last-modified does not."""
+    seed = scheduled_seed_campaign(app, api)
+    run_dispatch_only(app)
+    with app.app_context():
+        before = db.session.get(Engagement, seed.engagement_id)
+        assert before is not None
+        updated_at = before.updated_at
+        _complete_one_more(seed.engagement_id)
+        refresh_after_round(seed.engagement_id, 2)
+        assert heartbeat(seed.engagement_id)
+        db.session.expire_all()
+        after = db.session.get(Engagement, seed.engagement_id)
+        assert after is not None
+        assert after.count_complete == 1
+        assert after.heartbeat_at is not None and after.heartbeat_at > updated_at
+        assert after.updated_at == updated_at

@@ -52,7 +52,7 @@ def test_sweep_finishes_batches_whose_jobs_died_and_never_resends_in_flight_text
             .where(Text.id.in_(in_flight))
             .values(status=TextStatus.SENDING.value, claimed_at=long_ago)
         )
-        db.session.execute(update(Engagement).values(updated_at=long_ago))
+        db.session.execute(update(Engagement).values(updated_at=long_ago, heartbeat_at=long_ago))
         db.session.commit()
     with configured(app, STUCK_AFTER=1.0), app.app_context():
         time.sleep(0.1)
