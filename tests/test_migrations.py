@@ -288,8 +288,18 @@ def test_0006_gives_active_engagements_their_last_change_as_heartbeat(fresh_app:
                 ),
                 {"id": row_id, "status": status, "account": "a" * 22, "at": at},
             )
+        # A row that references an engagement: rebuilding `engagements` would cascade to it.
+        connection.execute(
+            text(
+                "INSERT INTO envelopes (id, engagement_id, phone_number, meta, status, "
+                "retry_attempts, account_id, created_at, updated_at) VALUES (:id, :engagement, "
+                "'+15197566220', '{}', 'pending', 0, :account, :at, :at)"
+            ),
+            {"id": "e" * 22, "engagement": "s" * 22, "account": "a" * 22, "at": at},
+        )
 
     upgrade(revision="0006")
+    assert row_count_of("envelopes") == 1
 
     with db.engine.connect() as connection:
         heartbeats = dict(
@@ -306,3 +316,9 @@ def test_0006_gives_active_engagements_their_last_change_as_heartbeat(fresh_app:
     with db.engine.connect() as connection:
         columns = connection.execute(text("SELECT * FROM engagements")).keys()
     assert "heartbeat_at" not in columns
+    assert row_count_of("envelopes") == 1
+
+
+def row_count_of(table: str) -> int:
+    with db.engine.connect() as connection:
+        return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()

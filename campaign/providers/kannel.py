@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit
 
+from campaign.http_client import Headers, HttpTransport, NoAnswer, NotSent
 from campaign.providers import fields
 from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
-from campaign.providers.transport import Headers, HttpTransport, NoAnswer, NotSent
 from campaign.templates_engine import count_segments
 
 KANNEL_DLR_STATUSES: dict[int, str] = {

@@ -18,9 +18,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import orjson
 
+from campaign.http_client import HttpTransport, NoAnswer, NotSent, Response
 from campaign.providers import fields
 from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
-from campaign.providers.transport import HttpTransport, NoAnswer, NotSent, Response
 
 API_VERSION = "2010-04-01"
 DEFAULT_RETRY_AFTER = 1.0

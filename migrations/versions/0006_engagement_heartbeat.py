@@ -21,9 +21,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, never batch mode: on SQLite a batch rebuild drops and recreates
+# `engagements`, and with foreign keys on, that drop cascades to every activity, envelope and
+# text of every engagement.
+
+
 def upgrade():
-    with op.batch_alter_table('engagements', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('engagements', sa.Column('heartbeat_at', sa.DateTime(timezone=True), nullable=True))
     op.execute(
         "UPDATE engagements SET heartbeat_at = updated_at "
         "WHERE status IN ('scheduled', 'sending')"
@@ -35,5 +39,5 @@ def downgrade():
         "UPDATE engagements SET updated_at = heartbeat_at "
         "WHERE heartbeat_at IS NOT NULL AND heartbeat_at > updated_at"
     )
-    with op.batch_alter_table('engagements', schema=None) as batch_op:
-        batch_op.drop_column('heartbeat_at')
+    # SQLite has had DROP COLUMN since 3.35.
+    op.execute("ALTER TABLE engagements DROP COLUMN heartbeat_at")

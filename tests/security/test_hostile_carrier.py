@@ -23,7 +23,7 @@ from campaign.models.text_outcomes import INVALID_ERROR_CODE, Outcome, record_ou
 from campaign.providers import fields
 from campaign.providers.base import OutboundMessage, ProviderError
 from campaign.providers.kannel import KannelProvider
-from campaign.providers.transport import MAX_ANSWER
+from campaign.http_client import MAX_ANSWER
 from campaign.providers.twilio import TwilioProvider, twilio_signature
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator

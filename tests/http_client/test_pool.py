@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign.providers.transport import MAX_ANSWER, HttpTransport, NoAnswer, NotSent, Response
+from campaign.http_client import MAX_ANSWER, HttpTransport, NoAnswer, NotSent, Response
 
 Handler = Callable[["Peer"], None]
 
@@ -678,3 +678,111 @@ def test_url_that_is_not_http_is_rejected_at_construction() -> None:
     for url in ("ftp://127.0.0.1/x", "127.0.0.1:13013/cgi-bin/sendsms", "http://:80/"):
         with pytest.raises(ValueError):
             HttpTransport(url, connect_timeout=1.0, read_timeout=1.0)
+
+
+# --- framing a recipient must accept, and framing it must refuse (RFC 9112) ---------------------
+
+
+def _answering(raw: bytes) -> Handler:
+    """A server that answers every request on the connection with `raw`, as written."""
+
+    def handler(peer: Peer) -> None:
+        while peer.read_request() is not None:
+            peer.sock.sendall(raw)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("raw", "body", "header"),
+    [
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: 1\n\nok", b"ok", "1"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\nX-A: 1\r\n\nok", b"ok", "1"),
+        (
+            b"HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\n\tthree\r\nContent-Length: 2\r\n\r\nok",
+            b"ok",
+            "one two three",
+        ),
+        (
+            b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nX-A: 1\n\n2\nok\n1\r\n!\n0\n\n",
+            b"ok!",
+            "1",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\nX-A: 1\r\n\r\nok",
+            b"ok",
+            "1",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nX-A: 1\r\n\r\nok", b"ok", "1"),
+    ],
+    ids=[
+        "bare-lf",
+        "mixed-endings",
+        "obs-fold",
+        "chunked-bare-lf",
+        "repeated-length",
+        "length-list",
+    ],
+)
+def test_lenient_framing_is_read_at_once_and_the_connection_kept(
+    serve: Callable[..., LoopbackServer],
+    transports: Callable[..., Client],
+    raw: bytes,
+    body: bytes,
+    header: str,
+) -> None:
+    """Bare LF ends a line (§2.2) and an obs-fold continues a field as one space (§5.2): read
+    at once, not after the read timeout as no answer."""
+    server = serve(_answering(raw))
+    transport = transports(server.url, read_timeout=2.0)
+    started = time.monotonic()
+
+    first = transport.request("GET", "/a")
+    second = transport.request("GET", "/b")
+
+    assert (first.status, first.body, first.headers.get("x-a")) == (200, body, header)
+    assert second.body == body
+    assert time.monotonic() - started < 1.5  # not the read timeout
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [b"Content-Length: 2\r\nContent-Length: 5\r\n", b"Content-Length: 2, 5\r\n"],
+    ids=["two-fields", "one-list"],
+)
+def test_conflicting_content_lengths_are_no_answer_and_the_connection_is_closed(
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client], lengths: bytes
+) -> None:
+    """Either length would leave the connection out of step with the server (§6.3)."""
+    server = serve(_answering(b"HTTP/1.1 200 OK\r\n" + lengths + b"\r\nok..."))
+    transport = transports(server.url)
+
+    with pytest.raises(NoAnswer, match="conflicting Content-Length"):
+        transport.request("GET", "/a")
+    with pytest.raises(NoAnswer):
+        transport.request("GET", "/b")
+
+    assert server.connections == 2  # the first connection was not reused
+
+
+def test_a_call_may_read_less_than_the_transports_cap(
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
+) -> None:
+    body = b"x" * 500
+    server = serve(_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + body))
+    transport = transports(server.url)
+
+    with pytest.raises(NoAnswer, match="larger than 256 bytes"):
+        transport.request("GET", "/small", max_answer=256)
+    assert transport.request("GET", "/default").body == body
+
+
+def test_a_call_cannot_read_more_than_the_transports_cap(
+    serve: Callable[..., LoopbackServer], transports: Callable[..., Client]
+) -> None:
+    server = serve(_answering(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n" + b"x" * 500))
+    transport = transports(server.url, max_answer=300)
+
+    with pytest.raises(NoAnswer, match="larger than 300 bytes"):
+        transport.request("GET", "/more", max_answer=10 * MAX_ANSWER)
