@@ -364,7 +364,7 @@ def load_config(environ: Mapping[str, str]) -> dict[str, Any]:
     return config
 
 
-# Longest a claimed text waits for its sender's turn before it is sent (see workers/send.py).
+# Longest a claimed text waits for its sender's turn before it is sent (see workers/rounds.py).
 SEND_WAIT_LIMIT = 5.0
 
 

@@ -46,7 +46,16 @@ class Outcome:
     sent_at: datetime | None = None
 
 
-def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
+@dataclass(frozen=True)
+class Moved:
+    """A text whose record took: it now has the status its outcome says."""
+
+    text_id: str
+    envelope_id: str
+    status: TextStatus
+
+
+def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> list[Moved]:
     """Store send results of texts this worker claimed (status `sending`), then sync envelopes.
 
     A callback may have overtaken the send's own record (the carrier reported `delivered`
@@ -59,28 +68,40 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> None:
 
     Carrier-supplied fields are bounded here, the one way they reach a text, so no single
     over-long value can fail the statement that stores the whole round.
+
+    Returns the texts that moved to their outcome's status (not those a report overtook),
+    for what follows a text's fate: runs, webhooks.
     """
     if not outcomes:
-        return
+        return []
     outcomes = [_bounded(outcome) for outcome in outcomes]
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         columns = {name: [getattr(o, name) for o in outcomes] for name in _COPIED}
         columns["status"] = [o.status.value for o in outcomes]
         columns["sent_at"] = [_sent_at(o, now) for o in outcomes]
-        connection.execute(_ARRAY_UPDATE, {"now": now, **columns})
+        stored = connection.execute(_ARRAY_UPDATE, {"now": now, **columns}).all()
     else:
-        rows = [
-            {
-                **{name: getattr(o, name) for name in _COPIED},
-                "status": o.status.value,
-                "sent_at": _sent_at(o, now),
-                "now": now,
-            }
+        # SQLite cannot return rows from an executemany: one statement per text, as before.
+        stored = [
+            connection.execute(
+                _ROW_UPDATE,
+                {
+                    **{name: getattr(o, name) for name in _COPIED},
+                    "status": o.status.value,
+                    "sent_at": _sent_at(o, now),
+                    "now": now,
+                },
+            ).one()
             for o in outcomes
         ]
-        connection.execute(_ROW_UPDATE, rows)
     sync_envelopes([outcome.text_id for outcome in outcomes], now)
+    wanted = {outcome.text_id: outcome.status.value for outcome in outcomes}
+    return [
+        Moved(text_id, envelope_id, TextStatus(status))
+        for text_id, envelope_id, status in stored
+        if wanted[text_id] == status
+    ]
 
 
 def _sent_at(outcome: Outcome, now: datetime) -> datetime | None:
@@ -160,6 +181,7 @@ def _update(source: Mapping[str, ColumnElement[Any]]) -> Update:
             claimed_at=None,
             updated_at=bindparam("now", type_=UTCDateTime()),
         )
+        .returning(Text.id, Text.envelope_id, Text.status)
     )
 
 

@@ -8,22 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from campaign.models import TextStatus, utcnow
+from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Outcome
 from campaign.providers import NotAttempted, ProviderError, SendResult
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
-
-
-@dataclass(frozen=True)
-class Claimed:
-    text_id: str
-    envelope_id: str
-    to: str
-    # The text row's own `from`, set at dispatch: what the API shows is what the carrier gets.
-    sender: str
-    retry_attempts: int
 
 
 @dataclass(frozen=True)

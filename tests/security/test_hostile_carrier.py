@@ -18,12 +18,12 @@ from campaign import create_app
 from campaign.callback_links import status_callback_url
 from campaign.config import ConfigError
 from campaign.extensions import db
+from campaign.http_client import MAX_ANSWER
 from campaign.models import Text, TextStatus, utcnow
 from campaign.models.text_outcomes import INVALID_ERROR_CODE, Outcome, record_outcomes
 from campaign.providers import fields
 from campaign.providers.base import OutboundMessage, ProviderError
 from campaign.providers.kannel import KannelProvider
-from campaign.http_client import MAX_ANSWER
 from campaign.providers.twilio import TwilioProvider, twilio_signature
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator

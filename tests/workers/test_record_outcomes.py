@@ -12,10 +12,11 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import Envelope, Text, TextStatus, utcnow
-from campaign.models.text_outcomes import Outcome, advance_status, record_outcomes
+from campaign.models.text_claims import Claimed
+from campaign.models.text_outcomes import Moved, Outcome, advance_status, record_outcomes
 from campaign.providers import NotAttempted
 from campaign.workers.progress import refresh_interval
-from campaign.workers.send_outcomes import Claimed, Ready, outcome_of
+from campaign.workers.send_outcomes import Ready, outcome_of
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.jobs import run_dispatch_only
@@ -74,7 +75,7 @@ def test_a_round_of_mixed_outcomes_is_stored_in_one_call(app: Flask, api: ApiCli
     later = utcnow() + timedelta(seconds=30)
     with app.app_context():
         now = utcnow()
-        record_outcomes(
+        moved = record_outcomes(
             [
                 Outcome(sent.id, TextStatus.SENT, "Hi", 1, "SM1"),
                 Outcome(
@@ -100,6 +101,18 @@ def test_a_round_of_mixed_outcomes_is_stored_in_one_call(app: Flask, api: ApiCli
         db.session.commit()
     state = _state(app)
 
+    assert sorted(moved, key=lambda row: row.text_id) == sorted(
+        [
+            Moved(text.id, text.envelope_id, status)
+            for text, status in (
+                (sent, TextStatus.SENT),
+                (retry, TextStatus.QUEUED),
+                (failed, TextStatus.FAILED),
+                (unknown, TextStatus.UNKNOWN),
+            )
+        ],
+        key=lambda row: row.text_id,
+    )
     assert state[sent.id][:4] == ("sent", "Hi", 1, "SM1")
     assert state[sent.id][8] is not None and state[sent.id][9] is None  # sent_at set, unclaimed
     assert state[sent.id][10:12] == ("completed", 0) and state[sent.id][12] is not None
@@ -142,7 +155,7 @@ def test_a_callback_that_overtook_the_send_keeps_its_status_and_error(
             error_detail="Unreachable destination handset",
         )
         db.session.commit()
-        record_outcomes(
+        moved = record_outcomes(
             [
                 Outcome(delivered.id, TextStatus.SENT, "Hi", 1, "SM1"),
                 Outcome(undelivered.id, TextStatus.SENT, "Hi", 1, "SM2"),
@@ -151,6 +164,8 @@ def test_a_callback_that_overtook_the_send_keeps_its_status_and_error(
         )
         db.session.commit()
     state = _state(app)
+
+    assert moved == []  # the reports had moved them already
 
     assert state[delivered.id][:4] == ("delivered", "Hi", 1, "SM1")
     assert state[delivered.id][8] is not None  # sent_at filled in all the same

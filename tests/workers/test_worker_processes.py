@@ -13,7 +13,7 @@ from flask import Flask
 
 from campaign.extensions import redis_store
 from campaign.models import TextStatus
-from campaign.workers.send import ROUND_PER_CONNECTION
+from campaign.workers.rounds import ROUND_PER_CONNECTION
 from tests.campaign_runs import (
     SEND_CONCURRENCY,
     Workers,

@@ -1,0 +1,190 @@
+"""One send round: claimed texts rendered, the sender's slots reserved, the round handed to the
+provider, every outcome recorded in one write (text by text only when the database refuses).
+
+A round lasts at most ROUND_SECONDS at its sender's pace; nothing of it is left `sending` when
+it ends, except what a crash interrupts (the sweep settles that).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from campaign.callback_links import status_callback_url
+from campaign.config import SEND_WAIT_LIMIT
+from campaign.extensions import db, redis_store
+from campaign.models import Engagement, EngagementStatus, TextStatus, utcnow
+from campaign.models.text_claims import Claimed
+from campaign.models.text_outcomes import Outcome, record_outcomes
+from campaign.providers import OutboundMessage, Provider, SendResult, Timed
+from campaign.providers.base import Interrupted
+from campaign.templates_engine import CompiledTemplate
+from campaign.workers.rendering import render_claimed
+from campaign.workers.send_outcomes import bare, cancelled, deferred, outcome_of, untried
+from campaign.workers.stops import StopCheck
+from campaign.workers.throttle import SenderThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_THROTTLE_WAIT = SEND_WAIT_LIMIT  # seconds a claimed text may wait for its sender's turn
+# Texts claimed per round, per connection: each round costs a fixed handful of statements and a
+# Redis call, and 8 per connection amortise them (the dispatch benchmark: +30 % over 4). A
+# worker that dies mid-round leaves at most one round `sending`, settled `unknown` by the sweep.
+ROUND_PER_CONNECTION = 8
+# A round's texts are stored when the round ends, and the counters are recounted from what is
+# stored, so a round lasts at most about this long at its sender's pace: a slow sender's round
+# of MAX_THROTTLE_WAIT seconds kept `sent` texts (and count-complete) up to 5 s behind the
+# carrier (bench/counters.py). Faster senders are bounded by ROUND_PER_CONNECTION instead.
+ROUND_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one send job needs, read once: its range, its sender and its compiled template."""
+
+    engagement_id: str
+    generation: str
+    first: str
+    last: str
+    phone_number_id: str
+    sender: str
+    throughput: int
+    template: CompiledTemplate
+    envelope_count: int | None
+
+
+def round_size(batch: Batch, config: Any) -> int:
+    # Never claim more than the sender can send within ROUND_SECONDS (< MAX_THROTTLE_WAIT).
+    return max(
+        1,
+        min(
+            ROUND_PER_CONNECTION * config["SEND_CONCURRENCY"],
+            int(batch.throughput * ROUND_SECONDS),
+        ),
+    )
+
+
+def send_round(
+    batch: Batch,
+    claimed: list[Claimed],
+    provider: Provider,
+    throttle: SenderThrottle,
+    config: Any,
+) -> None:
+    try:
+        ready, outcomes = render_claimed(batch.template, claimed, config["MAX_SEGMENTS"])
+        # Release the connection before any network wait: a slow carrier must not pin the pool.
+        db.session.commit()
+        db.session.close()
+        # One reservation for the whole round; each text then goes out at its own slot.
+        # Paced by the number, not the row, so no two rows can double a number's rate. The
+        # sender cannot change while the engagement sends (update_phone_number).
+        waits = throttle.reserve_many(
+            batch.sender,
+            batch.throughput,
+            [item.segments for item in ready],
+            max_wait=MAX_THROTTLE_WAIT,
+        )
+    except Exception:
+        # Nothing has left yet: the round goes back to the queue untried. Left `sending`, the
+        # sweep would settle it `unknown`, as if the carrier might have it.
+        db.session.rollback()
+        try:
+            _record(batch, [untried(item) for item in claimed])
+        except SQLAlchemyError:
+            log.exception(
+                "could not put a round back", extra={"engagement_id": batch.engagement_id}
+            )
+        raise
+    reserved_at = time.monotonic()
+    sending = ready[: len(waits)]
+    results, interruption = _hand_over(
+        provider,
+        [
+            Timed(
+                reserved_at + wait,
+                OutboundMessage(
+                    item.claimed.text_id,
+                    item.claimed.to,
+                    item.claimed.sender,
+                    item.body,
+                    status_callback_url(config, item.claimed.text_id),
+                ),
+            )
+            for item, wait in zip(sending, waits, strict=True)
+        ],
+        # A text that cannot leave within the sender's window (a slow carrier holds every
+        # connection) goes back to the queue untried, so none stays `sending` for longer than
+        # that window plus one request: the bound the sweep relies on (config.check_timing).
+        start_by=reserved_at + MAX_THROTTLE_WAIT,
+        # Checked right before each request leaves: a pause or cancel holds the rest.
+        may_send=StopCheck(redis_store.connection, batch.engagement_id, batch.generation),
+    )
+    if len(sending) < len(ready):
+        # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.
+        later = utcnow() + timedelta(seconds=MAX_THROTTLE_WAIT)
+        outcomes.extend(deferred(rest, later) for rest in ready[len(sending) :])
+    outcomes.extend(
+        outcome_of(result, item, config["MAX_ATTEMPTS"], config["RETRY_BACKOFF"])
+        for result, item in zip(results, sending, strict=True)
+    )
+    _record(batch, outcomes)
+    if interruption is not None:
+        raise interruption
+
+
+def _hand_over(
+    provider: Provider, items: list[Timed], *, start_by: float, may_send: StopCheck
+) -> tuple[list[SendResult | Exception], BaseException | None]:
+    """The provider's results, and the exception (a job timeout, a shutdown) that cut the
+    round short if one did: what is known is recorded before that exception ends the job."""
+    try:
+        return provider.send_many(items, start_by, may_send), None
+    except Interrupted as exc:
+        return exc.results, exc.cause
+
+
+def _record(batch: Batch, outcomes: list[Outcome]) -> None:
+    """Store a round's outcomes; one value the database refuses costs only that text its
+    carrier details, never the round its statuses (left `sending`, they would end `unknown`)."""
+    try:
+        _record_all(batch, outcomes)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception(
+            "recording a round failed; text by text",
+            extra={"engagement_id": batch.engagement_id},
+        )
+        for outcome in outcomes:
+            try:
+                _record_all(batch, [outcome])
+            except SQLAlchemyError:
+                db.session.rollback()
+                log.exception(
+                    "storing the text's status alone",
+                    extra={"engagement_id": batch.engagement_id, "text_id": outcome.text_id},
+                )
+                _record_all(batch, [bare(outcome)])
+
+
+def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
+    """Record and commit; texts back to `queued` in an engagement cancelled meanwhile are
+    cancelled instead, since the cancel's own update could not see them while they were
+    `sending`. The engagement row is read under a share lock, taken first, so a cancel that
+    has not committed yet waits for this and then finds them queued."""
+    if any(outcome.status == TextStatus.QUEUED for outcome in outcomes):
+        status = db.session.scalar(
+            select(Engagement.status)
+            .where(Engagement.id == batch.engagement_id)
+            .with_for_update(read=True)
+        )
+        if status == EngagementStatus.CANCELLED:
+            outcomes = [cancelled(outcome) for outcome in outcomes]
+    record_outcomes(outcomes, utcnow())
+    db.session.commit()
