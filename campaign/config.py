@@ -246,6 +246,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "TWILIO_WEBHOOKS_SHARED_KEY",
+        _text,
+        None,
+        "the SharedKey secret of receipts signed with one (X-Twilio-Webhooks-Signature-Settings)",
+        secret=True,
+    ),
+    Setting(
         "TWILIO_API_BASE",
         _carrier_url(query=False),
         "https://api.twilio.com",

@@ -185,33 +185,58 @@ def parse_retry_after(value: str | None, *, default: float = DEFAULT_RETRY_AFTER
 # POST parameter sorted by name as name + value with no delimiters, HMAC-SHA1 it with the auth
 # token and base64 the digest. A name sent more than once contributes each of its values, sorted
 # (twilio-python's RequestValidator.compute_signature: `for param_name in sorted(set(params))`,
-# then `for value in sorted(values)`). The documentation's example (token 12345,
+# then `for value in sorted(set(values))`). The documentation's example (token 12345,
 # https://mycompany.com/myapp.php?foo=1&bar=2) signs to 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.
-def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
-    """Base64 HMAC-SHA1 of the URL followed by the sorted parameters, keyed by the auth token."""
+# Webhooks signed with a SharedKey carry `X-Twilio-Webhooks-Signature-Settings:
+# key=<key id>,algorithm=<HMAC_SHA1|HMAC_SHA256>`; without it, the signature is HMAC-SHA1 with
+# the account's auth token. twilio-python's RequestValidator is the oracle (tests only).
+SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+HMAC_SHA1, HMAC_SHA256 = "HMAC_SHA1", "HMAC_SHA256"
+_DIGESTS = {HMAC_SHA1: hashlib.sha1, HMAC_SHA256: hashlib.sha256}
+
+
+def signature_algorithm(settings_header: str | None) -> str:
+    """The algorithm a signature-settings header names (HMAC_SHA1 when it names none)."""
+    for part in (settings_header or "").split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "algorithm" and value.strip():
+            return value.strip().upper()
+    return HMAC_SHA1
+
+
+def twilio_signature(
+    secret: str, url: str, params: Mapping[str, str], algorithm: str = HMAC_SHA1
+) -> str:
+    """Base64 HMAC of the URL followed by the sorted parameters, keyed by `secret`."""
     signed = url + "".join(
-        name + value for name in sorted(set(params)) for value in sorted(_values(params, name))
+        name + value for name in sorted(set(params)) for value in sorted(set(_values(params, name)))
     )
-    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    digest = hmac.new(secret.encode(), signed.encode(), _DIGESTS[algorithm]).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
 def valid_signature(
-    auth_token: str, url: str, params: Mapping[str, str], signature: str | None
+    secret: str,
+    url: str,
+    params: Mapping[str, str],
+    signature: str | None,
+    algorithm: str = HMAC_SHA1,
 ) -> bool:
-    """True when `signature` is Twilio's signature of this URL and these parameters.
+    """True when `signature` is Twilio's signature of this URL and these parameters under
+    `algorithm` (an algorithm we do not know is never valid).
 
     Like Twilio's own validator, the URL is also tried without its port (or with the default one
-    added), because Twilio is inconsistent about ports when signing; the HMAC still needs the token.
+    added), because Twilio is inconsistent about ports when signing; the HMAC still needs the
+    secret.
     """
-    if not signature:
+    if not signature or algorithm not in _DIGESTS:
         return False
     candidates = {url, *_port_variants(url)}
     # Bytes, because compare_digest refuses a str with non-ASCII characters (a forged header).
     given = signature.encode("utf-8", "replace")
     # Compare against every candidate (no early exit), in constant time each.
     matches = [
-        hmac.compare_digest(twilio_signature(auth_token, candidate, params).encode(), given)
+        hmac.compare_digest(twilio_signature(secret, candidate, params, algorithm).encode(), given)
         for candidate in sorted(candidates)
     ]
     return any(matches)

@@ -52,7 +52,12 @@ def _same(expected: str, given: str) -> bool:
 def twilio_status(text_id: str) -> Response:
     """A Twilio status callback (form-encoded MessageStatus, ErrorCode, ...)."""
     from campaign.providers import fields
-    from campaign.providers.twilio import TWILIO_STATUSES, valid_signature
+    from campaign.providers.twilio import (
+        SIGNATURE_SETTINGS_HEADER,
+        TWILIO_STATUSES,
+        signature_algorithm,
+        valid_signature,
+    )
 
     config = current_app.config
     token, base = config.get("TWILIO_AUTH_TOKEN"), config.get("PUBLIC_BASE_URL")
@@ -60,8 +65,22 @@ def twilio_status(text_id: str) -> Response:
         raise NotFound("Twilio callbacks are not configured")
     url = base + request.full_path.rstrip("?")
     params = request.form.to_dict(flat=True)
-    if not valid_signature(token, url, params, request.headers.get("X-Twilio-Signature", "")):
-        raise Forbidden("the X-Twilio-Signature does not match", header="X-Twilio-Signature")
+    settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+    secret = token
+    if settings is not None:
+        # Signed with a SharedKey, not the auth token.
+        secret = config.get("TWILIO_WEBHOOKS_SHARED_KEY")
+        if not secret:
+            raise Forbidden(
+                "signed with a SharedKey, and TWILIO_WEBHOOKS_SHARED_KEY is not set",
+                header=SIGNATURE_SETTINGS_HEADER,
+            )
+    algorithm = signature_algorithm(settings)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not valid_signature(secret, url, params, signature, algorithm):
+        raise Forbidden(
+            f"the X-Twilio-Signature does not match ({algorithm[:20]})", header="X-Twilio-Signature"
+        )
     reported = params.get("MessageStatus") or params.get("SmsStatus") or ""
     status = TWILIO_STATUSES.get(reported)
     if status is None:

@@ -333,3 +333,67 @@ def test_the_migration_caps_error_details_stored_before_the_bound(
         upgrade()
         detail = db.session.get(Text, text_id).error_detail
     assert len(detail) == fields.MAX_ERROR_DETAIL and detail.endswith(fields.TRUNCATED)
+
+
+# --- receipts signed with a SharedKey (X-Twilio-Webhooks-Signature-Settings) --------------------
+
+SHARED_KEY = "webhooks-shared-key-secret"
+
+
+def _shared_key_post(
+    app: Flask, text_id: str, params: dict[str, str], *, key: str, algorithm: str
+) -> httpx.Response:
+    url = f"{app.config['PUBLIC_BASE_URL']}/callbacks/twilio/{text_id}"
+    settings = f"key=webhooks_sharedkey_1,algorithm={algorithm}"
+    return httpx.post(
+        url,
+        data=params,
+        headers={
+            "X-Twilio-Signature": twilio_signature(key, url, params, algorithm),
+            "X-Twilio-Webhooks-Signature-Settings": settings,
+        },
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["HMAC_SHA256", "HMAC_SHA1"])
+def test_a_receipt_signed_with_the_shared_key_is_taken(
+    app: Flask, api: ApiClient, public_url: str, algorithm: str
+) -> None:
+    text_id = _sent_texts(app, api)[0]
+    settings = {**TWILIO, "TWILIO_AUTH_TOKEN": "token", "TWILIO_WEBHOOKS_SHARED_KEY": SHARED_KEY}
+    with configured(app, **settings):
+        taken = _shared_key_post(
+            app, text_id, {"MessageStatus": "delivered"}, key=SHARED_KEY, algorithm=algorithm
+        )
+    assert taken.status_code == 204
+    assert _status(app, text_id) == ("delivered", None)
+
+
+@pytest.mark.parametrize(
+    ("configured_key", "signed_with", "detail"),
+    [
+        (None, SHARED_KEY, "TWILIO_WEBHOOKS_SHARED_KEY is not set"),
+        (SHARED_KEY, "token", "does not match (HMAC_SHA256)"),  # the auth token is not the key
+        (SHARED_KEY, "another-key", "does not match (HMAC_SHA256)"),
+    ],
+    ids=["no-key-configured", "signed-with-the-auth-token", "signed-with-another-key"],
+)
+def test_a_shared_key_receipt_not_signed_with_our_key_is_refused(
+    app: Flask,
+    api: ApiClient,
+    public_url: str,
+    configured_key: str | None,
+    signed_with: str,
+    detail: str,
+) -> None:
+    text_id = _sent_texts(app, api)[0]
+    settings = {
+        **TWILIO,
+        "TWILIO_AUTH_TOKEN": "token",
+        "TWILIO_WEBHOOKS_SHARED_KEY": configured_key,
+    }
+    with configured(app, **settings), unchanged(app):
+        refused = _shared_key_post(
+            app, text_id, {"MessageStatus": "delivered"}, key=signed_with, algorithm="HMAC_SHA256"
+        )
+    assert_error(_reply(refused), 403, detail=detail)
