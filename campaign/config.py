@@ -235,7 +235,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PUBLIC_BASE_URL",
         _carrier_url(query=False),
         None,
-        "https://host the carriers call back (status callbacks, delivery reports)",
+        "https://host the carriers send receipts to (status callbacks, delivery reports)",
     ),
     Setting("TWILIO_ACCOUNT_SID", _text, None, "Twilio account SID"),
     Setting(

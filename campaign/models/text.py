@@ -28,7 +28,7 @@ class TextStatus(StrEnum):
 
 T = TextStatus
 # How far along a text is; a status change never goes to a lower rank, so a late or repeated
-# callback cannot undo a later one. `unknown` may still become `sent` when the carrier says so.
+# receipt cannot undo a later one. `unknown` may still become `sent` when the carrier says so.
 RANK: dict[TextStatus, int] = {
     T.QUEUED: 0,
     T.SENDING: 1,

@@ -1,6 +1,6 @@
 """Recording what happened to texts, in bulk, and keeping their envelopes in step.
 
-Every writer (send jobs, carrier callbacks, the sweep, cancellation) goes through here, so the
+Every writer (send jobs, receipts, the sweep, cancellation) goes through here, so the
 rule that a status never moves backwards lives in one place: updates are conditional on the
 statuses a text may leave (`statuses_before`), and a repeated or late report changes nothing.
 """
@@ -58,8 +58,8 @@ class Moved:
 def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> list[Moved]:
     """Store send results of texts this worker claimed (status `sending`), then sync envelopes.
 
-    A callback may have overtaken the send's own record (the carrier reported `delivered`
-    before we wrote `sent`); then the status stays where the callback put it and only the
+    A receipt may have overtaken the send's own record (the carrier reported `delivered`
+    before we wrote `sent`); then the status stays where the receipt put it and only the
     details (body, message id, sent-at) are filled in.
 
     On Postgres the whole round is one statement over arrays (`UPDATE ... FROM unnest(...)`):
@@ -166,7 +166,7 @@ def _update(source: Mapping[str, ColumnElement[Any]]) -> Update:
             provider_message_id=func.coalesce(
                 source["provider_message_id"], Text.provider_message_id
             ),
-            # The last attempt's error, unless a callback already reported one.
+            # The last attempt's error, unless a receipt already reported one.
             error_code=case(
                 (claimed, source["error_code"]),
                 else_=func.coalesce(Text.error_code, source["error_code"]),

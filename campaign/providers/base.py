@@ -23,13 +23,13 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """One rendered text, addressed, with the id that the carrier's callbacks will carry."""
+    """One rendered text, addressed, with the id that the carrier's receipts will carry."""
 
     text_id: str
     to: str
     from_: str
     body: str
-    status_callback_url: str | None = None
+    receipt_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class ProviderError(Exception):
     `retryable`: the carrier certainly did not take it (refused connection, 429, 5xx), so it may
     be tried again after `retry_after` seconds. `ambiguous`: the carrier may have taken it (the
     answer never came), so it must not be sent again; the text becomes `unknown` until a status
-    callback settles it. Neither: a final refusal, the text is `failed` with `code`/`detail`.
+    receipt settles it. Neither: a final refusal, the text is `failed` with `code`/`detail`.
     """
 
     def __init__(

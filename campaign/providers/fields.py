@@ -22,7 +22,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def message_id(value: object) -> str | None:
     """The carrier's id for a message, or None when it is not a short visible-ASCII string.
 
-    A text without an id still settles: its status callback URL carries our own text id.
+    A text without an id still settles: its receipt URL carries our own text id.
     """
     if isinstance(value, str) and len(value) <= MAX_MESSAGE_ID and _TOKEN.fullmatch(value):
         return value

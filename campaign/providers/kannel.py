@@ -33,20 +33,20 @@ Kannel's fake SMSC (tests) reports 8 when it hands a message to fakesmsc and 1 r
 
 KANNEL_DLR_MASK = 1 | 2 | 8 | 16
 """The reports we ask Kannel for: every one that can change a text. 4 (buffered) is left out:
-it says no more than `sent`, so the callback route refuses it as a report Kannel never sends."""
+it says no more than `sent`, so the receipt route refuses it as a report Kannel never sends."""
 
 KANNEL_CODING_UCS2 = "2"
 
 
-def kannel_dlr_url(status_callback_url: str) -> str:
-    """The dlr-url Kannel should fetch: our callback URL plus `type=%d`.
+def kannel_dlr_url(receipt_url: str) -> str:
+    """The dlr-url Kannel should fetch: our receipt URL plus `type=%d`.
 
     Kannel expands `%` escape codes anywhere in the URL (`%C` is the charset, `%D` the meta
     data...), so a percent-encoded byte in our own URL such as `%C3` would be rewritten; `%%` is
     Kannel's escape for a literal `%`, so every `%` of ours is doubled before `%d` is added.
     """
-    separator = "&" if "?" in status_callback_url else "?"
-    return status_callback_url.replace("%", "%%") + separator + "type=%d"
+    separator = "&" if "?" in receipt_url else "?"
+    return receipt_url.replace("%", "%%") + separator + "type=%d"
 
 
 class KannelProvider(LoopProvider):
@@ -54,7 +54,7 @@ class KannelProvider(LoopProvider):
 
     Kannel answers 202 `0: Accepted for delivery` or `3: Queued for later delivery` when it took
     the message; it has no message id to return, so delivery reports are matched by the text id
-    that `status_callback_url` carries.
+    that `receipt_url` carries.
     """
 
     name = "kannel"
@@ -136,10 +136,10 @@ class KannelProvider(LoopProvider):
         }
         if count_segments(message.body).encoding == "UCS-2":
             params["coding"] = KANNEL_CODING_UCS2
-        if message.status_callback_url:
+        if message.receipt_url:
             params["dlr-mask"] = str(self.dlr_mask)
             # urlencode percent-encodes the whole value, as Kannel requires of a dlr-url.
-            params["dlr-url"] = kannel_dlr_url(message.status_callback_url)
+            params["dlr-url"] = kannel_dlr_url(message.receipt_url)
         return params
 
 

@@ -28,7 +28,7 @@ DEFAULT_RETRY_AFTER = 1.0
 # Twilio MessageStatus -> our text status. Everything Twilio says before the handset answers is
 # "sent" to us: the message is in the carrier's hands. `canceled` only happens to a message
 # scheduled at Twilio that someone cancelled there (we never schedule at Twilio), so it was not
-# delivered through no decision of ours: "failed" (the callback handler records the Twilio word
+# delivered through no decision of ours: "failed" (the receipt route records the Twilio word
 # as the reason). Our own "cancelled" means the campaign stopped the text before it left us.
 # Inbound words (receiving/received) and partially_delivered are left out: a status missing here
 # changes nothing.
@@ -91,8 +91,8 @@ class TwilioProvider(LoopProvider):
     async def _send(self, message: OutboundMessage) -> SendResult:
         """POST one message; map every outcome onto SendResult or a ProviderError with policy."""
         form = {"To": message.to, "From": message.from_, "Body": message.body}
-        if message.status_callback_url:
-            form["StatusCallback"] = message.status_callback_url
+        if message.receipt_url:
+            form["StatusCallback"] = message.receipt_url
         try:
             response = await self._transport.request(
                 "POST", self._target, body=urlencode(form).encode()

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from campaign.callback_links import status_callback_url
 from campaign.config import SEND_WAIT_LIMIT
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, TextStatus, utcnow
@@ -24,6 +23,7 @@ from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import OutboundMessage, Provider, SendResult, Timed
 from campaign.providers.base import Interrupted
+from campaign.receipt_urls import receipt_url
 from campaign.templates_engine import CompiledTemplate
 from campaign.workers.rendering import render_claimed
 from campaign.workers.send_outcomes import bare, cancelled, deferred, outcome_of, untried
@@ -114,7 +114,7 @@ def send_round(
                     item.claimed.to,
                     item.claimed.sender,
                     item.body,
-                    status_callback_url(config, item.claimed.text_id),
+                    receipt_url(config, item.claimed.text_id),
                 ),
             )
             for item, wait in zip(sending, waits, strict=True)

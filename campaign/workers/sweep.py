@@ -2,7 +2,7 @@
 
 - A text left `sending` longer than CAMPAIGN_STUCK_AFTER was claimed by a worker that died
   mid-send. The carrier may have it, so it is not sent again: it becomes `unknown`, and the
-  carrier's status callback (which carries the text id) settles it if one comes (at most once).
+  carrier's receipt (which carries the text id) settles it if one comes (at most once).
 - A scheduled or sending engagement with work left but no job waiting for it in Redis and no
   progress for CAMPAIGN_STUCK_AFTER gets a fresh dispatch; claims make the repeat harmless.
 """
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 INTERRUPTED = (
     "interrupted",
     "the worker stopped while sending; the carrier may have taken "
-    "the message, so it is not sent again (a status callback will settle it)",
+    "the message, so it is not sent again (the carrier's receipt will settle it)",
 )
 
 

@@ -53,9 +53,7 @@ def make_provider(
 def message(
     to: str, body: str, *, callback: str | None = None, from_: str = SENDER
 ) -> OutboundMessage:
-    return OutboundMessage(
-        text_id="txt-1", to=to, from_=from_, body=body, status_callback_url=callback
-    )
+    return OutboundMessage(text_id="txt-1", to=to, from_=from_, body=body, receipt_url=callback)
 
 
 def send_and_receive(

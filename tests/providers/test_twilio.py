@@ -34,9 +34,7 @@ def message(
     callback: str | None = None,
     text_id: str = "text-1",
 ) -> OutboundMessage:
-    return OutboundMessage(
-        text_id=text_id, to=to, from_=FROM, body=body, status_callback_url=callback
-    )
+    return OutboundMessage(text_id=text_id, to=to, from_=FROM, body=body, receipt_url=callback)
 
 
 def make_provider(

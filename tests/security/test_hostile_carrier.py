@@ -15,7 +15,6 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, update
 
 from campaign import create_app
-from campaign.callback_links import status_callback_url
 from campaign.config import ConfigError
 from campaign.extensions import db
 from campaign.http_client import MAX_ANSWER
@@ -25,6 +24,7 @@ from campaign.providers import fields
 from campaign.providers.base import OutboundMessage, ProviderError
 from campaign.providers.kannel import KannelProvider
 from campaign.providers.twilio import TwilioProvider, twilio_signature
+from campaign.receipt_urls import receipt_url
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator
 from tests.factories import (
@@ -220,7 +220,7 @@ def _status(app: Flask, text_id: str) -> tuple[str, str | None]:
 
 def _kannel_url(app: Flask, text_id: str, **query: str) -> str:
     with configured(app, SMS_PROVIDER="kannel"):
-        url = status_callback_url(app.config, text_id)
+        url = receipt_url(app.config, text_id)
     assert url is not None
     return url + "".join(f"&{name}={value}" for name, value in query.items())
 
@@ -317,7 +317,7 @@ def test_a_receipt_for_a_carrier_that_is_not_configured_is_not_found(
             refused = httpx.get(kannel)
         else:
             refused = _twilio_post(app, text_id, {"MessageStatus": "delivered"})
-    assert_error(_reply(refused), 404, detail=f"{carrier} callbacks are not enabled")
+    assert_error(_reply(refused), 404, detail=f"{carrier} receipts are not enabled")
 
 
 def test_the_migration_caps_error_details_stored_before_the_bound(

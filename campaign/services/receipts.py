@@ -1,4 +1,4 @@
-"""Carrier reports (status callbacks, delivery reports) applied to texts."""
+"""Receipts (Twilio's status callbacks, Kannel's delivery reports) applied to texts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from campaign.models.text_outcomes import advance_status
 from campaign.workers.progress import request_refresh
 
 
-def record_carrier_report(
+def record_receipt(
     text_id: str,
     status: TextStatus,
     *,

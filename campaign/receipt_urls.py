@@ -1,6 +1,6 @@
-"""The URLs carriers call back with a text's fate, each carrying our text id.
+"""Where carriers send their receipts for a text (its fate), each URL carrying our text id.
 
-Twilio signs its callbacks (X-Twilio-Signature); Kannel does not, so its delivery-report URL
+Twilio signs its receipts (X-Twilio-Signature); Kannel does not, so its delivery-report URL
 carries an HMAC of the text id made with SECRET_KEY, which only this service can produce.
 """
 
@@ -21,7 +21,7 @@ def kannel_signature(secret_key: str, text_id: str) -> str:
     ]
 
 
-def status_callback_url(config: Mapping[str, Any], text_id: str) -> str | None:
+def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
     """Where the configured provider should report on `text_id`; None when nothing calls back."""
     base = config.get("PUBLIC_BASE_URL")
     if not base:

@@ -1,4 +1,7 @@
-"""Carrier callbacks: Twilio status callbacks and Kannel delivery reports, each for one text.
+"""Receipts: what carriers report about one text (Twilio's status callbacks, Kannel's delivery
+reports), received here. (Webhooks are what we send to customers; receipts come in.)
+
+The routes stay under /callbacks/, the URLs carriers were given.
 
 They come from the carriers, not from API clients, so they carry no account token: Twilio's are
 checked against X-Twilio-Signature, Kannel's against the HMAC in the URL we gave it. Each
@@ -20,13 +23,13 @@ import hmac
 
 from flask import Blueprint, Response, current_app, request
 
-from campaign.callback_links import KANNEL_PATH, TWILIO_PATH, kannel_signature
 from campaign.errors import ApiError, Forbidden, NotFound
 from campaign.models import TextStatus
-from campaign.services.deliveries import record_carrier_report
+from campaign.receipt_urls import KANNEL_PATH, TWILIO_PATH, kannel_signature
+from campaign.services.receipts import record_receipt
 
-twilio_blp = Blueprint("twilio_callbacks", __name__)
-kannel_blp = Blueprint("kannel_callbacks", __name__)
+twilio_blp = Blueprint("twilio_receipts", __name__)
+kannel_blp = Blueprint("kannel_receipts", __name__)
 BLUEPRINTS = (twilio_blp, kannel_blp)
 
 
@@ -36,7 +39,7 @@ def _only_for(blueprint: Blueprint, provider: str) -> None:
     @blueprint.before_request
     def require_provider() -> None:
         if current_app.config.get("SMS_PROVIDER") != provider:
-            raise NotFound(f"{provider} callbacks are not enabled (SMS_PROVIDER is not {provider})")
+            raise NotFound(f"{provider} receipts are not enabled (SMS_PROVIDER is not {provider})")
 
 
 _only_for(twilio_blp, "twilio")
@@ -50,7 +53,7 @@ def _same(expected: str, given: str) -> bool:
 
 @twilio_blp.post(TWILIO_PATH.replace("{text_id}", "<string:text_id>"))
 def twilio_status(text_id: str) -> Response:
-    """A Twilio status callback (form-encoded MessageStatus, ErrorCode, ...)."""
+    """A Twilio receipt: its status callback (form-encoded MessageStatus, ErrorCode, ...)."""
     from campaign.providers import fields
     from campaign.providers.twilio import (
         SIGNATURE_SETTINGS_HEADER,
@@ -62,7 +65,7 @@ def twilio_status(text_id: str) -> Response:
     config = current_app.config
     token, base = config.get("TWILIO_AUTH_TOKEN"), config.get("PUBLIC_BASE_URL")
     if not token or not base:
-        raise NotFound("Twilio callbacks are not configured")
+        raise NotFound("Twilio receipts are not configured")
     url = base + request.full_path.rstrip("?")
     params = request.form.to_dict(flat=True)
     settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
@@ -87,7 +90,7 @@ def twilio_status(text_id: str) -> Response:
         raise ApiError(f"unknown MessageStatus {reported[:40]!r}", parameter="MessageStatus")
     reported_code = params.get("ErrorCode")
     error_code = fields.error_code(reported_code, "twilio-error") if reported_code else None
-    record_carrier_report(
+    record_receipt(
         text_id,
         TextStatus(status),
         error_code=error_code,
@@ -119,7 +122,7 @@ def kannel_report(text_id: str) -> Response:
         )
     status = KANNEL_DLR_STATUSES[dlr_type]
     failed = status in (TextStatus.FAILED, TextStatus.UNDELIVERED)
-    record_carrier_report(
+    record_receipt(
         text_id,
         TextStatus(status),
         error_code=f"kannel-dlr-{dlr_type}" if failed else None,
