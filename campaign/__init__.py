@@ -135,8 +135,8 @@ def _register_dashboard(app: Flask) -> None:
 
 
 def _register_api(api: Api) -> None:
+    from campaign.openapi import document_api
     from campaign.resources import BLUEPRINTS
-    from campaign.resources.openapi import document_api
 
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -73,13 +75,15 @@ class EngagementPatchSchema(EngagementSchema):
 blp.before_request(write_query_guard(EngagementSchema))
 
 
+# `filter[...]` of the list view, by name: the column each one matches (OpenAPI reads these).
+FILTERS: dict[str, Any] = {"status": OneOf.of(Engagement.status, EngagementStatus)}
+
+
 @blp.route("")
 class EngagementList(MethodView):
     def get(self) -> Response:
         """List engagements"""
-        return list_response(
-            Engagement, EngagementSchema, {"status": OneOf.of(Engagement.status, EngagementStatus)}
-        )
+        return list_response(Engagement, EngagementSchema, FILTERS)
 
     def post(self) -> Response:
         """Create an engagement (pending)"""

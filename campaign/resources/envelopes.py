@@ -94,20 +94,20 @@ def new_envelope_resource(row: dict[str, Any]) -> dict[str, Any]:
 blp.before_request(write_query_guard(EnvelopeSchema))
 
 
+# `filter[...]` of the list view, by name: the column each one matches (OpenAPI reads these).
+FILTERS: dict[str, Any] = {
+    "engagement": Envelope.engagement_id,
+    "activity": Envelope.activity_id,
+    "status": OneOf.of(Envelope.status, EnvelopeStatus),
+    "phone-number": Envelope.phone_number,
+}
+
+
 @blp.route("")
 class EnvelopeList(MethodView):
     def get(self) -> Response:
         """List envelopes"""
-        return list_response(
-            Envelope,
-            EnvelopeSchema,
-            {
-                "engagement": Envelope.engagement_id,
-                "activity": Envelope.activity_id,
-                "status": OneOf.of(Envelope.status, EnvelopeStatus),
-                "phone-number": Envelope.phone_number,
-            },
-        )
+        return list_response(Envelope, EnvelopeSchema, FILTERS)
 
     def post(self) -> Response:
         """Create one envelope, or many at once with `Content-Type: ...; ext=bulk` (all or none)"""

@@ -1,0 +1,217 @@
+"""The OpenAPI description of the JSON:API wire format, derived from the resource schemas.
+
+The views answer with `Response` objects of their own, so flask-smorest documents no bodies; this
+package builds every document from the marshmallow-jsonapi schemas and attaches them, the query
+parameters and the credentials to each operation, so `/api/openapi.json` describes the wire.
+This module: the operations, their parameters and answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Api
+
+from campaign.jsonapi import JSONAPI, JSONAPI_BULK
+from campaign.listing import SORTABLE
+from campaign.openapi.collections import (
+    COLLECTIONS,
+    DELETE,
+    ERRORS,
+    ID,
+    READ_MANY,
+    READ_ONE,
+    STRING,
+    WRITE,
+    Collection,
+    enum_schema,
+)
+from campaign.openapi.components import bulk_schemas, collection_schemas, ref, register_shared
+from campaign.resources.base import API_PREFIX, _includable
+from campaign.resources.engagements import EngagementSchema
+from campaign.resources.envelopes import EnvelopeSchema
+
+
+def document_api(api: Api) -> None:
+    """Describe JSON:API documents, parameters, responses and credentials for every operation."""
+    spec = api.spec
+    by_type = {collection.type_: collection for collection in COLLECTIONS}
+    register_shared(spec)
+    for collection in COLLECTIONS:
+        schemas = collection_schemas(collection, api.ma_plugin.converter, by_type)
+        if collection.schema is EnvelopeSchema:
+            schemas.update(bulk_schemas(collection, api.config["MAX_BULK"]))
+        for name, schema in schemas.items():
+            spec.components.schema(name, component=schema)
+    # apispec keeps operations in `_paths` and serves that very dict; flask-smorest has already
+    # put every blueprint's operations there, so they are completed in place.
+    paths: dict[str, dict[str, Any]] = spec._paths
+    by_path = {path: path.removeprefix(f"{API_PREFIX}/").partition("/") for path in paths}
+    details = {type_: paths[path] for path, (type_, _, rest) in by_path.items() if rest}
+    for path, (type_, _, rest) in by_path.items():
+        if type_ in by_type:
+            collection = by_type[type_]
+            resource = spec.components.schemas[collection.name]
+            filters = _filters(collection, resource)
+            links = _links(collection, details.get(type_, {}))
+            _document_path(
+                paths[path],
+                collection,
+                bool(rest),
+                links,
+                filters=filters,
+                max_page_size=api.config["MAX_PAGE_SIZE"],
+            )
+
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "in": "query",
+        "name": name,
+        "required": False,
+        "schema": schema,
+        "description": description,
+        **extra,
+    }
+
+
+def _include(collection: Collection) -> list[dict[str, Any]]:
+    paths = _includable(collection.schema)
+    if not paths:
+        return []
+    schema = {"type": "array", "uniqueItems": True, "items": enum_schema(paths)}
+    return [
+        _query(
+            "include",
+            schema,
+            "related resources to add under `included`",
+            style="form",
+            explode=False,
+        )
+    ]
+
+
+def _filters(collection: Collection, resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """`filter[name]` parameters: a relationship filters on ids, an attribute on its values."""
+    members = resource["properties"]
+    relationships = members.get("relationships", {}).get("properties", {})
+    attributes = members["attributes"]["properties"]
+    parameters = []
+    for name in collection.filters:
+        words = attributes.get(name, {}).get("enum")
+        schema = enum_schema(words) if words else {**STRING, "minLength": 1}
+        if name in relationships:
+            schema = ID
+        parameters.append(_query(f"filter[{name}]", schema, f"only rows whose {name} is this"))
+    return parameters
+
+
+def _list_parameters(collection: Collection, max_page_size: int) -> list[dict[str, Any]]:
+    page_size = {"type": "integer", "minimum": 1, "maximum": max_page_size}
+    parameters = [
+        *_include(collection),
+        _query(
+            "sort",
+            enum_schema([sign + key for key in SORTABLE for sign in ("", "-")]),
+            "sort key, `-` for descending (default created-at)",
+        ),
+        _query("page[size]", page_size, "rows per page"),
+        _query("page[after]", STRING, "cursor from `links.next` (not with page[before])"),
+        _query("page[before]", STRING, "cursor from `links.prev`"),
+    ]
+    return parameters
+
+
+def _links(collection: Collection, detail: dict[str, Any]) -> dict[str, Any]:
+    """What a client can do next with the id a 201 answers with (fuzzers follow these too)."""
+    names = [p["name"] for p in detail.get("parameters", []) if p.get("in") == "path"]
+    if len(names) != 1:
+        return {}
+    links: dict[str, Any] = {}
+    for method, verb in (("get", "get"), ("patch", "update"), ("delete", "delete")):
+        if method in detail:
+            link = {
+                "operationId": verb + collection.name,
+                "parameters": {names[0]: "$response.body#/data/id"},
+            }
+            if method == "patch":
+                # The smallest valid update: the resource's identity, changing nothing.
+                identity = {"type": collection.type_, "id": "{$response.body#/data/id}"}
+                link["requestBody"] = {"data": identity}
+            links[verb + collection.name] = link
+    return links
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/{ERRORS[code][0]}"} for code in codes}
+
+
+def _content(document: str | dict[str, Any], description: str = "") -> dict[str, Any]:
+    schema = ref(document) if isinstance(document, str) else document
+    return {
+        "description": description or "a JSON:API document",
+        "content": {JSONAPI: {"schema": schema}},
+    }
+
+
+def _document_path(
+    item: dict[str, Any],
+    collection: Collection,
+    detail: bool,
+    links: dict[str, Any],
+    *,
+    filters: list[dict[str, Any]],
+    max_page_size: int,
+) -> None:
+    """Fill in one path item's parameters, request bodies, responses and operation ids."""
+    name = collection.name
+    for parameter in item.get("parameters", []):
+        if parameter.get("in") == "path":
+            parameter["schema"] = ID
+    for method, operation in item.items():
+        if method == "get" and not detail:
+            operation["operationId"] = "list" + collection.type_.title().replace("-", "")
+            operation["parameters"] = [*_list_parameters(collection, max_page_size), *filters]
+            operation["responses"] = {"200": _content(f"{name}ListDocument"), **_errors(*READ_MANY)}
+        elif method == "get":
+            operation["operationId"] = f"get{name}"
+            operation["parameters"] = _include(collection)
+            operation["responses"] = {"200": _content(f"{name}Document"), **_errors(*READ_ONE)}
+        elif method == "post":
+            operation["operationId"] = f"create{name}"
+            operation["requestBody"] = _create_body(collection)
+            operation["responses"] = {"201": _created(collection, links), **_errors(*WRITE)}
+        elif method == "patch":
+            operation["operationId"] = f"update{name}"
+            operation["parameters"] = _include(collection)
+            operation["requestBody"] = {"required": True, **_content(f"{name}UpdateDocument")}
+            success = {"200": _content(f"{name}Document")}
+            if collection.schema is EngagementSchema:
+                success["202"] = _content(f"{name}Document", "status scheduled: dispatching")
+            operation["responses"] = {**success, **_errors(*WRITE)}
+        elif method == "delete":
+            operation["operationId"] = f"delete{name}"
+            operation["responses"] = {"204": {"description": "deleted"}, **_errors(*DELETE)}
+
+
+def _create_body(collection: Collection) -> dict[str, Any]:
+    name = collection.name
+    body = {"required": True, **_content(f"{name}CreateDocument")}
+    if collection.schema is EnvelopeSchema:
+        either = {"oneOf": [ref(f"{name}CreateDocument"), ref(f"{name}BulkCreateDocument")]}
+        body["description"] = "one envelope, or an array of them with `ext=bulk`"
+        body["content"][JSONAPI_BULK] = {"schema": either}
+    return body
+
+
+def _created(collection: Collection, links: dict[str, Any]) -> dict[str, Any]:
+    name = collection.name
+    location = {"schema": STRING, "required": True, "description": "the new resource's URL"}
+    created = {**_content(f"{name}Document"), "headers": {"Location": location}}
+    if collection.schema is EnvelopeSchema:
+        # Tools match responses on the bare media type, so that entry admits both shapes.
+        either = {"oneOf": [ref(f"{name}Document"), ref(f"{name}BulkDocument")]}
+        created = _content(either, "the envelope, or with `ext=bulk` every envelope in order")
+        created["content"][JSONAPI_BULK] = {"schema": ref(f"{name}BulkDocument")}
+        created["headers"] = {"Location": {**location, "required": False}}
+    return {**created, "links": links} if links else created
