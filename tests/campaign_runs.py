@@ -15,7 +15,13 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import Engagement, Text, TextStatus
 from tests.client import ApiClient
-from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+from tests.factories import (
+    BULK,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    schedule,
+)
 from tests.loopback_twilio import TwilioSetup
 from tests.servers import WorkerProcess, settings_environment
 
@@ -80,10 +86,7 @@ def start_campaign(app: Flask, api: ApiClient, size: int, throughput: int) -> st
             for index, number in enumerate(numbers[start : start + 5000], start)
         ]
         assert api.post("/api/v1/envelopes", {"data": chunk}, headers=BULK).status == 201
-    reply = api.patch(
-        f"/api/v1/engagements/{engagement.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=engagement.engagement_id),
-    )
+    reply = schedule(api, engagement.engagement_id)
     assert reply.status == 202
     return engagement.engagement_id
 

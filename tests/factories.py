@@ -153,13 +153,19 @@ def seed_campaign(app: Flask, api: Any) -> SeedCampaign:
     return build_seed_campaign(api, phone_id)
 
 
+def schedule(api: Any, engagement_id: str, **attributes: Any) -> Any:
+    """The walkthrough's request 5: PATCH the engagement to `scheduled` (with `attributes`,
+    e.g. a delivery time); the reply, for the caller to check."""
+    body = resource("engagements", {"status": "scheduled", **attributes}, id_=engagement_id)
+    return api.patch(f"/api/v1/engagements/{engagement_id}", body)
+
+
 def scheduled_seed_campaign(app: Flask, api: Any, *, throughput: int = 100) -> SeedCampaign:
     """Requests 1-5 of the walkthrough: the seed campaign from a new sender of `throughput`,
     PATCHed to `scheduled` (202); nothing is worked yet."""
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=throughput)
     seed = build_seed_campaign(api, phone_id)
-    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-    scheduled = api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch)
+    scheduled = schedule(api, seed.engagement_id)
     assert scheduled.status == 202, scheduled.document
     return seed

@@ -14,7 +14,7 @@ from campaign import create_app
 from campaign.extensions import db
 from tests.assertions import assert_error, row_count, unchanged
 from tests.client import ApiClient
-from tests.factories import BULK, Credentials, envelope, make_phone_number, resource
+from tests.factories import BULK, Credentials, envelope, make_phone_number, resource, schedule
 
 ENVELOPES = "/api/v1/envelopes"
 BULK_TYPE = "application/vnd.api+json; ext=bulk"
@@ -191,10 +191,7 @@ def test_envelopes_uploaded_before_the_activity_point_at_it_once_it_exists(
         activity_id
     }
 
-    scheduled = api.patch(
-        f"/api/v1/engagements/{campaign.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=campaign.engagement_id),
-    )
+    scheduled = schedule(api, campaign.engagement_id)
     assert scheduled.status == 202, scheduled.document
     listed = api.get(f"{ENVELOPES}?filter[activity]={activity_id}")
     assert len(listed.data) == 3
@@ -543,10 +540,7 @@ def test_bulk_to_a_non_pending_engagement_is_409(
 ) -> None:
     _activity(api, campaign)
     assert upload(api, [envelope(campaign.engagement_id, NUMBERS[0])]).status == 201
-    scheduled = api.patch(
-        f"/api/v1/engagements/{campaign.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=campaign.engagement_id),
-    )
+    scheduled = schedule(api, campaign.engagement_id)
     assert scheduled.status == 202
     items = [envelope(campaign.engagement_id, number) for number in NUMBERS[1:4]]
     with unchanged(app):

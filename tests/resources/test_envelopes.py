@@ -14,6 +14,7 @@ from tests.factories import (
     envelope,
     make_phone_number,
     resource,
+    schedule,
     seed_campaign,
 )
 
@@ -24,11 +25,8 @@ def patch(api: ApiClient, id_: str, **attributes: Any) -> Reply:
     return api.patch(f"{URL}/{id_}", resource("envelopes", attributes, id_=id_))
 
 
-def schedule(api: ApiClient, engagement_id: str) -> None:
-    reply = api.patch(
-        f"/api/v1/engagements/{engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=engagement_id),
-    )
+def scheduled(api: ApiClient, engagement_id: str) -> None:
+    reply = schedule(api, engagement_id)
     assert reply.status == 202, reply.document
 
 
@@ -103,7 +101,7 @@ def test_patch_to_a_number_the_engagement_has_is_a_conflict(app: Flask, api: Api
 
 def test_patch_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
     campaign = seed_campaign(app, api)
-    schedule(api, campaign.engagement_id)
+    scheduled(api, campaign.engagement_id)
     envelope_id = campaign.envelope_ids[0]
     before = api.get(f"{URL}/{envelope_id}").data
     reply = patch(api, envelope_id, meta={"first-name": "Alec"})
@@ -113,7 +111,7 @@ def test_patch_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> Non
 
 def test_envelopes_cannot_be_added_after_scheduling(app: Flask, api: ApiClient) -> None:
     campaign = seed_campaign(app, api)
-    schedule(api, campaign.engagement_id)
+    scheduled(api, campaign.engagement_id)
     reply = api.post(
         URL,
         {
@@ -145,7 +143,7 @@ def test_delete_while_pending_answers_204_then_404(app: Flask, api: ApiClient) -
 
 def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> None:
     campaign = seed_campaign(app, api)
-    schedule(api, campaign.engagement_id)
+    scheduled(api, campaign.engagement_id)
     assert api.delete(f"{URL}/{campaign.envelope_ids[0]}").status == 409
     assert api.get(f"{URL}/{campaign.envelope_ids[0]}").status == 200
 

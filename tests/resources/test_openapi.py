@@ -29,6 +29,7 @@ from tests.factories import (
     envelope,
     make_phone_number,
     resource,
+    schedule,
 )
 from tests.jobs import drain
 
@@ -219,10 +220,7 @@ def sent_campaign(app: Flask, api: ApiClient, account: Credentials) -> SeedCampa
     with app.app_context():
         phone_id = make_phone_number(account_id=account.account_id, throughput=100)
     seed = build_seed_campaign(api, phone_id)
-    scheduled = api.patch(
-        f"/api/v1/engagements/{seed.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-    )
+    scheduled = schedule(api, seed.engagement_id)
     assert scheduled.status == 202
     drain(app)
     return seed

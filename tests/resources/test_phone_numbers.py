@@ -10,7 +10,14 @@ import pytest
 from flask import Flask
 
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
-from tests.factories import Credentials, allot, build_seed_campaign, make_phone_number, resource
+from tests.factories import (
+    Credentials,
+    allot,
+    build_seed_campaign,
+    make_phone_number,
+    resource,
+    schedule,
+)
 
 URL = "/api/v1/phone-numbers"
 
@@ -152,10 +159,7 @@ def test_delete_is_refused_while_an_engagement_using_it_is_scheduled(
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     seed = build_seed_campaign(api, phone_id)
-    scheduled = api.patch(
-        f"/api/v1/engagements/{seed.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-    )
+    scheduled = schedule(api, seed.engagement_id)
     assert scheduled.status == 202
 
     refused = api.delete(f"{URL}/{phone_id}")
@@ -182,8 +186,5 @@ def test_delete_is_allowed_while_the_engagement_using_it_is_pending(
     # The activity stays, without a sender, so scheduling now says why it cannot send.
     activity = api.get(f"/api/v1/activities/{seed.activity_id}")
     assert activity.data["relationships"]["phone-number"]["data"] is None
-    refused = api.patch(
-        f"/api/v1/engagements/{seed.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-    )
+    refused = schedule(api, seed.engagement_id)
     assert refused.status == 409

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from tests.client import ApiClient, Reply, assert_created
-from tests.factories import SEED_BODY, build_seed_campaign, make_phone_number, resource
+from tests.factories import SEED_BODY, build_seed_campaign, make_phone_number, resource, schedule
 from tests.servers import serve
 
 URL = "/api/v1/text-templates"
@@ -104,13 +104,7 @@ def test_body_is_frozen_while_a_scheduled_engagement_sends_it(app: Flask, api: A
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     seed = build_seed_campaign(api, phone_id)
-    assert (
-        api.patch(
-            f"/api/v1/engagements/{seed.engagement_id}",
-            resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-        ).status
-        == 202
-    )
+    assert schedule(api, seed.engagement_id).status == 202
     before = api.get(f"{URL}/{seed.template_id}").data
 
     refused = patch(api, seed.template_id, body="Changed {{code}}")

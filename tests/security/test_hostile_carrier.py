@@ -30,7 +30,7 @@ from tests.client import ApiClient, Reply, jsonapi_validator
 from tests.factories import (
     build_seed_campaign,
     make_phone_number,
-    resource,
+    schedule,
     scheduled_seed_campaign,
 )
 from tests.jobs import drain, run_dispatch_only
@@ -102,8 +102,7 @@ def _sending_texts(app: Flask, api: ApiClient, numbers: list[str]) -> list[str]:
     seed = build_seed_campaign(
         api, phone_id, envelopes=tuple((number, {"first-name": "A"}) for number in numbers)
     )
-    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    assert schedule(api, seed.engagement_id).status == 202
     run_dispatch_only(app)
     with app.app_context():
         texts = db.session.scalars(select(Text).order_by(Text.to)).all()

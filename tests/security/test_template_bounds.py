@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from tests.client import ApiClient
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import build_seed_campaign, make_phone_number, resource, schedule
 from tests.jobs import drain
 
 # Before the bounds the first took about a second of CPU in the web process; the review's
@@ -49,10 +49,7 @@ def test_meta_driven_blow_up_fails_the_text(
     app: Flask, api: ApiClient, phone_id: str, body: str, meta: dict[str, object]
 ) -> None:
     seed = build_seed_campaign(api, phone_id, body=body, envelopes=(("+15197566220", meta),))
-    reply = api.patch(
-        f"/api/v1/engagements/{seed.engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-    )
+    reply = schedule(api, seed.engagement_id)
     assert reply.status == 202
     drain(app)
     texts = api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data

@@ -14,7 +14,14 @@ from campaign.models import Text
 from campaign.workers.queues import DISPATCH_QUEUE
 from campaign.workers.runner import InProcessWorker, build_worker
 from tests.client import ApiClient
-from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+from tests.factories import (
+    BULK,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    resource,
+    schedule,
+)
 from tests.jobs import drain, run_dispatch_only
 
 
@@ -136,10 +143,7 @@ def test_scheduling_is_refused_when_envelopes_lack_template_variables(
         envelope(engagement_id, "+15195550178", {}),
     ]
     assert api.post("/api/v1/envelopes", {"data": lacking}, headers=BULK).status == 201
-    reply = api.patch(
-        f"/api/v1/engagements/{engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=engagement_id),
-    )
+    reply = schedule(api, engagement_id)
     assert reply.status == 409
     assert "'first-name' (2 envelopes)" in reply.errors[0]["detail"]
     assert reply.pointers() == ["/data/attributes/status"]

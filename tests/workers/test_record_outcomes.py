@@ -18,7 +18,13 @@ from campaign.providers import NotAttempted
 from campaign.workers.progress import refresh_interval
 from campaign.workers.send_outcomes import Ready, outcome_of
 from tests.client import ApiClient
-from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+from tests.factories import (
+    BULK,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    schedule,
+)
 from tests.jobs import run_dispatch_only
 
 
@@ -33,8 +39,7 @@ def _claimed_texts(app: Flask, api: ApiClient, count: int) -> list[Text]:
     ]
     if extra:
         assert api.post("/api/v1/envelopes", {"data": extra}, headers=BULK).status == 201
-    patch = resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-    assert api.patch(f"/api/v1/engagements/{seed.engagement_id}", patch).status == 202
+    assert schedule(api, seed.engagement_id).status == 202
     run_dispatch_only(app)
     with app.app_context():
         db.session.execute(

@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from tests.client import ApiClient
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import build_seed_campaign, make_phone_number, resource, schedule
 from tests.jobs import drain
 from tests.servers import configured
 
@@ -44,13 +44,7 @@ def _send(
     app: Flask, api: ApiClient, phone_id: str, body: str, meta: dict[str, object]
 ) -> dict[str, object]:
     seed = build_seed_campaign(api, phone_id, body=body, envelopes=(("+15197566220", meta),))
-    assert (
-        api.patch(
-            f"/api/v1/engagements/{seed.engagement_id}",
-            resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-        ).status
-        == 202
-    )
+    assert schedule(api, seed.engagement_id).status == 202
     drain(app)
     return api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data[0]["attributes"]
 

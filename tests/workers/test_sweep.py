@@ -14,7 +14,13 @@ from campaign.models import Engagement, Text, TextStatus, utcnow
 from campaign.workers.queues import SEND_QUEUE
 from campaign.workers.sweep import sweep
 from tests.client import ApiClient
-from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+from tests.factories import (
+    BULK,
+    build_seed_campaign,
+    envelope,
+    make_phone_number,
+    schedule,
+)
 from tests.jobs import drain, run_dispatch_only
 from tests.servers import configured
 
@@ -29,13 +35,7 @@ def test_sweep_finishes_batches_whose_jobs_died_and_never_resends_in_flight_text
         envelope(seed.engagement_id, f"+1519555{i:04d}", {"first-name": "R"}) for i in range(60)
     ]
     assert api.post("/api/v1/envelopes", {"data": extra}, headers=BULK).status == 201
-    assert (
-        api.patch(
-            f"/api/v1/engagements/{seed.engagement_id}",
-            resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id),
-        ).status
-        == 202
-    )
+    assert schedule(api, seed.engagement_id).status == 202
     run_dispatch_only(app)
     with app.app_context():
         # A worker died mid-round: its send jobs left the queue but their hashes stay in Redis,
