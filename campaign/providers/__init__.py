@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,35 +24,32 @@ __all__ = [
     "SendResult",
     "Timed",
     "build_provider",
+    "receipt_url",
 ]
+
+
+# The carriers by SMS_PROVIDER: the only switch on it. Each module has `build(config)` and
+# `receipt_url(config, text_id)`, and is imported when first used (twilio and kannel bring an
+# HTTP stack the console does not need).
+CARRIERS = {
+    "console": "campaign.providers.console",
+    "twilio": "campaign.providers.twilio",
+    "kannel": "campaign.providers.kannel",
+}
+
+
+def _carrier(config: Mapping[str, Any]) -> Any:
+    return importlib.import_module(CARRIERS[config["SMS_PROVIDER"]])
 
 
 def build_provider(config: Mapping[str, Any]) -> Provider:
     """The configured provider, with its timeouts and connection pool."""
     check_provider(config)
-    name = config["SMS_PROVIDER"]
-    if name == "twilio":
-        from campaign.providers.twilio import TwilioProvider
+    provider: Provider = _carrier(config).build(config)
+    return provider
 
-        return TwilioProvider(
-            account_sid=config["TWILIO_ACCOUNT_SID"],
-            auth_token=config["TWILIO_AUTH_TOKEN"],
-            api_base=config["TWILIO_API_BASE"],
-            connect_timeout=config["PROVIDER_CONNECT_TIMEOUT"],
-            read_timeout=config["PROVIDER_READ_TIMEOUT"],
-            max_connections=config["SEND_CONCURRENCY"],
-        )
-    if name == "kannel":
-        from campaign.providers.kannel import KannelProvider
 
-        return KannelProvider(
-            sendsms_url=config["KANNEL_SENDSMS_URL"],
-            username=config["KANNEL_USERNAME"],
-            password=config["KANNEL_PASSWORD"],
-            connect_timeout=config["PROVIDER_CONNECT_TIMEOUT"],
-            read_timeout=config["PROVIDER_READ_TIMEOUT"],
-            max_connections=config["SEND_CONCURRENCY"],
-        )
-    from campaign.providers.console import ConsoleProvider
-
-    return ConsoleProvider()
+def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
+    """Where the configured carrier should send its receipts for `text_id` (None: nowhere)."""
+    url: str | None = _carrier(config).receipt_url(config, text_id)
+    return url

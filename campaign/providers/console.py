@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from campaign.providers.base import LoopProvider, OutboundMessage, SendResult
 
@@ -26,3 +28,12 @@ class ConsoleProvider(LoopProvider):
             extra={"text_id": message.text_id},
         )
         return SendResult(provider_message_id=f"console-{message.text_id}")
+
+
+def build(config: Mapping[str, Any]) -> ConsoleProvider:
+    return ConsoleProvider()
+
+
+def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
+    """The console reports nothing after the send."""
+    return None

@@ -4,11 +4,14 @@ that Kannel calls back with the report type in place of `%d`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from campaign.http_client import Headers, HttpTransport, NoAnswer, NotSent
 from campaign.providers import fields
 from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
+from campaign.receipt_urls import KANNEL_PATH, kannel_signature
 from campaign.templates_engine import count_segments
 
 KANNEL_DLR_STATUSES: dict[int, str] = {
@@ -151,3 +154,24 @@ def _retry_after(headers: Headers) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def build(config: Mapping[str, Any]) -> KannelProvider:
+    """The provider for these settings (the registry, providers/__init__.py, calls this)."""
+    return KannelProvider(
+        sendsms_url=config["KANNEL_SENDSMS_URL"],
+        username=config["KANNEL_USERNAME"],
+        password=config["KANNEL_PASSWORD"],
+        connect_timeout=config["PROVIDER_CONNECT_TIMEOUT"],
+        read_timeout=config["PROVIDER_READ_TIMEOUT"],
+        max_connections=config["SEND_CONCURRENCY"],
+    )
+
+
+def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
+    """The delivery-report URL for `text_id`, signed: Kannel does not sign what it fetches."""
+    base = config.get("PUBLIC_BASE_URL")
+    if not base:
+        return None
+    signature = kannel_signature(config["SECRET_KEY"], text_id)
+    return base + KANNEL_PATH.format(text_id=text_id) + f"?sig={signature}"

@@ -21,6 +21,7 @@ import orjson
 from campaign.http_client import HttpTransport, NoAnswer, NotSent, Response
 from campaign.providers import fields
 from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
+from campaign.receipt_urls import TWILIO_PATH
 
 API_VERSION = "2010-04-01"
 DEFAULT_RETRY_AFTER = 1.0
@@ -264,3 +265,21 @@ def _port_variants(url: str) -> list[str]:
     host = hostport.rsplit(":", 1)[0] if port is not None else hostport
     port_text = "" if port is not None else f":{default}"
     return [urlunsplit(parts._replace(netloc=f"{prefix}{host}{port_text}"))]
+
+
+def build(config: Mapping[str, Any]) -> TwilioProvider:
+    """The provider for these settings (the registry, providers/__init__.py, calls this)."""
+    return TwilioProvider(
+        account_sid=config["TWILIO_ACCOUNT_SID"],
+        auth_token=config["TWILIO_AUTH_TOKEN"],
+        api_base=config["TWILIO_API_BASE"],
+        connect_timeout=config["PROVIDER_CONNECT_TIMEOUT"],
+        read_timeout=config["PROVIDER_READ_TIMEOUT"],
+        max_connections=config["SEND_CONCURRENCY"],
+    )
+
+
+def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
+    """The StatusCallback for `text_id`: Twilio signs what it posts there."""
+    base = config.get("PUBLIC_BASE_URL")
+    return base + TWILIO_PATH.format(text_id=text_id) if base else None

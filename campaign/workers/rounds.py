@@ -21,9 +21,8 @@ from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, TextStatus, utcnow
 from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Outcome, record_outcomes
-from campaign.providers import OutboundMessage, Provider, SendResult, Timed
+from campaign.providers import OutboundMessage, Provider, SendResult, Timed, receipt_url
 from campaign.providers.base import Interrupted
-from campaign.receipt_urls import receipt_url
 from campaign.templates_engine import CompiledTemplate
 from campaign.workers.rendering import render_claimed
 from campaign.workers.send_outcomes import bare, cancelled, deferred, outcome_of, untried

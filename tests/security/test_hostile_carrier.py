@@ -24,7 +24,7 @@ from campaign.providers import fields
 from campaign.providers.base import OutboundMessage, ProviderError
 from campaign.providers.kannel import KannelProvider
 from campaign.providers.twilio import TwilioProvider, twilio_signature
-from campaign.receipt_urls import receipt_url
+from campaign.providers import receipt_url
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator
 from tests.factories import (
