@@ -15,10 +15,10 @@ import asyncio
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -261,3 +261,12 @@ def _interrupted(
         else:
             fates.append(NotAttempted("the round was interrupted before its turn"))
     return fates
+
+
+def connection_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The timeouts and pool size every HTTP carrier's provider takes from the settings."""
+    return {
+        "connect_timeout": config["PROVIDER_CONNECT_TIMEOUT"],
+        "read_timeout": config["PROVIDER_READ_TIMEOUT"],
+        "max_connections": config["SEND_CONCURRENCY"],
+    }

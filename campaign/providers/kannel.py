@@ -10,7 +10,13 @@ from urllib.parse import urlencode, urlsplit
 
 from campaign.http_client import Headers, HttpTransport, NoAnswer, NotSent
 from campaign.providers import fields
-from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
+from campaign.providers.base import (
+    LoopProvider,
+    OutboundMessage,
+    ProviderError,
+    SendResult,
+    connection_settings,
+)
 from campaign.receipt_urls import KANNEL_PATH, kannel_signature
 from campaign.templates_engine import count_segments
 
@@ -162,9 +168,7 @@ def build(config: Mapping[str, Any]) -> KannelProvider:
         sendsms_url=config["KANNEL_SENDSMS_URL"],
         username=config["KANNEL_USERNAME"],
         password=config["KANNEL_PASSWORD"],
-        connect_timeout=config["PROVIDER_CONNECT_TIMEOUT"],
-        read_timeout=config["PROVIDER_READ_TIMEOUT"],
-        max_connections=config["SEND_CONCURRENCY"],
+        **connection_settings(config),
     )
 
 

@@ -20,7 +20,13 @@ import orjson
 
 from campaign.http_client import HttpTransport, NoAnswer, NotSent, Response
 from campaign.providers import fields
-from campaign.providers.base import LoopProvider, OutboundMessage, ProviderError, SendResult
+from campaign.providers.base import (
+    LoopProvider,
+    OutboundMessage,
+    ProviderError,
+    SendResult,
+    connection_settings,
+)
 from campaign.receipt_urls import TWILIO_PATH
 
 API_VERSION = "2010-04-01"
@@ -273,9 +279,7 @@ def build(config: Mapping[str, Any]) -> TwilioProvider:
         account_sid=config["TWILIO_ACCOUNT_SID"],
         auth_token=config["TWILIO_AUTH_TOKEN"],
         api_base=config["TWILIO_API_BASE"],
-        connect_timeout=config["PROVIDER_CONNECT_TIMEOUT"],
-        read_timeout=config["PROVIDER_READ_TIMEOUT"],
-        max_connections=config["SEND_CONCURRENCY"],
+        **connection_settings(config),
     )
 
 
