@@ -20,11 +20,10 @@ from campaign.extensions import db
 from campaign.http_client import MAX_ANSWER
 from campaign.models import Text, TextStatus, utcnow
 from campaign.models.text_outcomes import INVALID_ERROR_CODE, Outcome, record_outcomes
-from campaign.providers import fields
+from campaign.providers import fields, receipt_url
 from campaign.providers.base import OutboundMessage, ProviderError
 from campaign.providers.kannel import KannelProvider
 from campaign.providers.twilio import TwilioProvider, twilio_signature
-from campaign.providers import receipt_url
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator
 from tests.factories import (
