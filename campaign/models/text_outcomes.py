@@ -83,18 +83,15 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> list[Moved]:
         stored = connection.execute(_ARRAY_UPDATE, {"now": now, **columns}).all()
     else:
         # SQLite cannot return rows from an executemany: one statement per text, as before.
-        stored = [
-            connection.execute(
-                _ROW_UPDATE,
-                {
-                    **{name: getattr(o, name) for name in _COPIED},
-                    "status": o.status.value,
-                    "sent_at": _sent_at(o, now),
-                    "now": now,
-                },
-            ).one()
-            for o in outcomes
-        ]
+        stored = []
+        for o in outcomes:
+            row = {
+                **{name: getattr(o, name) for name in _COPIED},
+                "status": o.status.value,
+                "sent_at": _sent_at(o, now),
+                "now": now,
+            }
+            stored.extend(connection.execute(_ROW_UPDATE, row).all())
     sync_envelopes([outcome.text_id for outcome in outcomes], now)
     wanted = {outcome.text_id: outcome.status.value for outcome in outcomes}
     return [
