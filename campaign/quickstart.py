@@ -2,11 +2,10 @@
 
 The parent owns its children's lifetime: SIGINT (Ctrl-C) and SIGTERM (`kill`, a container stop)
 both stop every child, gracefully first (SIGTERM, then SIGKILL after STOP_TIMEOUT); a child
-gets SIGTERM too if the parent dies without stopping it (SIGKILL, a crash); and the
-embedded Redis goes with them when this run started it. A child that exits on its own stops the
-others, so the run never serves half a service (the embedded Redis it started is stopped by
-the `run` command itself, whatever ends it). The port is checked before anything starts, and
-"serving" is printed only once the API answers on it.
+gets SIGTERM too if the parent dies without stopping it (SIGKILL, a crash). A child that exits
+on its own stops the others, so the run never serves half a service. The port is checked before
+anything starts, and "serving" is printed only once the API answers on it. (The embedded Redis
+a run started is stopped by the `run` command itself, whatever ends the run.)
 
 Hand-written rather than honcho (a Procfile runner): honcho starts each line through a shell
 and prints "started" when it forks, with no readiness check, no port check and nothing that
