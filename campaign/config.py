@@ -126,6 +126,15 @@ class Setting:
             object.__setattr__(self, "key", self.env)
 
 
+# The carriers SMS_PROVIDER may name, and what each needs before a text can go out through it
+# or a receipt from it be checked.
+PROVIDER_SETTINGS = {
+    "console": (),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"),
+    "kannel": ("KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD", "PUBLIC_BASE_URL"),
+}
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CAMPAIGN_ENV",
@@ -229,7 +238,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SMS_PROVIDER",
-        _choice("console", "twilio", "kannel"),
+        _choice(*PROVIDER_SETTINGS),
         "console",
         "which carrier sends the texts",
     ),
@@ -396,14 +405,6 @@ def check_timing(config: Mapping[str, Any]) -> None:
             f"CAMPAIGN_STUCK_AFTER must exceed {longest:g} s (a send's wait for its sender's turn "
             "plus PROVIDER_CONNECT_TIMEOUT and PROVIDER_READ_TIMEOUT)"
         )
-
-
-# What each carrier needs before a text can go out through it, or a receipt from it be checked.
-PROVIDER_SETTINGS = {
-    "console": (),
-    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"),
-    "kannel": ("KANNEL_SENDSMS_URL", "KANNEL_USERNAME", "KANNEL_PASSWORD", "PUBLIC_BASE_URL"),
-}
 
 
 def check_provider(config: Mapping[str, Any]) -> None:

@@ -317,3 +317,10 @@ def test_the_readme_lists_every_setting_with_its_default() -> None:
             assert shown[setting.env] == _as_shown(setting.default), setting.env
         else:
             assert setting.default is None, setting.env
+
+
+def test_every_carrier_the_settings_allow_has_a_module_and_no_other() -> None:
+    from campaign.config import PROVIDER_SETTINGS
+    from campaign.providers import CARRIERS
+
+    assert set(CARRIERS) == set(PROVIDER_SETTINGS)
