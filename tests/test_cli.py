@@ -31,8 +31,8 @@ from campaign.models import Account, ApiToken, NumberAllotment, PhoneNumber
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES
 from campaign.workers.sweep import sweep
 from tests.client import ApiClient
+from tests.databases import throwaway_database
 from tests.factories import Credentials, make_phone_number, resource
-from tests.test_migrations import throwaway_database
 
 
 def campaign_command() -> list[str]:
