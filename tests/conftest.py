@@ -24,6 +24,7 @@ from campaign.extensions import db, redis_store
 from tests.client import ApiClient
 from tests.factories import Credentials, make_credentials
 from tests.loopback_twilio import twilio  # noqa: F401  (a fixture for every module)
+from tests.world import world  # noqa: F401  (a fixture for every module)
 
 
 @pytest.fixture(scope="session")

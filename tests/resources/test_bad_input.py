@@ -4,9 +4,7 @@ Redis exactly as they were."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,91 +14,8 @@ from flask import Flask
 from campaign.models import EngagementStatus, EnvelopeStatus, TextStatus
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply
-from tests.factories import (
-    BULK,
-    SeedCampaign,
-    allot,
-    build_seed_campaign,
-    envelope,
-    make_phone_number,
-    resource,
-)
-
-ON_POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
-OTHER_ID = "yrbCdxqV2ZMdQBCszhA7TZ"  # well-formed, but no row has it
-TYPES = ("phone-numbers", "text-templates", "engagements", "activities", "envelopes")
-
-
-# --- the account's objects every test corrupts requests against ---
-
-
-@dataclass(frozen=True)
-class World:
-    """The seed campaign, a spare engagement without an activity, and valid bodies per type."""
-
-    seed: SeedCampaign
-    spare_engagement_id: str
-
-    def collection(self, type_: str) -> str:
-        return f"/api/v1/{type_}"
-
-    def existing_id(self, type_: str) -> str:
-        return {
-            "phone-numbers": self.seed.phone_number_id,
-            "text-templates": self.seed.template_id,
-            "engagements": self.seed.engagement_id,
-            "activities": self.seed.activity_id,
-            "envelopes": self.seed.envelope_ids[0],
-        }[type_]
-
-    def detail(self, type_: str) -> str:
-        return f"/api/v1/{type_}/{self.existing_id(type_)}"
-
-    def valid(self, type_: str) -> dict[str, Any]:
-        """A resource object that POST accepts (201) for this type."""
-        seed = self.seed
-        return {
-            "phone-numbers": resource(
-                "phone-numbers", {"number": "+15195550142", "name": "Main line", "throughput": 5}
-            ),
-            "text-templates": resource(
-                "text-templates", {"name": "Reminder", "body": "Hi {{first-name}}"}
-            ),
-            "engagements": resource("engagements", {"name": "Spring", "direction": "outbound"}),
-            "activities": resource(
-                "activities",
-                {"name": "Blast", "kind": "text"},
-                {
-                    "engagement": ("engagements", self.spare_engagement_id),
-                    "text-template": ("text-templates", seed.template_id),
-                    "phone-number": ("phone-numbers", seed.phone_number_id),
-                },
-            ),
-            "envelopes": resource(
-                "envelopes",
-                {"phone-number": "+14165550199", "meta": {"first-name": "Ada"}},
-                {"engagement": ("engagements", seed.engagement_id)},
-            ),
-        }[type_]["data"]
-
-
-@pytest.fixture
-def world(app: Flask, api: ApiClient) -> World:
-    with app.app_context():
-        phone_id = make_phone_number(account_id=api.credentials.account_id)
-        allot(account_id=api.credentials.account_id, number="+15195550142")
-    seed = build_seed_campaign(api, phone_id)
-    spare = api.post("/api/v1/engagements", resource("engagements", {"name": "Spare"}))
-    assert spare.status == 201
-    return World(seed, spare.data["id"])
-
-
-def with_attributes(base: dict[str, Any], attributes: dict[str, Any]) -> dict[str, Any]:
-    return {**base, "attributes": {**base.get("attributes", {}), **attributes}}
-
-
-def patch_object(world: World, type_: str, **members: Any) -> dict[str, Any]:
-    return {"type": type_, "id": world.existing_id(type_), **members}
+from tests.factories import BULK, envelope, resource
+from tests.world import OTHER_ID, TYPES, World, patch_object, with_attributes
 
 
 def test_valid_documents_used_below_are_created(world: World, api: ApiClient) -> None:
