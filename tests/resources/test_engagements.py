@@ -1,5 +1,6 @@
 """`engagements` CRUD and status moves: scheduling answers 202 and enqueues exactly one dispatch
-job, pausing and resuming, cancelling (with its envelopes), and delayed delivery."""
+job, pausing and resuming, cancelling (with its envelopes), delayed delivery, and attribute values
+refused at their pointer. (Moves and delivery changes refused: test_engagement_transitions.py.)"""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import redis
 import rq
 from flask import Flask
 
 from campaign.extensions import redis_store
-from tests.assertions import unchanged
+from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import resource, seed_campaign
+from tests.world import World, patch_object, with_attributes, wrong_value
 
 URL = "/api/v1/engagements"
 
@@ -80,13 +83,6 @@ def test_patch_changes_only_the_given_attributes(api: ApiClient) -> None:
         attributes["updated-at"] > attributes["created-at"] == created["attributes"]["created-at"]
     )
     assert api.get(f"{URL}/{created['id']}").data["attributes"] == attributes
-
-
-def test_scheduled_delivery_needs_a_delivery_time(api: ApiClient) -> None:
-    reply = api.post(URL, resource("engagements", {"name": "x", "delivery-type": "scheduled"}))
-    assert reply.status == 400
-    assert reply.pointers() == ["/data/attributes/delivery-time"]
-    assert api.get(URL).data == []
 
 
 def test_patch_to_scheduled_answers_202_and_enqueues_one_dispatch(
@@ -178,57 +174,6 @@ def test_scheduled_delivery_waits_in_the_scheduled_registry(app: Flask, api: Api
         assert registry.get_scheduled_time(scheduled[0]) == delivery
 
 
-def test_scheduling_with_a_past_delivery_time_is_refused(app: Flask, api: ApiClient) -> None:
-    campaign = seed_campaign(app, api)
-    past = wire_time(datetime.now(UTC) - timedelta(hours=1))
-    reply = patch(
-        api,
-        campaign.engagement_id,
-        status="scheduled",
-        **{"delivery-type": "scheduled", "delivery-time": past},
-    )
-    assert reply.status == 400
-    assert reply.pointers() == ["/data/attributes/delivery-time"]
-    attributes = api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]
-    assert (attributes["status"], attributes["delivery-type"]) == ("pending", "immediately")
-    assert all_dispatch_jobs(app) == []
-
-
-def test_scheduling_without_envelopes_is_a_conflict_that_says_why(
-    app: Flask, api: ApiClient
-) -> None:
-    created = assert_created(
-        api.post(URL, resource("engagements", {"name": "Empty"})), "engagements"
-    )
-    reply = patch(api, created["id"], status="scheduled")
-    assert reply.status == 409
-    assert "activity" in reply.errors[0]["detail"]
-    assert api.get(f"{URL}/{created['id']}").data["attributes"]["status"] == "pending"
-    assert all_dispatch_jobs(app) == []
-
-
-def test_dispatcher_statuses_cannot_be_set_by_clients(app: Flask, api: ApiClient) -> None:
-    campaign = seed_campaign(app, api)
-    for status in ("sending", "completed"):
-        reply = patch(api, campaign.engagement_id, status=status)
-        assert reply.status == 409
-        assert reply.pointers() == ["/data/attributes/status"]
-    assert api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]["status"] == "pending"
-
-
-def test_delivery_settings_are_frozen_while_scheduled(app: Flask, api: ApiClient) -> None:
-    campaign = seed_campaign(app, api)
-    assert patch(api, campaign.engagement_id, status="scheduled").status == 202
-    future = wire_time(datetime.now(UTC) + timedelta(days=1))
-    reply = patch(
-        api, campaign.engagement_id, **{"delivery-type": "scheduled", "delivery-time": future}
-    )
-    assert reply.status == 409
-    attributes = api.get(f"{URL}/{campaign.engagement_id}").data["attributes"]
-    assert attributes["delivery-type"] == "immediately"
-    assert attributes["delivery-time"] is None
-
-
 def test_read_includes_activity_and_phone_numbers(app: Flask, api: ApiClient) -> None:
     campaign = seed_campaign(app, api)
     read = api.get(f"{URL}/{campaign.engagement_id}?include=activity,phone-numbers")
@@ -274,3 +219,36 @@ def test_pause_is_refused_with_nothing_changed_when_the_senders_cannot_be_told(
     [error] = reply.errors
     assert (error["status"], error["title"]) == ("503", "Service unavailable")
     assert api.get(url).data["attributes"]["status"] == "scheduled"
+
+
+WRONG_VALUES = [
+    wrong_value({"name": 5}, "/data/attributes/name"),
+    wrong_value({"name": None}, "/data/attributes/name"),
+    wrong_value({"delivery-time": "yesterday"}, "/data/attributes/delivery-time"),
+    wrong_value({"delivery-time": 5}, "/data/attributes/delivery-time"),
+    wrong_value({"delivery-time": "2031-01-01T09:00:00"}, "/data/attributes/delivery-time"),
+    wrong_value({"delivery-type": "later"}, "/data/attributes/delivery-type"),
+    wrong_value({"direction": "inbound"}, "/data/attributes/direction"),
+    wrong_value({"status": "bogus"}, "/data/attributes/status"),
+    wrong_value({"status": 5}, "/data/attributes/status"),
+]
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_create_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": with_attributes(world.valid("engagements"), attributes)}
+    with unchanged(app):
+        reply = api.post(URL, body)
+    assert_error(reply, 400, pointer=pointer)
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_update_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": patch_object(world, "engagements", attributes=attributes)}
+    with unchanged(app):
+        reply = api.patch(world.detail("engagements"), body)
+    assert_error(reply, 400, pointer=pointer)
