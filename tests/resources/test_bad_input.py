@@ -14,7 +14,6 @@ from flask import Flask
 from campaign.models import EngagementStatus, EnvelopeStatus, TextStatus
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply
-from tests.factories import resource
 from tests.world import OTHER_ID, TYPES, World, patch_object, with_attributes
 
 
@@ -151,10 +150,6 @@ WRONG_VALUES = [
     _wrong("text-templates", {"body": 5}, "/data/attributes/body"),
     _wrong("text-templates", {"body": ["Hi"]}, "/data/attributes/body"),
     _wrong("text-templates", {"body": ""}, "/data/attributes/body"),
-    _wrong("activities", {"name": 5}, "/data/attributes/name"),
-    _wrong("activities", {"name": ""}, "/data/attributes/name"),
-    _wrong("activities", {"kind": 5}, "/data/attributes/kind"),
-    _wrong("activities", {"kind": None}, "/data/attributes/kind"),
     _wrong("envelopes", {"phone-number": 5}, "/data/attributes/phone-number"),
     _wrong("envelopes", {"phone-number": None}, "/data/attributes/phone-number"),
     _wrong("envelopes", {"phone-number": "hello"}, "/data/attributes/phone-number"),
@@ -220,118 +215,6 @@ def test_missing_required_attributes_are_400_at_each(
         )
     assert reply.status == 400
     assert set(reply.pointers()) == {"/data/attributes/name", "/data/attributes/body"}
-
-
-# --- relationships ---
-
-# (relationships member of an activity, status, pointer)
-BAD_ACTIVITY_LINKS: list[tuple[str, Callable[[World], dict[str, Any]], int, str]] = [
-    (
-        "wrong linkage type",
-        lambda w: {"engagement": {"data": {"type": "texts", "id": w.spare_engagement_id}}},
-        400,
-        "/data/relationships/engagement/data",
-    ),
-    (
-        "linkage id a number",
-        lambda w: {"engagement": {"data": {"type": "engagements", "id": 5}}},
-        400,
-        "/data/relationships/engagement/data/id",
-    ),
-    (
-        "linkage null",
-        lambda w: {"engagement": {"data": None}},
-        400,
-        "/data/relationships/engagement/data",
-    ),
-    (
-        "linkage array",
-        lambda w: {"engagement": {"data": [{"type": "engagements", "id": w.spare_engagement_id}]}},
-        400,
-        "/data/relationships/engagement/data",
-    ),
-    (
-        "relationship without data",
-        lambda w: {"engagement": {"id": w.spare_engagement_id}},
-        400,
-        "/data/relationships/engagement",
-    ),
-    (
-        "relationship a string",
-        lambda w: {"engagement": w.spare_engagement_id},
-        400,
-        "/data/relationships/engagement",
-    ),
-    (
-        "missing text-template",
-        lambda w: {"text-template": None},
-        400,
-        "/data/relationships/text-template/data",
-    ),
-    (
-        "unknown phone-number",
-        lambda w: {"phone-number": {"data": {"type": "phone-numbers", "id": OTHER_ID}}},
-        404,
-        "/data/relationships/phone-number/data",
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("label", "links", "status", "pointer"),
-    BAD_ACTIVITY_LINKS,
-    ids=[label for label, *_ in BAD_ACTIVITY_LINKS],
-)
-def test_bad_activity_relationship_is_refused_at_it(
-    app: Flask,
-    world: World,
-    api: ApiClient,
-    label: str,
-    links: Callable[[World], dict[str, Any]],
-    status: int,
-    pointer: str,
-) -> None:
-    base = world.valid("activities")
-    relationships = {**base["relationships"], **links(world)}
-    # `None` removes a relationship altogether.
-    relationships = {name: value for name, value in relationships.items() if value is not None}
-    with unchanged(app):
-        reply = api.post("/api/v1/activities", {"data": {**base, "relationships": relationships}})
-    assert_error(reply, status, pointer=pointer)
-
-
-def test_activity_without_relationships_reports_each_missing_one(
-    app: Flask, world: World, api: ApiClient
-) -> None:
-    with unchanged(app):
-        reply = api.post(
-            "/api/v1/activities", resource("activities", {"name": "Blast", "kind": "text"})
-        )
-    assert reply.status == 400
-    assert set(reply.pointers()) == {
-        "/data/relationships/engagement/data",
-        "/data/relationships/text-template/data",
-        "/data/relationships/phone-number/data",
-    }
-
-
-def test_activity_cannot_move_to_another_engagement(
-    app: Flask, world: World, api: ApiClient
-) -> None:
-    body = {
-        "data": patch_object(
-            world,
-            "activities",
-            relationships={
-                "engagement": {"data": {"type": "engagements", "id": world.spare_engagement_id}}
-            },
-        )
-    }
-    with unchanged(app):
-        reply = api.patch(world.detail("activities"), body)
-    assert_error(
-        reply, 409, pointer="/data/relationships/engagement/data", detail="another engagement"
-    )
 
 
 # --- unknown and read-only members are refused, not stored or ignored ---
@@ -637,63 +520,6 @@ def test_nul_in_filter_value_is_not_a_500(world: World, api: ApiClient) -> None:
     assert reply.status in (200, 400), reply.document
     if reply.status == 200:
         assert reply.data == []
-
-
-# --- activities ---
-
-
-@pytest.mark.parametrize("kind", ["voice", "email"])
-def test_unsupported_activity_kind_is_400_not_supported(
-    app: Flask, world: World, api: ApiClient, kind: str
-) -> None:
-    body = {"data": with_attributes(world.valid("activities"), {"kind": kind})}
-    with unchanged(app):
-        reply = api.post("/api/v1/activities", body)
-    assert_error(reply, 400, pointer="/data/attributes/kind", detail="not supported")
-    with unchanged(app):
-        changed = api.patch(
-            world.detail("activities"),
-            {"data": patch_object(world, "activities", attributes={"kind": kind})},
-        )
-    assert_error(changed, 400, pointer="/data/attributes/kind", detail="not supported")
-
-
-def test_unknown_activity_kind_is_400(app: Flask, world: World, api: ApiClient) -> None:
-    body = {"data": with_attributes(world.valid("activities"), {"kind": "fax"})}
-    with unchanged(app):
-        reply = api.post("/api/v1/activities", body)
-    assert_error(reply, 400, pointer="/data/attributes/kind", detail="'fax'")
-
-
-def test_second_activity_for_an_engagement_is_409(app: Flask, world: World, api: ApiClient) -> None:
-    base = world.valid("activities")
-    body = {
-        "data": {
-            **base,
-            "relationships": {
-                **base["relationships"],
-                "engagement": {"data": {"type": "engagements", "id": world.seed.engagement_id}},
-            },
-        }
-    }
-    with unchanged(app):
-        reply = api.post("/api/v1/activities", body)
-    assert_error(
-        reply, 409, pointer="/data/relationships/engagement/data", detail="already has an activity"
-    )
-
-
-def test_activity_for_a_cancelled_engagement_is_409(
-    app: Flask, world: World, api: ApiClient
-) -> None:
-    cancelled = api.patch(
-        f"/api/v1/engagements/{world.spare_engagement_id}",
-        resource("engagements", {"status": "cancelled"}, id_=world.spare_engagement_id),
-    )
-    assert cancelled.status == 200
-    with unchanged(app):
-        reply = api.post("/api/v1/activities", {"data": world.valid("activities")})
-    assert_error(reply, 409, pointer="/data/relationships/engagement/data", detail="pending")
 
 
 # --- text template bodies ---
