@@ -1,5 +1,6 @@
 """`text-templates` CRUD: the read-only `variables` are computed from the body on create and
-recomputed whenever the body changes, and an invalid body is refused with a pointer."""
+recomputed whenever the body changes, and an invalid body, a missing or wrong attribute are
+refused at their pointer with nothing stored."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import httpx
 import pytest
 from flask import Flask
 
+from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, assert_created
 from tests.factories import SEED_BODY, build_seed_campaign, make_phone_number, resource, schedule
 from tests.servers import serve
+from tests.world import World, patch_object, with_attributes, wrong_value
 
 URL = "/api/v1/text-templates"
 
@@ -42,18 +45,6 @@ def test_body_without_variables_has_an_empty_list(api: ApiClient) -> None:
     assert create(api, body="No variables here.")["attributes"]["variables"] == []
 
 
-def test_variables_cannot_be_written(api: ApiClient) -> None:
-    reply = api.post(
-        URL,
-        resource(
-            "text-templates", {"name": "x", "body": "Hello {{first-name}}", "variables": ["other"]}
-        ),
-    )
-    assert reply.status == 400
-    assert reply.pointers() == ["/data/attributes/variables"]
-    assert api.get(URL).data == []
-
-
 def test_patch_body_recomputes_variables(api: ApiClient) -> None:
     created = create(api)
     reply = patch(api, created["id"], body="Your code is {{code}}, {{last-name}}")
@@ -75,20 +66,6 @@ def test_patch_name_changes_only_the_name(api: ApiClient) -> None:
     assert attributes["name"] == "Monthly Specials"
     assert attributes["body"] == created["attributes"]["body"]
     assert attributes["variables"] == ["first-name"]
-
-
-@pytest.mark.parametrize("body", ["Hello {{first-name", "{{ ''.__class__ }}"])
-def test_invalid_body_is_rejected_and_the_template_is_unchanged(api: ApiClient, body: str) -> None:
-    created = create(api)
-    reply = patch(api, created["id"], body=body)
-    assert reply.status == 400
-    assert reply.pointers() == ["/data/attributes/body"]
-    assert api.get(f"{URL}/{created['id']}").data == created
-
-    refused = api.post(URL, resource("text-templates", {"name": "x", "body": body}))
-    assert refused.status == 400
-    assert refused.pointers() == ["/data/attributes/body"]
-    assert len(api.get(URL).data) == 1
 
 
 def test_delete_answers_204_then_404(api: ApiClient) -> None:
@@ -160,3 +137,91 @@ def test_scheduling_and_a_body_change_racing_never_both_succeed(app: Flask, api:
                 assert (body, engagement["status"]) == ("Your {{code}}", "pending")
             outcomes.add(statuses["schedule"])
     assert outcomes  # ten races ran; either order may win each
+
+
+def test_read_only_variables_are_computed_from_the_body_not_taken(
+    world: World, api: ApiClient
+) -> None:
+    reply = api.post(
+        "/api/v1/text-templates",
+        {"data": with_attributes(world.valid("text-templates"), {"variables": ["last-name"]})},
+    )
+    assert_error(reply, 400, pointer="/data/attributes/variables", detail="read-only")
+    stored = api.get(world.detail("text-templates"))
+    assert stored.data["attributes"]["variables"] == ["first-name"]
+
+
+def test_missing_required_attributes_are_400_at_each(
+    app: Flask, world: World, api: ApiClient
+) -> None:
+    with unchanged(app):
+        reply = api.post(
+            "/api/v1/text-templates", {"data": {"type": "text-templates", "attributes": {}}}
+        )
+    assert reply.status == 400
+    assert set(reply.pointers()) == {"/data/attributes/name", "/data/attributes/body"}
+
+
+WRONG_VALUES = [
+    wrong_value({"name": 5}, "/data/attributes/name"),
+    wrong_value({"name": ""}, "/data/attributes/name"),
+    wrong_value({"name": None}, "/data/attributes/name"),
+    wrong_value({"body": 5}, "/data/attributes/body"),
+    wrong_value({"body": ["Hi"]}, "/data/attributes/body"),
+    wrong_value({"body": ""}, "/data/attributes/body"),
+]
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_create_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": with_attributes(world.valid("text-templates"), attributes)}
+    with unchanged(app):
+        reply = api.post(URL, body)
+    assert_error(reply, 400, pointer=pointer)
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_update_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": patch_object(world, "text-templates", attributes=attributes)}
+    with unchanged(app):
+        reply = api.patch(world.detail("text-templates"), body)
+    assert_error(reply, 400, pointer=pointer)
+
+
+# --- bodies the sandbox refuses ---
+
+BAD_BODIES = [
+    ("syntax error", "Hello {{ first-name", "syntax error"),
+    ("unclosed block", "{% if x %}hi", "syntax error"),
+    ("dunder attribute", "{{ ''.__class__ }}", "unsafe"),
+    ("subclasses walk", "{{ ''.__class__.__mro__[1].__subclasses__() }}", "unsafe"),
+    ("too long", "x" * 1601, "over the limit"),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "body", "detail"), BAD_BODIES, ids=[label for label, _, _ in BAD_BODIES]
+)
+def test_invalid_template_body_is_400_at_body(
+    app: Flask, world: World, api: ApiClient, label: str, body: str, detail: str
+) -> None:
+    with unchanged(app):
+        created = api.post(
+            "/api/v1/text-templates",
+            {"data": with_attributes(world.valid("text-templates"), {"body": body})},
+        )
+    assert_error(created, 400, pointer="/data/attributes/body", detail=detail)
+    with unchanged(app):
+        changed = api.patch(
+            world.detail("text-templates"),
+            {
+                "data": patch_object(
+                    world, "text-templates", attributes={"body": body, "name": "changed"}
+                )
+            },
+        )
+    assert_error(changed, 400, pointer="/data/attributes/body", detail=detail)
