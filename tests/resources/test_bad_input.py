@@ -123,58 +123,6 @@ def test_malformed_errors_say_what_is_wrong(world: World, api: ApiClient) -> Non
 # --- attributes of the wrong type or value ---
 
 
-def _wrong(type_: str, attributes: dict[str, Any], pointer: str) -> Any:
-    """One case: a (type, attributes, pointer) parameter set."""
-    name, value = next(iter(attributes.items()))
-    return pytest.param(type_, attributes, pointer, id=f"{type_}-{name}={str(value)[:20]}")
-
-
-WRONG_VALUES = [
-    _wrong("phone-numbers", {"number": 5}, "/data/attributes/number"),
-    _wrong("phone-numbers", {"number": "not a number"}, "/data/attributes/number"),
-    _wrong("phone-numbers", {"number": "+1555"}, "/data/attributes/number"),
-    _wrong("phone-numbers", {"throughput": "fast"}, "/data/attributes/throughput"),
-    _wrong("phone-numbers", {"throughput": 0}, "/data/attributes/throughput"),
-    _wrong(
-        "phone-numbers",
-        {"throughput": 1.5},
-        "/data/attributes/throughput",
-    ),
-    _wrong("phone-numbers", {"throughput": True}, "/data/attributes/throughput"),
-    _wrong("phone-numbers", {"throughput": 10**30}, "/data/attributes/throughput"),
-    _wrong("phone-numbers", {"name": 5}, "/data/attributes/name"),
-    _wrong("phone-numbers", {"name": "x" * 256}, "/data/attributes/name"),
-    _wrong("envelopes", {"phone-number": 5}, "/data/attributes/phone-number"),
-    _wrong("envelopes", {"phone-number": None}, "/data/attributes/phone-number"),
-    _wrong("envelopes", {"phone-number": "hello"}, "/data/attributes/phone-number"),
-    _wrong("envelopes", {"meta": "first-name=Ada"}, "/data/attributes/meta"),
-    _wrong("envelopes", {"meta": ["Ada"]}, "/data/attributes/meta"),
-    _wrong(
-        "envelopes", {"meta": {"first-name": {"given": "Ada"}}}, "/data/attributes/meta/first-name"
-    ),
-]
-
-
-@pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_create_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any], pointer: str
-) -> None:
-    body = {"data": with_attributes(world.valid(type_), attributes)}
-    with unchanged(app):
-        reply = api.post(world.collection(type_), body)
-    assert_error(reply, 400, pointer=pointer)
-
-
-@pytest.mark.parametrize(("type_", "attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_update_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any], pointer: str
-) -> None:
-    body = {"data": patch_object(world, type_, attributes=attributes)}
-    with unchanged(app):
-        reply = api.patch(world.detail(type_), body)
-    assert_error(reply, 400, pointer=pointer)
-
-
 def test_wrong_value_errors_name_the_problem(world: World, api: ApiClient) -> None:
     throughput = api.post(
         "/api/v1/phone-numbers",

@@ -1,12 +1,15 @@
 """`envelopes` CRUD one at a time: E.164 numbers, meta changes and deletes while the engagement is
-pending, and 409 once it is scheduled. (Bulk upload errors live in test_bad_input.py.)"""
+pending, 409 once it is scheduled, and attribute values refused at their pointer. (Bulk uploads:
+test_bulk_envelopes.py.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 
+from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     BULK,
@@ -17,6 +20,7 @@ from tests.factories import (
     schedule,
     seed_campaign,
 )
+from tests.world import World, patch_object, with_attributes, wrong_value
 
 URL = "/api/v1/envelopes"
 
@@ -178,3 +182,33 @@ def test_bulk_response_resources_equal_what_reading_them_back_gives(
     assert created.status == 201
     for resource_object in created.data:
         assert resource_object == api.get(f"/api/v1/envelopes/{resource_object['id']}").data
+
+
+WRONG_VALUES = [
+    wrong_value({"phone-number": 5}, "/data/attributes/phone-number"),
+    wrong_value({"phone-number": None}, "/data/attributes/phone-number"),
+    wrong_value({"phone-number": "hello"}, "/data/attributes/phone-number"),
+    wrong_value({"meta": "first-name=Ada"}, "/data/attributes/meta"),
+    wrong_value({"meta": ["Ada"]}, "/data/attributes/meta"),
+    wrong_value({"meta": {"first-name": {"given": "Ada"}}}, "/data/attributes/meta/first-name"),
+]
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_create_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": with_attributes(world.valid("envelopes"), attributes)}
+    with unchanged(app):
+        reply = api.post(URL, body)
+    assert_error(reply, 400, pointer=pointer)
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_update_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": patch_object(world, "envelopes", attributes=attributes)}
+    with unchanged(app):
+        reply = api.patch(world.detail("envelopes"), body)
+    assert_error(reply, 400, pointer=pointer)

@@ -1,6 +1,6 @@
 """`phone-numbers` CRUD: E.164 storage from any input form, uniqueness per account, throughput
-limits, and a delete refused while an engagement still sends from the number. (Allotments and
-the caps they set: tests/security/test_sender_numbers.py.)"""
+limits, attribute values refused at their pointer, and a delete refused while an engagement still
+sends from the number. (Allotments and their caps: tests/security/test_sender_numbers.py.)"""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     Credentials,
@@ -18,6 +19,7 @@ from tests.factories import (
     resource,
     schedule,
 )
+from tests.world import World, patch_object, with_attributes, wrong_value
 
 URL = "/api/v1/phone-numbers"
 
@@ -188,3 +190,36 @@ def test_delete_is_allowed_while_the_engagement_using_it_is_pending(
     assert activity.data["relationships"]["phone-number"]["data"] is None
     refused = schedule(api, seed.engagement_id)
     assert refused.status == 409
+
+
+WRONG_VALUES = [
+    wrong_value({"number": 5}, "/data/attributes/number"),
+    wrong_value({"number": "not a number"}, "/data/attributes/number"),
+    wrong_value({"number": "+1555"}, "/data/attributes/number"),
+    wrong_value({"throughput": "fast"}, "/data/attributes/throughput"),
+    wrong_value({"throughput": 1.5}, "/data/attributes/throughput"),
+    wrong_value({"throughput": True}, "/data/attributes/throughput"),
+    wrong_value({"throughput": 10**30}, "/data/attributes/throughput"),
+    wrong_value({"name": 5}, "/data/attributes/name"),
+    wrong_value({"name": "x" * 256}, "/data/attributes/name"),
+]
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_create_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": with_attributes(world.valid("phone-numbers"), attributes)}
+    with unchanged(app):
+        reply = api.post(URL, body)
+    assert_error(reply, 400, pointer=pointer)
+
+
+@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
+def test_wrong_attribute_value_on_update_is_400_at_it(
+    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+) -> None:
+    body = {"data": patch_object(world, "phone-numbers", attributes=attributes)}
+    with unchanged(app):
+        reply = api.patch(world.detail("phone-numbers"), body)
+    assert_error(reply, 400, pointer=pointer)
