@@ -1,5 +1,6 @@
-"""List features through the API: cursor pages walked both ways (also across equal timestamps),
-sort on timestamps, filters, include, and the 400s for parameters the server does not accept."""
+"""List queries (campaign/listing.py) through the API: cursor pages walked both ways (also across
+equal timestamps), sort on timestamps, filters, include, and the 400 naming each parameter the
+server does not accept."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
+from campaign.models import EngagementStatus, EnvelopeStatus, TextStatus
+from tests.assertions import assert_error
 from tests.client import ApiClient, Reply
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
+from tests.world import World
 
 TEMPLATES = "/api/v1/text-templates"
 ENVELOPES = "/api/v1/envelopes"
@@ -164,12 +168,9 @@ def test_default_page_size_is_capped_by_the_maximum(
     [
         ("page[after]=not-a-cursor", "page[after]"),
         ("page[before]=bm90LWpzb24", "page[before]"),
-        ("sort=name", "sort"),
-        ("sort=created-at,updated-at", "sort"),
         ("filter[name]=x", "filter[name]"),
         ("filter[status]=", "filter[status]"),
         ("include=envelope", "include"),
-        ("page[number]=2", "page[number]"),
         ("colour=blue", "colour"),
     ],
 )
@@ -179,15 +180,6 @@ def test_parameters_the_server_does_not_accept_are_named(
     reply = api.get(f"/api/v1/engagements?{query}")
     assert reply.status == 400
     assert reply.errors[0]["source"] == {"parameter": parameter}
-
-
-def test_after_and_before_together_are_rejected(api: ApiClient) -> None:
-    create_templates(api, 3)
-    next_url = api.get(f"{TEMPLATES}?page[size]=1").document["links"]["next"]
-    cursor = parse_qs(urlsplit(next_url).query)["page[after]"][0]
-    reply = api.get(f"{TEMPLATES}?page[after]={cursor}&page[before]={cursor}")
-    assert reply.status == 400
-    assert reply.errors[0]["source"]["parameter"] in ("page[after]", "page[before]")
 
 
 def test_rows_with_equal_timestamps_paginate_without_loss_or_repetition(
@@ -273,9 +265,83 @@ def test_cursor_with_a_nul_in_its_id_is_a_400_naming_it(api: ApiClient) -> None:
     assert reply.errors[0]["source"] == {"parameter": "page[after]"}
 
 
-@pytest.mark.parametrize("method", ["GET", "DELETE"])
-def test_nul_in_a_url_id_is_not_found(api: ApiClient, method: str) -> None:
-    assert api.request(method, f"{TEMPLATES}/abc%00def").status == 404
+# --- parameters the server does not accept, on every collection ---
+
+# (path, query string, parameter named by the error)
+BAD_QUERIES: list[Any] = [
+    ("/api/v1/engagements", "foo=1", "foo"),
+    ("/api/v1/engagements", "filter[nope]=x", "filter[nope]"),
+    ("/api/v1/envelopes", "filter[meta]=x", "filter[meta]"),
+    ("/api/v1/envelopes", "filter[status]=", "filter[status]"),
+    ("/api/v1/engagements", "filter[status]=bogus", "filter[status]"),
+    ("/api/v1/envelopes", "filter[status]=Pending", "filter[status]"),
+    ("/api/v1/texts", "filter[status]=delivered ", "filter[status]"),
+    ("/api/v1/texts", "filter=x", "filter"),
+    ("/api/v1/engagements", "sort=name", "sort"),
+    ("/api/v1/engagements", "sort=created-at,updated-at", "sort"),
+    ("/api/v1/engagements", "sort=--created-at", "sort"),
+    ("/api/v1/engagements", "page[size]=100000", "page[size]"),
+    ("/api/v1/engagements", "page[size]=0", "page[size]"),
+    ("/api/v1/engagements", "page[size]=-1", "page[size]"),
+    ("/api/v1/engagements", "page[size]=ten", "page[size]"),
+    ("/api/v1/engagements", "page[number]=2", "page[number]"),
+    ("/api/v1/engagements", "page[offset]=10", "page[offset]"),
+    ("/api/v1/engagements", "include=nope", "include"),
+    ("/api/v1/engagements", "include=activity,nope", "include"),
+    ("/api/v1/envelopes", "include=engagement.activity", "include"),
+    ("/api/v1/engagements", "fields[engagements]=name", "fields[engagements]"),
+    ("/api/v1/engagements", "page[after]=garbage", "page[after]"),
+    ("/api/v1/engagements", "page[before]=garbage", "page[before]"),
+    ("/api/v1/engagements", "page[after]=%00", "page[after]"),
+    # base64 of `[1]`, `5`, `["2024-01-01T00:00:00", "x"]` (no time zone), `["now", "x"]`
+    ("/api/v1/engagements", "page[after]=WzFd", "page[after]"),
+    ("/api/v1/engagements", "page[after]=NQ", "page[after]"),
+    ("/api/v1/engagements", "page[after]=WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgIngiXQ", "page[after]"),
+    ("/api/v1/engagements", "page[after]=WyJub3ciLCAieCJd", "page[after]"),
+    ("/api/v1/engagements/{engagement}", "foo=1", "foo"),
+    ("/api/v1/engagements/{engagement}", "include=nope", "include"),
+    ("/api/v1/engagements/{engagement}", "page[size]=5", "page[size]"),
+]
+
+
+def _query_id(case: Any) -> str:
+    path, query, _ = case.values if hasattr(case, "values") else case
+    return f"{path.removeprefix('/api/v1/').replace('{engagement}', 'ID')}?{query}"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "parameter"), BAD_QUERIES, ids=[_query_id(case) for case in BAD_QUERIES]
+)
+def test_unsupported_query_parameter_is_400_naming_it(
+    world: World, api: ApiClient, path: str, query: str, parameter: str
+) -> None:
+    url = path.format(engagement=world.seed.engagement_id) + "?" + query
+    assert_error(api.get(url), 400, parameter=parameter)
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/engagements", EngagementStatus),
+        ("/api/v1/envelopes", EnvelopeStatus),
+        ("/api/v1/texts", TextStatus),
+    ],
+)
+def test_an_unknown_status_filter_is_400_naming_the_allowed_values(
+    world: World, api: ApiClient, path: str, allowed: Any
+) -> None:
+    error = assert_error(api.get(f"{path}?filter[status]=bogus"), 400, parameter="filter[status]")
+
+    assert error["detail"] == "filter[status] must be one of: " + ", ".join(
+        status.value for status in allowed
+    )
+
+
+def test_both_page_after_and_before_is_400(world: World, api: ApiClient) -> None:
+    first = api.get("/api/v1/envelopes?page[size]=1")
+    cursor = parse_qs(urlsplit(first.document["links"]["next"]).query)["page[after]"][0]
+    reply = api.get(f"/api/v1/envelopes?page[after]={cursor}&page[before]={cursor}")
+    assert_error(reply, 400, parameter="page[before]")
 
 
 def _links(node: Any) -> list[str]:
