@@ -1,6 +1,6 @@
-"""Bad input to every write endpoint and list query: each is answered with the JSON:API error it
-deserves (status, title, detail, pointer or parameter), never a 500, and leaves the database and
-Redis exactly as they were."""
+"""Reading request documents (campaign/documents.py) through every write endpoint: a malformed
+document, an unknown or read-only member, a wrong `type` or `id`, and attribute errors are each
+answered with the JSON:API error they deserve, at their pointer, and change nothing stored."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_malformed_errors_say_what_is_wrong(world: World, api: ApiClient) -> Non
     assert_error(bulk_without_ext, 400, pointer="/data", detail="ext=bulk")
 
 
-# --- attributes of the wrong type or value ---
+# --- attribute errors: marshmallow's detail, every one at once ---
 
 
 def test_wrong_value_errors_name_the_problem(world: World, api: ApiClient) -> None:
