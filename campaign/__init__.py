@@ -10,11 +10,13 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from campaign import transaction
 from campaign.config import (
     check_production,
     check_provider,
@@ -23,6 +25,7 @@ from campaign.config import (
     load_config,
     redis_url,
 )
+from campaign.documents import rebase_to_request
 from campaign.errors import ApiError, ApiErrors
 from campaign.extensions import db, migrate, redis_store
 from campaign.jsonapi import check_acceptable, error_response
@@ -33,17 +36,37 @@ log = logging.getLogger(__name__)
 SWAGGER_UI_ASSETS = "/api/docs/assets"
 
 
+class CampaignFlask(Flask):
+    """Flask with the request boundary: a request is one transaction, committed here.
+
+    The view builds its answer from the flushed, uncommitted rows; the commit comes after it,
+    inside Flask's error handling, so a commit that fails is answered as an error like any
+    other and the built answer is dropped. Hooks the services asked for run after the commit.
+    """
+
+    def dispatch_request(self) -> Any:
+        try:
+            answer = super().dispatch_request()
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+        return answer
+
+
 def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment, with `overrides` laid over it (tests, CLI)."""
     config = load_config(current_environ(overrides))
     check_production(config)
     check_timing(config)
-    app = Flask(
+    app = CampaignFlask(
         __name__, instance_path=config["INSTANCE_PATH"] or None, instance_relative_config=False
     )
     app.config.update(config)
     app.config.update(_derived_config(app))
     db.init_app(app)
+    # Registered after the database's own teardown, so it runs before the session is removed.
+    app.teardown_appcontext(_end_unfinished_unit)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, compare_type=True)
     redis_store.init_app(app)
     _register_api(Api(app))
@@ -114,6 +137,13 @@ def _instance_secret(instance_path: str) -> str:
     return secret
 
 
+def _end_unfinished_unit(error: BaseException | None) -> None:
+    """A unit of work that neither committed nor rolled back (a CLI command or a job that
+    raised) is rolled back, so its undo hooks run and its after-commit hooks never do."""
+    if transaction.pending():
+        transaction.rollback()
+
+
 def _register_swagger_ui_assets(app: Flask) -> None:
     """Swagger UI's scripts and styles, from the package, for the page at /api/docs."""
     from flask import Blueprint
@@ -159,17 +189,19 @@ def _register_error_handlers(app: Flask) -> None:
     # Registered after flask-smorest's own, so these win: one error shape everywhere.
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
-        db.session.rollback()
+        transaction.rollback()
+        rebase_to_request([error])
         return error_response([error], error.status)
 
     @app.errorhandler(ApiErrors)
     def api_errors(error: ApiErrors) -> Response:
-        db.session.rollback()
+        transaction.rollback()
+        rebase_to_request(error.errors)
         return error_response(error.errors, error.status)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        db.session.rollback()
+        transaction.rollback()
         status = error.code or 500
         detail = error.description or error.name
         response = error_response([ApiError(detail, status=status, title=error.name)], status)
@@ -179,7 +211,7 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Response:
-        db.session.rollback()
+        transaction.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         detail = "the server failed to handle this request; the failure has been logged"
         return error_response([ApiError(detail, status=500, title="Internal server error")], 500)

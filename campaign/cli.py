@@ -17,6 +17,7 @@ from flask.cli import FlaskGroup, ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from campaign import transaction
 from campaign.errors import ApiError
 from campaign.extensions import db
 from campaign.models import Account, ApiToken, PhoneNumber, utcnow
@@ -81,7 +82,7 @@ def create_account(key: str, name: str) -> None:
         raise click.ClickException(f"an account with key {key!r} already exists")
     account = Account(key=key, name=name)
     db.session.add(account)
-    db.session.commit()
+    transaction.commit()
     click.echo(f"created account {key}")
     click.echo(account.id)
 
@@ -97,7 +98,7 @@ def create_token(key: str) -> None:
     """Issue a token for account KEY; prints TOKENKEY:SECRET (the secret is not stored)."""
     token, secret = ApiToken.issue(_account(key))
     db.session.add(token)
-    db.session.commit()
+    transaction.commit()
     click.echo(f"{token.id}:{secret}")
 
 
@@ -119,7 +120,7 @@ def revoke_token(token_key: str) -> None:
     if token is None:
         raise click.ClickException(f"no token with key {token_key!r}")
     token.revoked_at = token.revoked_at or utcnow()
-    db.session.commit()
+    transaction.commit()
     click.echo(f"revoked token {token_key}")
 
 
@@ -167,8 +168,9 @@ def create_phone_number_command(
         allot_number(account, number, max_throughput or throughput)
         phone = create_phone_number(account, number, name=name, throughput=throughput)
     except ApiError as exc:
-        db.session.rollback()
+        transaction.rollback()
         raise click.ClickException(exc.detail) from None
+    transaction.commit()
     click.echo(f"created phone number {phone.number} ({phone.throughput}/s)")
     click.echo(phone.id)
 
@@ -190,9 +192,9 @@ def allot_number_command(key: str, number: str, max_throughput: int | None) -> N
     try:
         allotment = allot_number(_account(key), number, max_throughput)
     except ApiError as exc:
-        db.session.rollback()
+        transaction.rollback()
         raise click.ClickException(exc.detail) from None
-    db.session.commit()
+    transaction.commit()
     click.echo(f"allotted {allotment.number} to {key} (at most {allotment.max_throughput}/s)")
 
 
@@ -205,8 +207,9 @@ def revoke_number_command(number: str) -> None:
     try:
         revoke_number(number)
     except ApiError as exc:
-        db.session.rollback()
+        transaction.rollback()
         raise click.ClickException(exc.detail) from None
+    transaction.commit()
     click.echo(f"revoked {number}")
 
 

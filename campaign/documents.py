@@ -2,15 +2,19 @@
 
 marshmallow-jsonapi assumes a well-formed document (it raises on `[1,2]`, `null` or
 `{"data": null}`), so every structural rule is checked here first, each failure with its pointer.
+
+This layer knows the request's document, so it also turns the services' places inside a
+resource object (`ApiError.at`) into pointers into it (`rebase_to_request`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import Request
+from flask import Request, g
 from marshmallow import ValidationError
 from marshmallow_jsonapi import Schema
 from marshmallow_jsonapi.fields import BaseRelationship
@@ -36,6 +40,8 @@ _WRITE_PARAMETERS = frozenset({"include"})
 # deeper than Python code that walks a value may recurse.
 MAX_NESTING = 32
 _CONTAINERS = (dict, list)
+# Set on `g` once the request's document is read: whether its primary data is an array.
+_PRIMARY_DATA_IS_ARRAY = "campaign_primary_data_is_array"
 
 
 @dataclass(frozen=True)
@@ -92,10 +98,20 @@ def read_document(request: Request, *, bulk_allowed: bool = False) -> Document:
                 "an array of resources needs Content-Type 'application/vnd.api+json; ext=bulk'",
                 pointer="/data",
             )
+        setattr(g, _PRIMARY_DATA_IS_ARRAY, True)
         return Document(data, bulk=True)
     if not isinstance(data, dict):
         raise InvalidDocument("'data' must be a resource object", pointer="/data")
     return Document(data, bulk=bulk)
+
+
+def rebase_to_request(errors: Iterable[ApiError]) -> None:
+    """Point each error's `at` into this request's document: under `/data/{item}` when its
+    primary data is an array of resource objects, under `/data` otherwise."""
+    array = g.get(_PRIMARY_DATA_IS_ARRAY, False)
+    for error in errors:
+        root = f"/data/{error.item}" if array and error.item is not None else "/data"
+        error.rebase(root)
 
 
 def _nesting_within(document: Any, limit: int) -> bool:

@@ -1,4 +1,12 @@
-"""Domain exceptions whose attributes are the JSON:API error object they become."""
+"""Domain exceptions whose attributes are the JSON:API error object they become.
+
+Services say where a problem is inside the resource object it concerns (`at="attributes/status"`;
+`at=""` is the object itself), and `item` names which object of a multi-resource request (a
+bulk upload's index). Only the layer that knows the request document makes that a pointer
+(`rebase`): `/data/...` for a single resource, `/data/{item}/...` for a bulk one, and
+`/atomic:operations/N/data/...` inside an operation. `pointer=` is absolute: the document checks
+of `documents.py`, which know the document, write those.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +14,19 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def escape(name: str) -> str:
+    """A member name as one JSON pointer (RFC 6901) token: `~` and `/` escaped."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
 def pointer_to(parent: str, name: str) -> str:
-    """The JSON pointer (RFC 6901) of member `name` under `parent`, with `~` and `/` escaped."""
-    return f"{parent}/{name.replace('~', '~0').replace('/', '~1')}"
+    """The JSON pointer of member `name` under `parent`."""
+    return f"{parent}/{escape(name)}"
+
+
+# Where a resource object sits in a single-resource document: the root of an `at` that no layer
+# rebased elsewhere.
+PRIMARY_RESOURCE = "/data"
 
 
 class ApiError(Exception):
@@ -26,8 +44,12 @@ class ApiError(Exception):
         header: str | None = None,
         status: int | None = None,
         title: str | None = None,
+        at: str | None = None,
+        item: int | None = None,
     ) -> None:
         super().__init__(detail)
+        self.at = at
+        self.item = item
         self.detail = detail
         self.status = status or self.status
         self.title = title or self.title
@@ -39,7 +61,15 @@ class ApiError(Exception):
         if header is not None:
             self.source["header"] = header
 
+    def rebase(self, root: str) -> ApiError:
+        """Point `at` under `root`, the pointer of the resource object in the request."""
+        if self.at is not None:
+            self.source["pointer"] = f"{root}/{self.at}" if self.at else root
+            self.at = None
+        return self
+
     def to_dict(self) -> dict[str, Any]:
+        self.rebase(PRIMARY_RESOURCE)
         error: dict[str, Any] = {
             "status": str(self.status),
             "title": self.title,

@@ -25,7 +25,8 @@ class Claimed:
 
 def claim_texts(engagement_id: str, first: str, last: str, limit: int) -> list[Claimed]:
     """Move up to `limit` due texts of envelopes `first`..`last` of the engagement from
-    `queued` to `sending`, atomically; a text another worker holds is skipped."""
+    `queued` to `sending`, atomically; a text another worker holds is skipped. The caller
+    commits the claim before any of these texts leaves."""
     now = utcnow()
     # A materialized CTE picks the rows once: as an `IN (subquery LIMIT n ... SKIP LOCKED)`,
     # Postgres may rescan the subquery per row and claim far more than `limit` texts.
@@ -62,5 +63,4 @@ def claim_texts(engagement_id: str, first: str, last: str, limit: int) -> list[C
             )
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
     return claimed

@@ -117,7 +117,12 @@ def dump(
     many: bool = False,
     include: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The JSON:API document for one row or a list, with `included` rows."""
+    """The JSON:API document for one row or a list, with `included` rows.
+
+    The request's changes are flushed first (defaults and `updated_at` are filled in then):
+    the answer is built before the request's commit (`CampaignFlask.dispatch_request`).
+    """
+    db.session.flush()
     fields_to_include = tuple(path.replace("-", "_") for path in include)
     document = schema_class(many=many, include_data=fields_to_include).dump(data)
     document.setdefault("jsonapi", {"version": "1.0"})
@@ -204,6 +209,7 @@ def _with_included(row: Any, include: Sequence[str]) -> Any:
 
 def created_response(row: Any, schema_class: type[ResourceSchema]) -> Response:
     """201 with the new row (and what `include=` asks for) and its `Location`."""
+    db.session.flush()  # the id and defaults are filled in by the insert
     location = resource_url(schema_class.Meta.type_, row.id)
     return detail_response(row, schema_class, 201, headers={"Location": location})
 

@@ -114,7 +114,7 @@ class EnvelopeList(MethodView):
         document = read_document(request, bulk_allowed=True)
         bulk = isinstance(document.data, list)
         items = document.data if bulk else [document.data]
-        rows = create_envelopes(current_account(), items, bulk=bulk)
+        rows = create_envelopes(current_account(), items)
         if not bulk:
             return created_response(db.session.get(Envelope, rows[0]["id"]), EnvelopeSchema)
         document = {

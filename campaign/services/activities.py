@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
+from campaign import transaction
 from campaign.errors import ApiErrors, Conflict, InvalidAttribute, NotFound
 from campaign.extensions import db
 from campaign.models import (
@@ -29,21 +30,19 @@ _RELATED = {
 }
 
 
-def _pointer(relationship: str) -> str:
-    return f"/data/relationships/{relationship.replace('_', '-')}/data"
+def _at(relationship: str) -> str:
+    return f"relationships/{relationship.replace('_', '-')}/data"
 
 
 def _check_kind(kind: str) -> None:
     if kind in UNSUPPORTED_KINDS:
         raise InvalidAttribute(
             f"kind {kind!r} is not supported; this service sends text",
-            pointer="/data/attributes/kind",
+            at="attributes/kind",
             title="Not supported",
         )
     if kind != ActivityKind.TEXT:
-        raise InvalidAttribute(
-            f"unknown kind {kind!r}; use 'text'", pointer="/data/attributes/kind"
-        )
+        raise InvalidAttribute(f"unknown kind {kind!r}; use 'text'", at="attributes/kind")
 
 
 def _resolve(account: Account, links: dict[str, str | None], required: bool) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def _resolve(account: Account, links: dict[str, str | None], required: bool) -> 
                     InvalidAttribute(
                         f"the {name.replace('_', '-')} relationship is "
                         "required for a text activity",
-                        pointer=_pointer(name),
+                        at=_at(name),
                     )
                 )
             continue
@@ -74,7 +73,7 @@ def _resolve(account: Account, links: dict[str, str | None], required: bool) -> 
                 NotFound(
                     f"no {model.__tablename__.replace('_', '-')} with id "
                     f"{row_id!r} in this account",
-                    pointer=_pointer(name),
+                    at=_at(name),
                 )
             )
         rows[name] = row
@@ -84,7 +83,7 @@ def _resolve(account: Account, links: dict[str, str | None], required: bool) -> 
 
 
 def create_activity(account: Account, *, name: str, kind: str, **links: str) -> Activity:
-    """A text activity for a pending engagement, with its template and sender; commit."""
+    """A text activity for a pending engagement, with its template and sender."""
     _check_kind(kind)
     rows = _resolve(account, links, required=True)
     # Locked and re-read, so of concurrent creates for one engagement the later ones wait and
@@ -93,7 +92,7 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
     if engagement.status != EngagementStatus.PENDING:
         raise Conflict(
             "activities can be added only while the engagement is pending",
-            pointer=_pointer("engagement"),
+            at=_at("engagement"),
         )
     if engagement.activity is not None:
         raise _already_has_activity()
@@ -106,13 +105,14 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
         phone_number_id=rows["phone_number"].id,
     )
     db.session.add(activity)
+    engagement_id = engagement.id
     try:
         db.session.flush()
     except IntegrityError:
         # The lock makes this rare (SQLite ignores it); the unique engagement id has the last
-        # word. Any other violation is not a conflict this can explain: it stays a 500.
-        engagement_id = activity.engagement_id
-        db.session.rollback()
+        # word. Any other violation is not a conflict this can explain: it stays a 500. The
+        # request fails either way: its transaction ends here, so the check reads afresh.
+        transaction.rollback()
         if db.session.scalar(select(exists().where(Activity.engagement_id == engagement_id))):
             raise _already_has_activity() from None
         raise
@@ -122,23 +122,20 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
         .where(Envelope.engagement_id == engagement.id, Envelope.activity_id.is_(None))
         .values(activity_id=activity.id)
     )
-    db.session.commit()
     return activity
 
 
 def _already_has_activity() -> Conflict:
     return Conflict(
         "this engagement already has an activity; PATCH that one instead",
-        pointer=_pointer("engagement"),
+        at=_at("engagement"),
     )
 
 
 def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
-    """Change name, template or sender while the engagement has not started; commit."""
+    """Change name, template or sender while the engagement has not started."""
     if "engagement" in changes:
-        raise Conflict(
-            "an activity cannot move to another engagement", pointer=_pointer("engagement")
-        )
+        raise Conflict("an activity cannot move to another engagement", at=_at("engagement"))
     if "kind" in changes:
         _check_kind(changes.pop("kind"))
     links = {
@@ -150,7 +147,7 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
     if links and engagement.status != EngagementStatus.PENDING:
         raise Conflict(
             "the template and sender can change only while the engagement is pending",
-            pointer=_pointer(next(iter(links))),
+            at=_at(next(iter(links))),
         )
     account = db.session.get(Account, activity.account_id)
     assert account is not None
@@ -158,15 +155,11 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
         setattr(activity, f"{name}_id", row.id)
     for name, value in changes.items():
         setattr(activity, name, value)
-    db.session.commit()
     return activity
 
 
 def delete_activity(activity: Activity) -> None:
     """Delete the activity of a pending engagement (its engagement locked first, as above)."""
     if lock_row(Engagement, activity.engagement_id).status != EngagementStatus.PENDING:
-        raise Conflict(
-            "an activity can be deleted only while its engagement is pending", pointer="/data"
-        )
+        raise Conflict("an activity can be deleted only while its engagement is pending", at="")
     db.session.delete(activity)
-    db.session.commit()

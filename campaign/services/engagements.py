@@ -1,8 +1,9 @@
 """Engagement verbs: create, change, and the client's status moves (schedule, pause, cancel).
 
-`update_engagement` owns the transaction: it validates, changes the row, commits and only then
-enqueues the dispatcher, so a worker never reads an uncommitted schedule. A pause or cancel
-marks its generation stopped in Redis before it commits, so senders hold what has not left.
+A schedule enqueues the dispatcher after the request's commit (`transaction.after_commit`), so
+a worker never reads an uncommitted schedule. A pause or cancel marks its generation stopped in
+Redis before the commit, so senders hold what has not left; a rollback takes the mark back.
+Error pointers are relative to the engagement's resource object.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import redis
 from flask import current_app
 from sqlalchemy import exists, func, select, update
 
+from campaign import transaction
 from campaign.errors import ApiError, Conflict, InvalidAttribute
 from campaign.extensions import db, redis_store
 from campaign.models import (
@@ -31,12 +33,12 @@ from campaign.models import (
 from campaign.models.engagement import ACTIVE_STATUSES, CLIENT_STATUSES
 from campaign.services.locks import lock_row
 from campaign.templates_engine import compile_template
-from campaign.workers.dispatch import enqueue_dispatch
+from campaign.workers.dispatch import dispatch_enqueuer
 from campaign.workers.progress import request_refresh
 from campaign.workers.stops import clear_stop, mark_stopped
 
-STATUS_POINTER = "/data/attributes/status"
-DELIVERY_TIME_POINTER = "/data/attributes/delivery-time"
+STATUS = "attributes/status"
+DELIVERY_TIME = "attributes/delivery-time"
 # Delivery settings are frozen once the dispatcher may be working on the engagement.
 _EDITABLE_DELIVERY = frozenset({EngagementStatus.PENDING, EngagementStatus.PAUSED})
 
@@ -55,7 +57,7 @@ def create_engagement(
         raise Conflict(
             "a new engagement is pending; add an activity and envelopes, then PATCH its status "
             "to scheduled",
-            pointer=STATUS_POINTER,
+            at=STATUS,
         )
     engagement = Engagement(
         account_id=account.id,
@@ -67,7 +69,6 @@ def create_engagement(
     )
     _check_delivery(engagement)
     db.session.add(engagement)
-    db.session.commit()
     return engagement
 
 
@@ -75,7 +76,7 @@ def _check_delivery(engagement: Engagement) -> None:
     if engagement.delivery_type == DeliveryType.SCHEDULED and engagement.delivery_time is None:
         raise InvalidAttribute(
             "delivery-time is required when delivery-type is scheduled",
-            pointer=DELIVERY_TIME_POINTER,
+            at=DELIVERY_TIME,
         )
 
 
@@ -98,19 +99,15 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
     if delivery:
         _change_delivery(engagement, current, delivery)
     if target is None or target == current:
-        db.session.commit()
         return target == EngagementStatus.SCHEDULED
     if EngagementStatus(target) not in CLIENT_STATUSES:
-        raise Conflict(
-            f"status {target} is set by the dispatcher, not by clients", pointer=STATUS_POINTER
-        )
+        raise Conflict(f"status {target} is set by the dispatcher, not by clients", at=STATUS)
     if target == EngagementStatus.SCHEDULED and current == EngagementStatus.SENDING:
-        db.session.commit()
         return True  # already running: asking again changes nothing
     try:
         engagement.transition_to(EngagementStatus(target))
     except InvalidTransition as exc:
-        raise Conflict(exc.detail, pointer=STATUS_POINTER) from None
+        raise Conflict(exc.detail, at=STATUS) from None
     if target == EngagementStatus.SCHEDULED:
         _schedule(engagement)
         return True
@@ -118,19 +115,19 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
         _cancel_remaining(engagement)
     if current in ACTIVE_STATUSES:
         _stop_senders(engagement)
-    else:
-        db.session.commit()
     if target == EngagementStatus.CANCELLED and engagement.count_total is not None:
-        request_refresh(engagement.id, engagement.count_total)
+        engagement_id, total = engagement.id, engagement.count_total
+        transaction.after_commit(lambda: request_refresh(engagement_id, total))
     return False
 
 
 def _stop_senders(engagement: Engagement) -> None:
-    """Mark the running generation stopped, then commit; the answer follows only both.
+    """Mark the running generation stopped before the commit; the answer follows both.
 
-    The mark comes first, although services write Redis after the commit, because the PATCH
-    must not answer while a sender could still hand a waiting text to the carrier; a commit
-    that fails takes the mark back. Without Redis the stop is refused and nothing changes.
+    The mark comes first, although Redis is otherwise written after the commit, because the
+    PATCH must not answer while a sender could still hand a waiting text to the carrier; a
+    transaction that does not commit takes the mark back. Without Redis the stop is refused
+    and nothing changes.
     """
     generation = engagement.generation
     try:
@@ -146,11 +143,8 @@ def _stop_senders(engagement: Engagement) -> None:
             status=503,
             title="Service unavailable",
         ) from None
-    try:
-        db.session.commit()
-    except BaseException:
-        clear_stop(redis_store.connection, engagement.id, generation)
-        raise
+    engagement_id = engagement.id
+    transaction.on_rollback(lambda: clear_stop(redis_store.connection, engagement_id, generation))
 
 
 def _change_delivery(
@@ -160,7 +154,7 @@ def _change_delivery(
         key = next(iter(delivery)).replace("_", "-")
         raise Conflict(
             f"{key} can change only while the engagement is pending or paused",
-            pointer=f"/data/attributes/{key}",
+            at=f"attributes/{key}",
         )
     for name, value in delivery.items():
         setattr(engagement, name, value)
@@ -168,7 +162,8 @@ def _change_delivery(
 
 
 def _schedule(engagement: Engagement) -> None:
-    """Check the engagement can send, record the schedule, commit, then wake the dispatcher.
+    """Check the engagement can send and record the schedule; the dispatcher wakes after the
+    commit.
 
     The template row is locked (after the engagement's, always in that order) before the body
     is validated, so a body change cannot slip in between the check and the commit.
@@ -196,8 +191,7 @@ def _schedule(engagement: Engagement) -> None:
         .values(activity_id=activity.id)
     )
     engagement.scheduled_at = now
-    db.session.commit()
-    enqueue_dispatch(engagement)
+    transaction.after_commit(dispatch_enqueuer(engagement))
 
 
 def scheduling_problems(engagement: Engagement) -> list[ApiError]:
@@ -207,25 +201,21 @@ def scheduling_problems(engagement: Engagement) -> list[ApiError]:
         return [
             Conflict(
                 "the engagement has no activity; create a text activity first",
-                pointer=STATUS_POINTER,
+                at=STATUS,
             )
         ]
     if activity.text_template is None or activity.phone_number is None:
         return [
             Conflict(
                 "the engagement's activity has lost its text template or phone number",
-                pointer=STATUS_POINTER,
+                at=STATUS,
             )
         ]
     has_envelopes = db.session.scalar(
         select(exists().where(Envelope.engagement_id == engagement.id))
     )
     if not has_envelopes:
-        return [
-            Conflict(
-                "the engagement has no envelopes; upload recipients first", pointer=STATUS_POINTER
-            )
-        ]
+        return [Conflict("the engagement has no envelopes; upload recipients first", at=STATUS)]
     if (
         engagement.delivery_type == DeliveryType.SCHEDULED
         and engagement.delivery_time
@@ -234,7 +224,7 @@ def scheduling_problems(engagement: Engagement) -> list[ApiError]:
         return [
             InvalidAttribute(
                 "delivery-time is in the past; choose a future time or delivery-type immediately",
-                pointer=DELIVERY_TIME_POINTER,
+                at=DELIVERY_TIME,
             )
         ]
     return _missing_variables(engagement, activity.text_template.body)
@@ -261,7 +251,7 @@ def _missing_variables(engagement: Engagement, body: str) -> list[ApiError]:
             f"envelopes lack meta keys the template uses: {listing}; add them to the "
             "envelopes' meta or give the template a default "
             "(e.g. {{ first-name | default('there') }})",
-            pointer=STATUS_POINTER,
+            at=STATUS,
             title="Missing template variables",
         )
     ]

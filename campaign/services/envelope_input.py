@@ -2,7 +2,8 @@
 
 This is the hot path of ingest (tens of thousands of envelopes a second), so each entry is
 checked with plain dict and type tests instead of a marshmallow load per row; every problem is
-still reported with its own pointer, e.g. `/data/7/attributes/phone-number`.
+still reported where it is: its entry's index (`item`) and its place in the entry
+(`at="attributes/phone-number"`), which the request's document makes `/data/7/attributes/...`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from campaign.errors import (
     Forbidden,
     InvalidAttribute,
     InvalidDocument,
+    escape,
     pointer_to,
 )
 
@@ -46,16 +48,12 @@ MAX_META_NUMBER = 2**53
 
 @dataclass(frozen=True)
 class EnvelopeInput:
-    """One valid entry: where it was in the document and what to store."""
+    """One valid entry: its index among the request's entries and what to store."""
 
-    index: int | None
+    index: int
     engagement_id: str
     phone_number: str
     meta: dict[str, Any]
-
-    @property
-    def pointer(self) -> str:
-        return "/data" if self.index is None else f"/data/{self.index}"
 
 
 class EnvelopeParser:
@@ -66,20 +64,27 @@ class EnvelopeParser:
         self.max_meta_bytes = max_meta_bytes
 
     def parse(
-        self, item: Any, index: int | None, errors: list[ApiError], *, partial: bool = False
+        self, item: Any, index: int, errors: list[ApiError], *, partial: bool = False
     ) -> EnvelopeInput | None:
         """The entry's values, or None after appending its errors to `errors`."""
-        at = "/data" if index is None else f"/data/{index}"
+        found = len(errors)
+        entry = self._entry(item, index, errors, partial)
+        if len(errors) > found:
+            for error in errors[found:]:
+                error.item = index
+        return entry
+
+    def _entry(
+        self, item: Any, index: int, errors: list[ApiError], partial: bool
+    ) -> EnvelopeInput | None:
         if not isinstance(item, dict):
-            errors.append(InvalidDocument("a resource object must be a JSON object", pointer=at))
+            errors.append(InvalidDocument("a resource object must be a JSON object", at=""))
             return None
         found = len(errors)
-        self._check_members(item, at, errors, partial)
+        self._check_members(item, errors, partial)
         attributes = item.get("attributes", {})
         if not isinstance(attributes, dict):
-            errors.append(
-                InvalidDocument("'attributes' must be a JSON object", pointer=f"{at}/attributes")
-            )
+            errors.append(InvalidDocument("'attributes' must be a JSON object", at="attributes"))
             attributes = {}
         for name in attributes:
             if name not in WRITABLE_ATTRIBUTES:
@@ -88,73 +93,64 @@ class EnvelopeParser:
                     if name in READ_ONLY_ATTRIBUTES
                     else f"unknown attribute {name!r}"
                 )
-                errors.append(
-                    InvalidAttribute(detail, pointer=pointer_to(f"{at}/attributes", name))
-                )
-        number = self._number(attributes, at, errors, partial)
-        meta = self._meta(attributes.get("meta", {}), at, errors)
-        engagement_id = self._engagement(item.get("relationships"), at, errors, partial)
+                errors.append(InvalidAttribute(detail, at=pointer_to("attributes", name)))
+        number = self._number(attributes, errors, partial)
+        meta = self._meta(attributes.get("meta", {}), errors)
+        engagement_id = self._engagement(item.get("relationships"), errors, partial)
         if len(errors) > found:
             return None
         return EnvelopeInput(index, engagement_id or "", number or "", meta)
 
-    def _check_members(
-        self, item: dict[str, Any], at: str, errors: list[ApiError], partial: bool
-    ) -> None:
+    def _check_members(self, item: dict[str, Any], errors: list[ApiError], partial: bool) -> None:
         for member in item:
             if member not in _RESOURCE_MEMBERS:
                 errors.append(
                     InvalidDocument(
-                        f"{member!r} is not a member of a resource object",
-                        pointer=pointer_to(at, member),
+                        f"{member!r} is not a member of a resource object", at=escape(member)
                     )
                 )
         kind = item.get("type")
         if not isinstance(kind, str):
-            errors.append(InvalidDocument("'type' must be a string", pointer=f"{at}/type"))
+            errors.append(InvalidDocument("'type' must be a string", at="type"))
         elif kind != TYPE:
             errors.append(
-                Conflict(
-                    f"'type' must be {TYPE!r} at this endpoint, not {kind!r}", pointer=f"{at}/type"
-                )
+                Conflict(f"'type' must be {TYPE!r} at this endpoint, not {kind!r}", at="type")
             )
         if "id" in item and not partial:
-            errors.append(
-                Forbidden("client-generated ids are not supported; omit 'id'", pointer=f"{at}/id")
-            )
+            errors.append(Forbidden("client-generated ids are not supported; omit 'id'", at="id"))
 
     def _number(
-        self, attributes: dict[str, Any], at: str, errors: list[ApiError], partial: bool
+        self, attributes: dict[str, Any], errors: list[ApiError], partial: bool
     ) -> str | None:
-        pointer = f"{at}/attributes/phone-number"
+        at = "attributes/phone-number"
         if "phone-number" not in attributes:
             if not partial:
-                errors.append(InvalidAttribute("phone-number is required", pointer=pointer))
+                errors.append(InvalidAttribute("phone-number is required", at=at))
             return None
         try:
             return to_e164(attributes["phone-number"], self.region)
         except InvalidNumber as exc:
-            errors.append(InvalidAttribute(str(exc), pointer=pointer))
+            errors.append(InvalidAttribute(str(exc), at=at))
             return None
 
-    def _meta(self, meta: Any, at: str, errors: list[ApiError]) -> dict[str, Any]:
-        pointer = f"{at}/attributes/meta"
+    def _meta(self, meta: Any, errors: list[ApiError]) -> dict[str, Any]:
+        at = "attributes/meta"
         if not isinstance(meta, dict):
-            errors.append(InvalidAttribute("meta must be a JSON object", pointer=pointer))
+            errors.append(InvalidAttribute("meta must be a JSON object", at=at))
             return {}
         found = len(errors)
         for key, value in meta.items():
             if not key or len(key) > MAX_META_KEY_LENGTH:
                 errors.append(
                     InvalidAttribute(
-                        f"meta keys must be 1 to {MAX_META_KEY_LENGTH} characters", pointer=pointer
+                        f"meta keys must be 1 to {MAX_META_KEY_LENGTH} characters", at=at
                     )
                 )
             elif not isinstance(value, _META_VALUE_TYPES):
                 errors.append(
                     InvalidAttribute(
                         f"meta[{key!r}] must be a string, number or boolean (meta is flat)",
-                        pointer=pointer_to(pointer, key),
+                        at=pointer_to(at, key),
                     )
                 )
             elif type(value) in (int, float) and not -MAX_META_NUMBER < value < MAX_META_NUMBER:
@@ -162,55 +158,47 @@ class EnvelopeParser:
                     InvalidAttribute(
                         f"meta[{key!r}] must be a number between -(2**53) and 2**53 exclusive "
                         "(send larger numbers, such as account numbers, as strings)",
-                        pointer=pointer_to(pointer, key),
+                        at=pointer_to(at, key),
                     )
                 )
         # Only a flat object of valid values is measured: encoding a deeply nested one would
         # hit orjson's recursion limit.
         if len(errors) == found and len(orjson.dumps(meta)) > self.max_meta_bytes:
             errors.append(
-                InvalidAttribute(
-                    f"meta is larger than {self.max_meta_bytes} bytes", pointer=pointer
-                )
+                InvalidAttribute(f"meta is larger than {self.max_meta_bytes} bytes", at=at)
             )
         return meta
 
-    def _engagement(
-        self, relationships: Any, at: str, errors: list[ApiError], partial: bool
-    ) -> str | None:
-        pointer = f"{at}/relationships"
+    def _engagement(self, relationships: Any, errors: list[ApiError], partial: bool) -> str | None:
+        at = "relationships"
         if relationships is None:
             relationships = {}
         if not isinstance(relationships, dict):
-            errors.append(InvalidDocument("'relationships' must be a JSON object", pointer=pointer))
+            errors.append(InvalidDocument("'relationships' must be a JSON object", at=at))
             return None
         for name in relationships:
             if name == "activity":
                 errors.append(
                     InvalidAttribute(
                         "'activity' is read-only: the server fills it in from the engagement",
-                        pointer=f"{pointer}/activity",
+                        at=f"{at}/activity",
                     )
                 )
             elif name != "engagement":
                 errors.append(
-                    InvalidAttribute(
-                        f"unknown relationship {name!r}", pointer=pointer_to(pointer, name)
-                    )
+                    InvalidAttribute(f"unknown relationship {name!r}", at=pointer_to(at, name))
                 )
         if "engagement" not in relationships:
             if not partial:
                 errors.append(
                     InvalidAttribute(
-                        "the engagement relationship is required", pointer=f"{pointer}/engagement"
+                        "the engagement relationship is required", at=f"{at}/engagement"
                     )
                 )
             return None
         if partial:
             errors.append(
-                Conflict(
-                    "an envelope cannot move to another engagement", pointer=f"{pointer}/engagement"
-                )
+                Conflict("an envelope cannot move to another engagement", at=f"{at}/engagement")
             )
             return None
         relationship = relationships["engagement"]
@@ -223,7 +211,7 @@ class EnvelopeParser:
             errors.append(
                 InvalidAttribute(
                     'engagement must be {"data": {"type": "engagements", "id": "..."}}',
-                    pointer=f"{pointer}/engagement/data",
+                    at=f"{at}/engagement/data",
                 )
             )
             return None

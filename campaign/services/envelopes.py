@@ -37,25 +37,24 @@ def envelope_parser() -> EnvelopeParser:
     return EnvelopeParser(region=config["DEFAULT_REGION"], max_meta_bytes=config["MAX_META_BYTES"])
 
 
-def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> list[dict[str, Any]]:
-    """Validate every entry, then insert them all at once and commit; the rows written.
+def create_envelopes(account: Account, items: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validate every entry, then insert them all at once; the rows written.
 
-    Nothing is written unless every entry is valid; all problems are reported at once.
+    Nothing is written unless every entry is valid; all problems are reported at once, each
+    with the index of its entry (`item`).
     """
     limit = current_app.config["MAX_BULK"]
     if len(items) > limit:
         raise PayloadTooLarge(
             f"{len(items)} envelopes in one request; the limit is {limit} (CAMPAIGN_MAX_BULK), "
             "so split the upload",
-            pointer="/data",
+            at="",
         )
     if not items:
-        raise ApiErrors([ApiError("the data array is empty", pointer="/data")])
+        raise ApiErrors([ApiError("the data array is empty", at="")])
     parser = envelope_parser()
     errors: list[ApiError] = []
-    entries = [
-        parser.parse(item, index if bulk else None, errors) for index, item in enumerate(items)
-    ]
+    entries = [parser.parse(item, index, errors) for index, item in enumerate(items)]
     valid = [entry for entry in entries if entry is not None]
     activities = _engagement_activities(account, valid, errors)
     _check_duplicates(valid, errors)
@@ -80,13 +79,11 @@ def create_envelopes(account: Account, items: Sequence[Any], *, bulk: bool) -> l
     ]
     try:
         _insert(rows)
-        db.session.commit()
     except (IntegrityError, psycopg.errors.IntegrityError):
-        db.session.rollback()
         raise Conflict(
             "another request added one of these numbers to the engagement at the "
             "same time; nothing was stored, retry the upload",
-            pointer="/data",
+            at="",
         ) from None
     return rows
 
@@ -125,17 +122,18 @@ def _engagement_activities(
         )
     }
     for entry in entries:
-        pointer = f"{entry.pointer}/relationships/engagement/data"
+        at, item = "relationships/engagement/data", entry.index
         if entry.engagement_id not in found:
             errors.append(
-                NotFound(f"no engagement with id {entry.engagement_id!r}", pointer=pointer)
+                NotFound(f"no engagement with id {entry.engagement_id!r}", at=at, item=item)
             )
         elif found[entry.engagement_id][0] != EngagementStatus.PENDING:
             errors.append(
                 Conflict(
                     f"envelopes can be added only while the engagement is pending; it is "
                     f"{found[entry.engagement_id][0]}",
-                    pointer=pointer,
+                    at=at,
+                    item=item,
                 )
             )
     return {engagement_id: activity for engagement_id, (_, activity) in found.items()}
@@ -150,9 +148,10 @@ def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> N
         if key in first_seen:
             errors.append(
                 Conflict(
-                    f"{entry.phone_number} appears twice for this engagement (first at "
-                    f"{first_seen[key].pointer})",
-                    pointer=f"{entry.pointer}/attributes/phone-number",
+                    f"{entry.phone_number} appears twice for this engagement (first as "
+                    f"entry {first_seen[key].index})",
+                    at="attributes/phone-number",
+                    item=entry.index,
                 )
             )
             continue
@@ -176,7 +175,8 @@ def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> N
             errors.append(
                 Conflict(
                     f"{number} is already an envelope of this engagement",
-                    pointer=f"{entry.pointer}/attributes/phone-number",
+                    at="attributes/phone-number",
+                    item=entry.index,
                 )
             )
 
@@ -184,7 +184,7 @@ def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> N
 def update_envelope(envelope: Envelope, item: Any) -> Envelope:
     """Change the number or meta of an envelope whose engagement is still pending."""
     errors: list[ApiError] = []
-    entry = envelope_parser().parse(item, None, errors, partial=True)
+    entry = envelope_parser().parse(item, 0, errors, partial=True)
     if errors or entry is None:
         raise ApiErrors(errors)
     _check_pending(envelope)
@@ -199,12 +199,11 @@ def update_envelope(envelope: Envelope, item: Any) -> Envelope:
         if taken:
             raise Conflict(
                 f"{entry.phone_number} is already an envelope of this engagement",
-                pointer="/data/attributes/phone-number",
+                at="attributes/phone-number",
             )
         envelope.phone_number = entry.phone_number
     if "meta" in attributes:
         envelope.meta = entry.meta
-    db.session.commit()
     return envelope
 
 
@@ -215,7 +214,7 @@ def _check_pending(envelope: Envelope) -> None:
     if status != EngagementStatus.PENDING:
         raise Conflict(
             f"the engagement is {status}; envelopes change only while it is pending",
-            pointer="/data",
+            at="",
         )
 
 
@@ -223,4 +222,3 @@ def delete_envelope(envelope: Envelope) -> None:
     """Remove a recipient from an engagement that has not been scheduled."""
     _check_pending(envelope)
     db.session.delete(envelope)
-    db.session.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from campaign import transaction
 from campaign.errors import NotFound
 from campaign.extensions import db
 from campaign.models import Engagement, Text, TextStatus, utcnow
@@ -34,7 +35,6 @@ def record_receipt(
     moved = advance_status(
         text_id, status, utcnow(), error_code=error_code, error_detail=error_detail
     )
-    db.session.commit()
     if moved:
-        request_refresh(engagement_id, envelope_count)
+        transaction.after_commit(lambda: request_refresh(engagement_id, envelope_count))
     return moved

@@ -12,21 +12,20 @@ from campaign.models import Account, Activity, TextTemplate
 from campaign.services.locks import lock_row
 from campaign.templates_engine import TemplateError, compile_template
 
-BODY_POINTER = "/data/attributes/body"
+BODY = "attributes/body"
 
 
 def _variables(body: str) -> list[str]:
     try:
         return list(compile_template(body).variables)
     except TemplateError as exc:
-        raise InvalidAttribute(str(exc), pointer=BODY_POINTER, title="Invalid template") from None
+        raise InvalidAttribute(str(exc), at=BODY, title="Invalid template") from None
 
 
 def create_text_template(account: Account, *, name: str, body: str) -> TextTemplate:
-    """Validate the body, record the variables it reads, and commit."""
+    """Validate the body and record the variables it reads."""
     template = TextTemplate(account_id=account.id, name=name, body=body, variables=_variables(body))
     db.session.add(template)
-    db.session.commit()
     return template
 
 
@@ -49,12 +48,11 @@ def update_text_template(template: TextTemplate, changes: dict[str, Any]) -> Tex
             raise Conflict(
                 "this template is being sent by an engagement that is scheduled, sending or "
                 "paused; its body cannot change until that engagement ends",
-                pointer=BODY_POINTER,
+                at=BODY,
             )
         template.variables = _variables(changes["body"])
     for name, value in changes.items():
         setattr(template, name, value)
-    db.session.commit()
     return template
 
 
@@ -64,7 +62,6 @@ def delete_text_template(template: TextTemplate) -> None:
     if _in_use(template):
         raise Conflict(
             "this template is being sent by an engagement that is scheduled, sending or paused",
-            pointer="/data",
+            at="",
         )
     db.session.delete(template)
-    db.session.commit()

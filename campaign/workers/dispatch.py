@@ -10,6 +10,8 @@ scheduling): once a pause or a resume has moved the engagement on, it returns at
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -17,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from campaign import transaction
 from campaign.extensions import db
 from campaign.models import (
     DeliveryType,
@@ -43,12 +46,19 @@ def enqueue_dispatch(engagement: Engagement, *, rescue: str = "") -> bool:
     `rescue` names a re-dispatch by the sweep: its jobs get fresh ids, since the lost jobs'
     ids may still be taken in Redis (a killed job's hash outlives it).
     """
+    return dispatch_enqueuer(engagement, rescue=rescue)()
+
+
+def dispatch_enqueuer(engagement: Engagement, *, rescue: str = "") -> Callable[[], bool]:
+    """`enqueue_dispatch` with what it needs read from the row now, for an after-commit hook
+    (the commit expires the row; reading it again would open another transaction)."""
     from_time = (
         engagement.delivery_time if engagement.delivery_type == DeliveryType.SCHEDULED else None
     )
     at = from_time if from_time is not None and from_time > utcnow() else None
     job_id = job_ids.dispatch(engagement.id, engagement.generation, rescue)
-    return enqueue_unique(
+    return partial(
+        enqueue_unique,
         dispatch_engagement,
         engagement.id,
         engagement.generation,
@@ -65,6 +75,7 @@ def _insert(rows: list[dict[str, Any]]) -> None:
     db.session.execute(statement.on_conflict_do_nothing(), rows)
 
 
+@transaction.job
 def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -> None:
     """Create the engagement's texts and enqueue their send batches (idempotent).
 
@@ -94,7 +105,7 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
     gen, sender = engagement.generation, activity.phone_number.number
     scheduled_at = engagement.scheduled_at  # read now: the commit below expires the row
     account_id, activity_id = engagement.account_id, activity.id
-    db.session.commit()  # end the read transaction; each batch below is its own
+    transaction.commit()  # end the read transaction; each batch below is its own
     after = ""
     # A small first batch gets the first text out quickly; the rest go in full batches.
     size = min(FIRST_BATCH, batch_size)
@@ -141,7 +152,7 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
         status, now_scheduled_at = db.session.execute(
             select(Engagement.status, Engagement.scheduled_at).where(Engagement.id == engagement_id)
         ).one()
-        db.session.commit()
+        transaction.commit()
         if EngagementStatus(status) not in ACTIVE_STATUSES or now_scheduled_at != scheduled_at:
             return  # paused, cancelled or resumed during the fan-out; the newest job walks on
         enqueue_send(engagement_id, gen, first, last, continuation=rescue)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import redis
 from sqlalchemy import func, select, update
 
+from campaign import transaction
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
@@ -78,6 +79,7 @@ def refresh_after_round(engagement_id: str, total: int | None) -> None:
         request_refresh(engagement_id, total)
 
 
+@transaction.job
 def refresh_engagement(engagement_id: str) -> None:
     """Write the counters from the envelopes; complete the engagement when nothing is left.
 
@@ -120,7 +122,7 @@ def refresh_engagement(engagement_id: str) -> None:
             .where(Engagement.id == engagement_id, Engagement.status.in_(ACTIVE_STATUSES))
             .values(status=EngagementStatus.COMPLETED.value, updated_at=now)
         ).rowcount
-    db.session.commit()
+    transaction.commit()
     if completed:
         # The one line a recount writes: RQ's lines about these jobs are left out (logs.py).
         log.info(

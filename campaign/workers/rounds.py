@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from campaign import transaction
 from campaign.config import SEND_WAIT_LIMIT
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, TextStatus, utcnow
@@ -79,7 +80,7 @@ def send_round(
     try:
         ready, outcomes = render_claimed(batch.template, claimed, config["MAX_SEGMENTS"])
         # Release the connection before any network wait: a slow carrier must not pin the pool.
-        db.session.commit()
+        transaction.commit()
         db.session.close()
         # One reservation for the whole round; each text then goes out at its own slot.
         # Paced by the number, not the row, so no two rows can double a number's rate. The
@@ -93,7 +94,7 @@ def send_round(
     except Exception:
         # Nothing has left yet: the round goes back to the queue untried. Left `sending`, the
         # sweep would settle it `unknown`, as if the carrier might have it.
-        db.session.rollback()
+        transaction.rollback()
         try:
             _record(batch, [untried(item) for item in claimed])
         except SQLAlchemyError:
@@ -155,7 +156,7 @@ def _record(batch: Batch, outcomes: list[Outcome]) -> None:
     try:
         _record_all(batch, outcomes)
     except SQLAlchemyError:
-        db.session.rollback()
+        transaction.rollback()
         log.exception(
             "recording a round failed; text by text",
             extra={"engagement_id": batch.engagement_id},
@@ -164,7 +165,7 @@ def _record(batch: Batch, outcomes: list[Outcome]) -> None:
             try:
                 _record_all(batch, [outcome])
             except SQLAlchemyError:
-                db.session.rollback()
+                transaction.rollback()
                 log.exception(
                     "storing the text's status alone",
                     extra={"engagement_id": batch.engagement_id, "text_id": outcome.text_id},
@@ -186,4 +187,4 @@ def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
         if status == EngagementStatus.CANCELLED:
             outcomes = [cancelled(outcome) for outcome in outcomes]
     record_outcomes(outcomes, utcnow())
-    db.session.commit()
+    transaction.commit()

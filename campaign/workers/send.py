@@ -19,6 +19,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 
+from campaign import transaction
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, Text, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
@@ -59,6 +60,7 @@ def enqueue_send(
     )
 
 
+@transaction.job
 def send_text_batch(engagement_id: str, generation: str, first: str, last: str) -> None:
     """Send the queued texts of envelopes `first`..`last` of one engagement."""
     batch = _load(engagement_id, generation, first, last)
@@ -75,6 +77,7 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
             and heartbeat(engagement_id)
         ):
             claimed = claim_texts(engagement_id, batch.first, batch.last, round_size(batch, config))
+            transaction.commit()  # the claim is stored before any of its texts leaves
             if not claimed:
                 break
             send_round(batch, claimed, provider, throttle, config)
@@ -113,7 +116,7 @@ def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch |
         )
         .values(status=EngagementStatus.SENDING.value, updated_at=utcnow())
     )
-    db.session.commit()
+    transaction.commit()
     return batch
 
 
@@ -126,7 +129,7 @@ def heartbeat(engagement_id: str) -> bool:
         .returning(Engagement.status)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    transaction.commit()
     return status in ACTIVE_STATUSES
 
 
@@ -141,7 +144,7 @@ def _continue_later(batch: Batch) -> None:
             Text.envelope_id.between(batch.first, batch.last),
         )
     ).one()
-    db.session.commit()
+    transaction.commit()
     if (not due and earliest is None) or not heartbeat(batch.engagement_id):
         return
     at = None if due else earliest

@@ -17,6 +17,7 @@ from flask import current_app
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import exists, or_, select, update
 
+from campaign import transaction
 from campaign.extensions import db
 from campaign.models import Engagement, Envelope, Text, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
@@ -41,6 +42,7 @@ def enqueue_sweep() -> None:
     enqueue_unique(sweep, queue=DISPATCH_QUEUE, job_id=job_ids.sweep(int(time.time() // interval)))
 
 
+@transaction.job
 def sweep() -> None:
     """Settle texts stuck in `sending` and re-dispatch engagements whose jobs were lost.
 
@@ -69,7 +71,7 @@ def sweep() -> None:
                 "the engagement has no work left but was not finished; recounting it",
                 extra={"engagement_id": engagement.id},
             )
-    db.session.commit()
+    transaction.commit()
 
 
 def _settle_interrupted(claimed_before: object) -> None:
@@ -87,7 +89,7 @@ def _settle_interrupted(claimed_before: object) -> None:
         .execution_options(synchronize_session=False)
     ).all()
     sync_envelopes([text_id for text_id, _ in rows], utcnow())
-    db.session.commit()
+    transaction.commit()
     engagement_ids = {engagement_id for _, engagement_id in rows}
     if not engagement_ids:
         return

@@ -285,7 +285,9 @@ def test_duplicate_number_within_upload_is_409_at_the_second(
     ]
     with unchanged(app):
         reply = upload(api, items)
-    error = assert_error(reply, 409, pointer="/data/2/attributes/phone-number", detail="/data/0")
+    error = assert_error(
+        reply, 409, pointer="/data/2/attributes/phone-number", detail="first as entry 0"
+    )
     assert NUMBERS[0] in error["detail"]
     assert reply.pointers() == ["/data/2/attributes/phone-number"]
 
