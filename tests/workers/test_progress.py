@@ -1,5 +1,6 @@
 """Counters between rounds: a send job recounts its engagement inline after a round, once per
-slot, and leaves later changes of the same slot to the queued recount at the slot's end."""
+slot, and leaves later changes of the same slot to the queued recount at the slot's end; larger
+engagements are recounted less often."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import Engagement, Envelope, EnvelopeStatus
-from campaign.workers.progress import refresh_after_round
+from campaign.workers.progress import refresh_after_round, refresh_interval
 from campaign.workers.queues import DISPATCH_QUEUE, get_queue
 from campaign.workers.send import heartbeat
 from tests.client import ApiClient
@@ -86,3 +87,16 @@ def test_recounts_and_send_rounds_beat_the_heart_without_moving_updated_at(
         assert after.count_complete == 1
         assert after.heartbeat_at is not None and after.heartbeat_at > updated_at
         assert after.updated_at == updated_at
+
+
+def test_engagements_are_recounted_less_often_the_larger_they_are() -> None:
+    # A recount reads every envelope: about 100,000 rows a second at most, per engagement.
+    assert [refresh_interval(n) for n in (None, 0, 1, 100_000, 100_001, 1_000_000)] == [
+        1,
+        1,
+        1,
+        1,
+        2,
+        10,
+    ]
+    assert refresh_interval(100_000_000) == 30

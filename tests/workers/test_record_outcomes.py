@@ -1,7 +1,5 @@
 """record_outcomes: a round's results stored in one call, a callback that overtook the send kept,
-and envelopes kept in step (on Postgres as one statement over arrays, on SQLite row by row); what
-a text whose turn never came becomes; and how often the counters these changes feed are
-recounted."""
+and envelopes kept in step (on Postgres as one statement over arrays, on SQLite row by row)."""
 
 from __future__ import annotations
 
@@ -12,11 +10,7 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import Envelope, Text, TextStatus, utcnow
-from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Moved, Outcome, advance_status, record_outcomes
-from campaign.providers import NotAttempted
-from campaign.workers.progress import refresh_interval
-from campaign.workers.send_outcomes import Ready, outcome_of
 from tests.client import ApiClient
 from tests.factories import (
     BULK,
@@ -184,31 +178,3 @@ def test_a_callback_that_overtook_the_send_keeps_its_status_and_error(
         "Unreachable destination handset",
     )
     assert state[undelivered.id][10] == "failed"
-
-
-def test_engagements_are_recounted_less_often_the_larger_they_are() -> None:
-    # A recount reads every envelope: about 100,000 rows a second at most, per engagement.
-    assert [refresh_interval(n) for n in (None, 0, 1, 100_000, 100_001, 1_000_000)] == [
-        1,
-        1,
-        1,
-        1,
-        2,
-        10,
-    ]
-    assert refresh_interval(100_000_000) == 30
-
-
-def test_a_text_whose_turn_never_came_goes_back_to_the_queue_untried() -> None:
-    claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", retry_attempts=1)
-    item = Ready(claimed, "Hello", 1)
-    before = utcnow()
-    outcome = outcome_of(NotAttempted("late"), item, max_attempts=3, retry_backoff=2.0)
-
-    assert (outcome.status, outcome.retry_attempts, outcome.error_code) == (
-        TextStatus.QUEUED,
-        1,  # not an attempt: the count is unchanged
-        None,
-    )
-    assert outcome.next_attempt_at is not None and outcome.next_attempt_at >= before
-    assert outcome.next_attempt_at <= utcnow()  # due at once
