@@ -1,11 +1,14 @@
-"""Media-type negotiation (415, 406) and the error documents of routing (404, 405): every answer
-is `application/vnd.api+json`, and a refused request changes nothing."""
+"""campaign/jsonapi.py: media-type negotiation (415, 406, the extensions a Content-Type names) and
+the response documents, routing's errors (404, 405) among them: every answer is
+`application/vnd.api+json`, and a refused request changes nothing."""
 
 from __future__ import annotations
 
 import pytest
-from flask import Flask
+from flask import Flask, Request
 
+from campaign.errors import UnsupportedMediaType
+from campaign.jsonapi import request_extensions
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient
 from tests.factories import BULK, envelope, make_phone_number, resource
@@ -101,6 +104,46 @@ def test_accepted_content_types_work_for_update(
     )
     assert reply.status == 200, reply.document
     assert reply.data["attributes"]["name"] == "Renamed"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "extensions"),
+    [
+        (None, set()),
+        ("", set()),
+        ("application/json; charset=utf-8", set()),
+        (JSONAPI, set()),
+        ("application/vnd.api+json; ext=bulk", {"bulk"}),
+        (
+            'application/vnd.api+json; ext="https://jsonapi.org/ext/atomic bulk"',
+            {
+                "https://jsonapi.org/ext/atomic",
+                "bulk",
+            },
+        ),
+        ('application/vnd.api+json; profile="https://example.com/p"', set()),
+        # Omnigage's SDK sends a list on bulk uploads; each entry is read.
+        ("application/json; charset=utf-8,application/vnd.api+json; ext=bulk", {"bulk"}),
+    ],
+    ids=["none", "blank", "plain json", "jsonapi", "bulk", "two", "profile", "sdk list"],
+)
+def test_a_content_type_names_its_extensions(
+    content_type: str | None, extensions: set[str]
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+
+    assert request_extensions(Request.from_values(headers=headers)) == extensions
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/vnd.api+json; charset=utf-8", "application/json, text/plain"],
+    ids=["other type", "jsonapi with charset", "one bad entry in a list"],
+)
+def test_a_content_type_with_an_unsupported_entry_is_refused(content_type: str) -> None:
+    with pytest.raises(UnsupportedMediaType) as refused:
+        request_extensions(Request.from_values(headers={"Content-Type": content_type}))
+    assert refused.value.source == {"header": "Content-Type"}
 
 
 # --- Accept ---
