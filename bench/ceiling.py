@@ -94,7 +94,7 @@ def provider_ceiling(
     """(seconds, messages accepted) for the engine's own TwilioProvider sending every form in
     rounds, as a send job does, with no database, rendering or pacing around it."""
     from campaign.providers import OutboundMessage, SendResult, Timed
-    from campaign.providers.twilio import TwilioProvider
+    from campaign.providers.twilio.sending import TwilioProvider
 
     provider = TwilioProvider(
         account_sid=auth[0],

@@ -1,9 +1,17 @@
-"""SMS providers, chosen by `SMS_PROVIDER`: console (default), twilio, kannel."""
+"""The carriers, chosen by `SMS_PROVIDER`: console (default), twilio, kannel.
+
+Each carrier is one module or package that knows everything about it: `build(config)` (its
+Provider, which sends), `receipt_url(config, text_id)` (where it should report on a text),
+`RECEIPTS` (the route its receipts come to, a `ReceiptRoute`, or None) and, when it has one,
+`parse_receipt(request, text_id, config)`, which checks an `IncomingRequest` and returns a
+neutral `Receipt` (`incoming.py`). Nothing else switches on the carrier's name.
+"""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from campaign.config import check_provider
@@ -24,13 +32,13 @@ __all__ = [
     "SendResult",
     "Timed",
     "build_provider",
+    "carrier",
     "receipt_url",
 ]
 
 
-# The carriers by SMS_PROVIDER: the only switch on it. Each module has `build(config)` and
-# `receipt_url(config, text_id)`, and is imported when first used (twilio and kannel bring an
-# HTTP stack the console does not need).
+# The carriers by SMS_PROVIDER: the only switch on it. Each is imported when first used, and
+# brings its HTTP stack only when it builds a provider (the web process only reads receipts).
 CARRIERS = {
     "console": "campaign.providers.console",
     "twilio": "campaign.providers.twilio",
@@ -38,8 +46,13 @@ CARRIERS = {
 }
 
 
-def _carrier(config: Mapping[str, Any]) -> Any:
-    return importlib.import_module(CARRIERS[config["SMS_PROVIDER"]])
+def carrier(name: str) -> ModuleType:
+    """The module of the carrier called `name` (a key of CARRIERS)."""
+    return importlib.import_module(CARRIERS[name])
+
+
+def _carrier(config: Mapping[str, Any]) -> ModuleType:
+    return carrier(config["SMS_PROVIDER"])
 
 
 def build_provider(config: Mapping[str, Any]) -> Provider:

@@ -10,6 +10,9 @@ from campaign.providers.base import LoopProvider, OutboundMessage, SendResult
 
 log = logging.getLogger("campaign.console")
 
+# The console reports nothing after the send, so no carrier receipts come in.
+RECEIPTS = None
+
 
 class ConsoleProvider(LoopProvider):
     """Writes `SMS from -> to: body` to the log and reports the message sent."""

@@ -27,7 +27,9 @@ from campaign.extensions import db, redis_store
 
 # Imported here, in the worker's parent, so that each forked work horse starts with them loaded
 # instead of importing the providers' HTTP stacks and the template engine for every job.
-from campaign.providers import console, kannel, twilio  # noqa: F401
+from campaign.providers import console  # noqa: F401
+from campaign.providers.kannel import sending as kannel_sending  # noqa: F401
+from campaign.providers.twilio import sending as twilio_sending  # noqa: F401
 from campaign.workers import (
     send,  # noqa: F401
     shutdown,

@@ -22,8 +22,9 @@ from campaign.models import Text, TextStatus, utcnow
 from campaign.models.text_outcomes import INVALID_ERROR_CODE, Outcome, record_outcomes
 from campaign.providers import fields, receipt_url
 from campaign.providers.base import OutboundMessage, ProviderError
-from campaign.providers.kannel import KannelProvider
-from campaign.providers.twilio import TwilioProvider, twilio_signature
+from campaign.providers.kannel.sending import KannelProvider
+from campaign.providers.twilio.sending import TwilioProvider
+from campaign.providers.twilio.signatures import twilio_signature
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, jsonapi_validator
 from tests.factories import (

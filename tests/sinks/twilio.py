@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from campaign.providers.twilio import API_VERSION, twilio_signature
+from campaign.providers.twilio.sending import API_VERSION
+from campaign.providers.twilio.signatures import twilio_signature
 
 MAX_HANG_SECONDS = 60.0  # a hang ends at this, or when the sink stops, whichever is first
 MAX_BODY_CHARS = 1600  # Twilio's limit on a concatenated message body (error 21617)

@@ -1,11 +1,9 @@
-"""Kannel provider: one GET to smsbox's sendsms interface per text, with a delivery-report URL
-that Kannel calls back with the report type in place of `%d`.
+"""Sending through Kannel: one GET to smsbox's sendsms interface per text, with a delivery-report
+URL that Kannel calls back with the report type in place of `%d` (`receipts.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from campaign.http_client import Headers, HttpTransport, NoAnswer, NotSent
@@ -15,47 +13,11 @@ from campaign.providers.base import (
     OutboundMessage,
     ProviderError,
     SendResult,
-    connection_settings,
 )
-from campaign.receipt_urls import KANNEL_PATH, kannel_signature
+from campaign.providers.kannel.receipts import KANNEL_DLR_MASK, kannel_dlr_url
 from campaign.templates_engine import count_segments
 
-KANNEL_DLR_STATUSES: dict[int, str] = {
-    1: "delivered",
-    2: "undelivered",
-    4: "sent",
-    8: "sent",
-    16: "failed",
-}
-"""Kannel delivery-report types (the `dlr-mask` bits, substituted for `%d` in the dlr-url) mapped
-to our text statuses, per Kannel's user guide:
-
-- 1 `DLR_SUCCESS`, delivered to the phone: `delivered`.
-- 2 `DLR_FAIL`, not delivered to the phone (expired, or refused by the network): `undelivered`.
-- 4 `DLR_BUFFERED`, queued on the SMSC, an intermediate report: `sent`.
-- 8 `DLR_SMSC_SUCCESS`, the SMSC accepted the submit: `sent`.
-- 16 `DLR_SMSC_FAIL`, the SMSC rejected the submit, so it never left: `failed`.
-
-A report carries exactly one type; any other value is not a Kannel DLR and should be ignored.
-Kannel's fake SMSC (tests) reports 8 when it hands a message to fakesmsc and 1 right after it.
-"""
-
-KANNEL_DLR_MASK = 1 | 2 | 8 | 16
-"""The reports we ask Kannel for: every one that can change a text. 4 (buffered) is left out:
-it says no more than `sent`, so the receipt route refuses it as a report Kannel never sends."""
-
 KANNEL_CODING_UCS2 = "2"
-
-
-def kannel_dlr_url(receipt_url: str) -> str:
-    """The dlr-url Kannel should fetch: our receipt URL plus `type=%d`.
-
-    Kannel expands `%` escape codes anywhere in the URL (`%C` is the charset, `%D` the meta
-    data...), so a percent-encoded byte in our own URL such as `%C3` would be rewritten; `%%` is
-    Kannel's escape for a literal `%`, so every `%` of ours is doubled before `%d` is added.
-    """
-    separator = "&" if "?" in receipt_url else "?"
-    return receipt_url.replace("%", "%%") + separator + "type=%d"
 
 
 class KannelProvider(LoopProvider):
@@ -160,22 +122,3 @@ def _retry_after(headers: Headers) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
-
-
-def build(config: Mapping[str, Any]) -> KannelProvider:
-    """The provider for these settings (the registry, providers/__init__.py, calls this)."""
-    return KannelProvider(
-        sendsms_url=config["KANNEL_SENDSMS_URL"],
-        username=config["KANNEL_USERNAME"],
-        password=config["KANNEL_PASSWORD"],
-        **connection_settings(config),
-    )
-
-
-def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
-    """The delivery-report URL for `text_id`, signed: Kannel does not sign what it fetches."""
-    base = config.get("PUBLIC_BASE_URL")
-    if not base:
-        return None
-    signature = kannel_signature(config["SECRET_KEY"], text_id)
-    return base + KANNEL_PATH.format(text_id=text_id) + f"?sig={signature}"

@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from campaign.providers.base import OutboundMessage, ProviderError, SendResult, Timed
-from campaign.providers.kannel import KANNEL_DLR_STATUSES, KannelProvider, kannel_dlr_url
+from campaign.providers.kannel.receipts import KANNEL_DLR_STATUSES
+from campaign.providers.kannel.sending import KannelProvider
 from tests.kannel_gateway import KannelGateway, ReceivedSms, kannel_available
 
 SENDER = "+15550001111"
@@ -324,26 +325,6 @@ def test_503_is_retryable_and_honours_retry_after() -> None:
     assert (error.code, error.detail) == ("kannel-503", "4: Temporal failure, try again later.")
     assert error.retryable and not error.ambiguous
     assert error.retry_after == 3.0
-
-
-# -- delivery report vocabulary -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("dlr_type", "status"),
-    [(1, "delivered"), (2, "undelivered"), (4, "sent"), (8, "sent"), (16, "failed")],
-)
-def test_each_kannel_dlr_type_maps_to_the_documented_status(dlr_type: int, status: str) -> None:
-    assert KANNEL_DLR_STATUSES[dlr_type] == status
-
-
-def test_dlr_statuses_cover_exactly_kannels_five_report_types() -> None:
-    assert sorted(KANNEL_DLR_STATUSES) == [1, 2, 4, 8, 16]
-
-
-def test_dlr_url_doubles_our_percent_signs_and_appends_the_type_escape() -> None:
-    assert kannel_dlr_url("https://x.test/cb?t=1&s=a%2F") == "https://x.test/cb?t=1&s=a%%2F&type=%d"
-    assert kannel_dlr_url("https://x.test/cb/7") == "https://x.test/cb/7?type=%d"
 
 
 def test_dlr_mask_outside_kannels_bits_is_rejected() -> None:

@@ -1,0 +1,45 @@
+"""What carriers send us, in words of our own: the request as a carrier module reads it, and the
+neutral facts it parses out of it.
+
+A carrier's receipt route (`resources/receipts.py`) turns Flask's request into an
+`IncomingRequest`, hands it to that carrier's `parse_receipt`, and records the `Receipt` that
+comes back; the carrier module checks the signature and maps its own words onto ours, and
+raises an `ApiError` for anything it refuses. The carrier's incoming texts will come the same
+way, through a `parse_inbound` beside `parse_receipt` and a dataclass beside `Receipt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    """A carrier's HTTP request: the path and query as sent, and its decoded parameters."""
+
+    full_path: str  # the path and query string exactly as requested ("/callbacks/...?sig=...")
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A carrier's report on one of our texts: the status it moves to, and why it failed."""
+
+    text_id: str
+    status: str  # a TextStatus value (providers sit below the models and do not import them)
+    error_code: str | None = None
+    error_detail: str | None = None
+
+
+@dataclass(frozen=True)
+class ReceiptRoute:
+    """Where a carrier sends its receipts: a path holding `{text_id}`, and the HTTP method."""
+
+    path: str
+    method: str
+
+    def url(self, base: str, text_id: str) -> str:
+        return base + self.path.format(text_id=text_id)

@@ -1,0 +1,25 @@
+"""Twilio: texts out through the Messages API (`sending.py`), status callbacks in
+(`receipts.py`), both signed the way `signatures.py` checks. The registry
+(`providers/__init__.py`) reaches it through these names only."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from campaign.providers.base import Provider, connection_settings
+from campaign.providers.twilio.receipts import RECEIPTS, parse_receipt, receipt_url
+
+__all__ = ["RECEIPTS", "build", "parse_receipt", "receipt_url"]
+
+
+def build(config: Mapping[str, Any]) -> Provider:
+    """The provider for these settings; the HTTP stack is imported only where texts are sent."""
+    from campaign.providers.twilio.sending import TwilioProvider
+
+    return TwilioProvider(
+        account_sid=config["TWILIO_ACCOUNT_SID"],
+        auth_token=config["TWILIO_AUTH_TOKEN"],
+        api_base=config["TWILIO_API_BASE"],
+        **connection_settings(config),
+    )
