@@ -367,7 +367,7 @@ def test_operator_error_is_one_line_on_stderr_and_changes_nothing(
 
     outcome = campaign(*args, env=env)
 
-    assert outcome.code != 0
+    assert outcome.code == 1, outcome
     assert len(outcome.error_lines) == 1, outcome.stderr
     assert says in outcome.error_lines[0]
     assert "Traceback" not in outcome.stderr
@@ -412,7 +412,7 @@ def test_a_number_allotted_to_one_account_is_refused_to_another(
 
     outcome = campaign(*args)
 
-    assert outcome.code != 0
+    assert outcome.code == 1, outcome
     assert len(outcome.error_lines) == 1, outcome.stderr
     assert "Traceback" not in outcome.stderr
     assert row_counts(app) == before
@@ -442,7 +442,7 @@ def test_command_on_a_database_without_schema_says_to_upgrade(
             "accounts", "create", "firstbank", "--name", "First", env={"DATABASE_URL": url}
         )
 
-    assert outcome.code != 0
+    assert outcome.code == 1, outcome
     assert len(outcome.error_lines) == 1, outcome.stderr
     assert "campaign db upgrade" in outcome.error_lines[0]
 
@@ -587,7 +587,7 @@ def test_list_commands_of_an_unknown_account_fail_with_one_line(campaign: Campai
     for command in ("tokens", "phone-numbers"):
         outcome = campaign(command, "list", "nobody")
 
-        assert outcome.code != 0
+        assert outcome.code == 1, outcome
         assert outcome.error_lines == ["Error: no account with key 'nobody'"], outcome
 
 

@@ -109,3 +109,40 @@ def test_errors_together_answer_their_shared_status_or_400(
 
     assert group.status == status
     assert group.errors == errors
+
+
+@pytest.mark.parametrize(
+    ("at", "root", "pointer"),
+    [
+        ("attributes/status", "/data", "/data/attributes/status"),
+        ("attributes/phone-number", "/data/7", "/data/7/attributes/phone-number"),
+        ("", "/data", "/data"),
+        ("", "/data/3", "/data/3"),
+        (
+            "relationships/engagement/data",
+            "/atomic:operations/2/data",
+            ("/atomic:operations/2/data/relationships/engagement/data"),
+        ),
+        (pointer_to("attributes/meta", "a/b~c"), "/data", "/data/attributes/meta/a~1b~0c"),
+    ],
+    ids=["attribute", "bulk-entry", "object", "bulk-object", "atomic-operation", "escaped"],
+)
+def test_a_place_in_a_resource_object_is_rebased_under_its_root(
+    at: str, root: str, pointer: str
+) -> None:
+    error = Conflict("refused", at=at)
+    assert error.rebase(root).source == {"pointer": pointer}
+    # Rebased once: a later rebase (the handler's default) leaves the pointer as it is.
+    assert error.rebase("/data").to_dict()["source"] == {"pointer": pointer}
+
+
+def test_an_absolute_pointer_is_never_rebased() -> None:
+    error = InvalidDocument("bad", pointer="/data/type")
+    assert error.rebase("/data/4").source == {"pointer": "/data/type"}
+
+
+def test_a_place_no_layer_rebased_points_into_the_primary_resource() -> None:
+    assert Conflict("refused", at="attributes/status").to_dict()["source"] == {
+        "pointer": "/data/attributes/status"
+    }
+    assert "source" not in Conflict("refused").to_dict()

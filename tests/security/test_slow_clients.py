@@ -63,6 +63,8 @@ def web(app_environment: dict[str, str], tmp_path: Path) -> Iterator[WebProcess]
         "WEB_CONCURRENCY": str(WORKERS),
         "CAMPAIGN_WEB_THREADS": str(THREADS),
         "CAMPAIGN_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
+        # The console carrier: the Kannel receipt route below answers 404, and logs the same.
+        "SMS_PROVIDER": "console",
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log_path = tmp_path / "web.log"
@@ -199,7 +201,7 @@ def test_the_access_log_leaves_out_query_strings(web: WebProcess) -> None:
         params={"sig": "s1gn4ture-in-the-url", "type": "1"},
         timeout=10,
     )
-    assert response.status_code in (403, 404)
+    assert response.status_code == 404
     deadline = time.monotonic() + 10
     while "/callbacks/kannel/no-such-text" not in web.log():
         assert time.monotonic() < deadline, web.log()
