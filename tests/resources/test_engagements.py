@@ -16,7 +16,7 @@ from flask import Flask
 from campaign.extensions import redis_store
 from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
-from tests.factories import resource, seed_campaign
+from tests.factories import resource, schedule, seed_campaign
 from tests.world import World, patch_object, with_attributes, wrong_value
 
 URL = "/api/v1/engagements"
@@ -196,12 +196,7 @@ def test_pause_is_refused_with_nothing_changed_when_the_senders_cannot_be_told(
 ) -> None:
     seed = seed_campaign(app, api)
     url = f"/api/v1/engagements/{seed.engagement_id}"
-    assert (
-        api.patch(
-            url, resource("engagements", {"status": "scheduled"}, id_=seed.engagement_id)
-        ).status
-        == 202
-    )
+    assert schedule(api, seed.engagement_id).status == 202
     # A Redis nobody listens on: the stop mark cannot be written.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

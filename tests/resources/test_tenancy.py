@@ -24,6 +24,7 @@ from tests.factories import (
     envelope,
     make_phone_number,
     resource,
+    schedule,
 )
 
 API = "/api/v1"
@@ -373,11 +374,7 @@ def test_scheduling_other_accounts_engagement_is_not_found_and_nothing_dispatche
     app: Flask, api: ApiClient, other_api: ApiClient, tenant_a: Tenant
 ) -> None:
     engagement_id = tenant_a.campaign.engagement_id
-    body = resource(
-        "engagements", {"status": "scheduled", "delivery-type": "immediately"}, id_=engagement_id
-    )
-
-    reply = other_api.patch(f"{API}/engagements/{engagement_id}", body)
+    reply = schedule(other_api, engagement_id, **{"delivery-type": "immediately"})
 
     assert reply.status == 404, reply.document
     attributes = api.get(f"{API}/engagements/{engagement_id}").data["attributes"]
@@ -388,7 +385,7 @@ def test_scheduling_other_accounts_engagement_is_not_found_and_nothing_dispatche
         assert queue.count == 0
         assert queue.scheduled_job_registry.count == 0
     # The same request is one A may make: ownership was the only reason for the 404.
-    assert api.patch(f"{API}/engagements/{engagement_id}", body).status == 202
+    assert schedule(api, engagement_id, **{"delivery-type": "immediately"}).status == 202
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from tests.client import ApiClient
 from tests.factories import (
     build_seed_campaign,
     make_phone_number,
-    resource,
+    schedule,
     scheduled_seed_campaign,
 )
 from tests.jobs import drain
@@ -20,14 +20,7 @@ def test_scheduled_seed_campaign_is_sent_and_counted(app: Flask, api: ApiClient)
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=100)
     seed = build_seed_campaign(api, phone_id)
-    reply = api.patch(
-        f"/api/v1/engagements/{seed.engagement_id}",
-        resource(
-            "engagements",
-            {"status": "scheduled", "delivery-type": "immediately"},
-            id_=seed.engagement_id,
-        ),
-    )
+    reply = schedule(api, seed.engagement_id, **{"delivery-type": "immediately"})
     assert reply.status == 202
     drain(app)
     texts = api.get(f"/api/v1/texts?filter[engagement]={seed.engagement_id}").data

@@ -9,7 +9,7 @@ import httpx
 from flask import Flask
 
 from tests.client import ApiClient
-from tests.factories import build_seed_campaign, make_phone_number, resource
+from tests.factories import build_seed_campaign, make_phone_number, schedule
 from tests.jobs import drain
 from tests.loopback_twilio import TwilioSetup
 from tests.servers import configured
@@ -30,14 +30,7 @@ def _schedule(
         if envelopes is None
         else build_seed_campaign(api, phone_id, envelopes=envelopes)
     )
-    reply = api.patch(
-        f"/api/v1/engagements/{seed.engagement_id}",
-        resource(
-            "engagements",
-            {"status": "scheduled", "delivery-type": "immediately"},
-            id_=seed.engagement_id,
-        ),
-    )
+    reply = schedule(api, seed.engagement_id, **{"delivery-type": "immediately"})
     assert reply.status == 202
     return seed.engagement_id
 
