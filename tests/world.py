@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient
 from tests.factories import SeedCampaign, allot, build_seed_campaign, make_phone_number, resource
 
@@ -94,3 +95,25 @@ def wrong_value(attributes: dict[str, Any], pointer: str) -> Any:
     """One wrong-attribute case: (attributes, pointer of the error), named after the attribute."""
     name, value = next(iter(attributes.items()))
     return pytest.param(attributes, pointer, id=f"{name}={str(value)[:20]}")
+
+
+def assert_create_refused(
+    app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any], pointer: str
+) -> None:
+    """POSTing the world's valid `type_` object with `attributes` laid over it is a 400 at
+    `pointer` that stores nothing."""
+    body = {"data": with_attributes(world.valid(type_), attributes)}
+    with unchanged(app):
+        reply = api.post(world.collection(type_), body)
+    assert_error(reply, 400, pointer=pointer)
+
+
+def assert_update_refused(
+    app: Flask, world: World, api: ApiClient, type_: str, attributes: dict[str, Any], pointer: str
+) -> None:
+    """PATCHing the world's row of `type_` with `attributes` is a 400 at `pointer` that changes
+    nothing."""
+    body = {"data": patch_object(world, type_, attributes=attributes)}
+    with unchanged(app):
+        reply = api.patch(world.detail(type_), body)
+    assert_error(reply, 400, pointer=pointer)

@@ -24,7 +24,14 @@ from tests.factories import (
     seed_campaign,
 )
 from tests.servers import serve
-from tests.world import World, patch_object, with_attributes, wrong_value
+from tests.world import (
+    World,
+    assert_create_refused,
+    assert_update_refused,
+    patch_object,
+    with_attributes,
+    wrong_value,
+)
 
 URL = "/api/v1/activities"
 
@@ -247,20 +254,14 @@ WRONG_VALUES = [
 def test_wrong_attribute_value_on_create_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": with_attributes(world.valid("activities"), attributes)}
-    with unchanged(app):
-        reply = api.post(URL, body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_create_refused(app, world, api, "activities", attributes, pointer)
 
 
 @pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": patch_object(world, "activities", attributes=attributes)}
-    with unchanged(app):
-        reply = api.patch(world.detail("activities"), body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_update_refused(app, world, api, "activities", attributes, pointer)
 
 
 @pytest.mark.parametrize("kind", ["voice", "email"])

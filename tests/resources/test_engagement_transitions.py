@@ -11,7 +11,7 @@ from flask import Flask
 
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient
-from tests.factories import BULK, envelope, resource
+from tests.factories import BULK, envelope, resource, schedule
 from tests.world import World
 
 
@@ -50,10 +50,7 @@ def test_scheduling_without_an_activity_is_409_saying_so(
 ) -> None:
     _add_envelopes(api, world.spare_engagement_id, "+15197566220")
     with unchanged(app):
-        reply = api.patch(
-            f"/api/v1/engagements/{world.spare_engagement_id}",
-            _engagement_patch(world.spare_engagement_id, status="scheduled"),
-        )
+        reply = schedule(api, world.spare_engagement_id)
     assert_error(reply, 409, pointer="/data/attributes/status", detail="no activity")
 
 
@@ -62,10 +59,7 @@ def test_scheduling_without_envelopes_is_409_saying_so(
 ) -> None:
     _add_activity(api, world, world.spare_engagement_id)
     with unchanged(app):
-        reply = api.patch(
-            f"/api/v1/engagements/{world.spare_engagement_id}",
-            _engagement_patch(world.spare_engagement_id, status="scheduled"),
-        )
+        reply = schedule(api, world.spare_engagement_id)
     assert_error(reply, 409, pointer="/data/attributes/status", detail="no envelopes")
 
 
@@ -74,10 +68,7 @@ def test_scheduling_after_the_template_was_deleted_is_409_saying_so(
 ) -> None:
     assert api.delete(world.detail("text-templates")).status == 204
     with unchanged(app):
-        reply = api.patch(
-            world.detail("engagements"),
-            _engagement_patch(world.seed.engagement_id, status="scheduled"),
-        )
+        reply = schedule(api, world.seed.engagement_id)
     assert_error(reply, 409, pointer="/data/attributes/status", detail="text template")
 
 
@@ -87,10 +78,7 @@ def test_scheduling_when_envelopes_lack_template_variables_is_409(
     _add_activity(api, world, world.spare_engagement_id)
     _add_envelopes(api, world.spare_engagement_id, "+15197566220", "+19734390088")
     with unchanged(app):
-        reply = api.patch(
-            f"/api/v1/engagements/{world.spare_engagement_id}",
-            _engagement_patch(world.spare_engagement_id, status="scheduled"),
-        )
+        reply = schedule(api, world.spare_engagement_id)
     assert_error(reply, 409, pointer="/data/attributes/status", detail="'first-name' (2")
 
 
@@ -122,10 +110,7 @@ def test_cancelled_engagement_cannot_be_scheduled(app: Flask, world: World, api:
     )
     assert cancelled.status == 200, cancelled.document
     with unchanged(app):
-        reply = api.patch(
-            world.detail("engagements"),
-            _engagement_patch(world.seed.engagement_id, status="scheduled"),
-        )
+        reply = schedule(api, world.seed.engagement_id)
     assert_error(
         reply, 409, pointer="/data/attributes/status", detail="cancelled cannot become scheduled"
     )
@@ -166,13 +151,10 @@ def test_scheduling_with_delivery_time_in_the_past_is_400(
     app: Flask, world: World, api: ApiClient
 ) -> None:
     with unchanged(app):
-        reply = api.patch(
-            world.detail("engagements"),
-            _engagement_patch(
-                world.seed.engagement_id,
-                status="scheduled",
-                **{"delivery-type": "scheduled", "delivery-time": "2001-01-01T00:00:00.000000Z"},
-            ),
+        reply = schedule(
+            api,
+            world.seed.engagement_id,
+            **{"delivery-type": "scheduled", "delivery-time": "2001-01-01T00:00:00.000000Z"},
         )
     assert_error(reply, 400, pointer="/data/attributes/delivery-time", detail="in the past")
 
@@ -180,9 +162,7 @@ def test_scheduling_with_delivery_time_in_the_past_is_400(
 def test_delivery_settings_of_a_scheduled_engagement_are_frozen(
     app: Flask, world: World, api: ApiClient
 ) -> None:
-    scheduled = api.patch(
-        world.detail("engagements"), _engagement_patch(world.seed.engagement_id, status="scheduled")
-    )
+    scheduled = schedule(api, world.seed.engagement_id)
     assert scheduled.status == 202, scheduled.document
     with unchanged(app):
         reply = api.patch(

@@ -14,10 +14,15 @@ import rq
 from flask import Flask
 
 from campaign.extensions import redis_store
-from tests.assertions import assert_error, unchanged
+from tests.assertions import unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import resource, schedule, seed_campaign
-from tests.world import World, patch_object, with_attributes, wrong_value
+from tests.world import (
+    World,
+    assert_create_refused,
+    assert_update_refused,
+    wrong_value,
+)
 
 URL = "/api/v1/engagements"
 
@@ -233,17 +238,11 @@ WRONG_VALUES = [
 def test_wrong_attribute_value_on_create_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": with_attributes(world.valid("engagements"), attributes)}
-    with unchanged(app):
-        reply = api.post(URL, body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_create_refused(app, world, api, "engagements", attributes, pointer)
 
 
 @pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": patch_object(world, "engagements", attributes=attributes)}
-    with unchanged(app):
-        reply = api.patch(world.detail("engagements"), body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_update_refused(app, world, api, "engagements", attributes, pointer)

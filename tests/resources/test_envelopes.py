@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     BULK,
@@ -20,7 +19,12 @@ from tests.factories import (
     schedule,
     seed_campaign,
 )
-from tests.world import World, patch_object, with_attributes, wrong_value
+from tests.world import (
+    World,
+    assert_create_refused,
+    assert_update_refused,
+    wrong_value,
+)
 
 URL = "/api/v1/envelopes"
 
@@ -198,17 +202,11 @@ WRONG_VALUES = [
 def test_wrong_attribute_value_on_create_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": with_attributes(world.valid("envelopes"), attributes)}
-    with unchanged(app):
-        reply = api.post(URL, body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_create_refused(app, world, api, "envelopes", attributes, pointer)
 
 
 @pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": patch_object(world, "envelopes", attributes=attributes)}
-    with unchanged(app):
-        reply = api.patch(world.detail("envelopes"), body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_update_refused(app, world, api, "envelopes", attributes, pointer)

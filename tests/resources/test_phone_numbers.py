@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     Credentials,
@@ -19,7 +18,12 @@ from tests.factories import (
     resource,
     schedule,
 )
-from tests.world import World, patch_object, with_attributes, wrong_value
+from tests.world import (
+    World,
+    assert_create_refused,
+    assert_update_refused,
+    wrong_value,
+)
 
 URL = "/api/v1/phone-numbers"
 
@@ -209,17 +213,11 @@ WRONG_VALUES = [
 def test_wrong_attribute_value_on_create_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": with_attributes(world.valid("phone-numbers"), attributes)}
-    with unchanged(app):
-        reply = api.post(URL, body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_create_refused(app, world, api, "phone-numbers", attributes, pointer)
 
 
 @pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": patch_object(world, "phone-numbers", attributes=attributes)}
-    with unchanged(app):
-        reply = api.patch(world.detail("phone-numbers"), body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_update_refused(app, world, api, "phone-numbers", attributes, pointer)

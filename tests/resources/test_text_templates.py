@@ -17,7 +17,14 @@ from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, assert_created
 from tests.factories import SEED_BODY, build_seed_campaign, make_phone_number, resource, schedule
 from tests.servers import serve
-from tests.world import World, patch_object, with_attributes, wrong_value
+from tests.world import (
+    World,
+    assert_create_refused,
+    assert_update_refused,
+    patch_object,
+    with_attributes,
+    wrong_value,
+)
 
 URL = "/api/v1/text-templates"
 
@@ -176,20 +183,14 @@ WRONG_VALUES = [
 def test_wrong_attribute_value_on_create_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": with_attributes(world.valid("text-templates"), attributes)}
-    with unchanged(app):
-        reply = api.post(URL, body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_create_refused(app, world, api, "text-templates", attributes, pointer)
 
 
 @pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
 def test_wrong_attribute_value_on_update_is_400_at_it(
     app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
 ) -> None:
-    body = {"data": patch_object(world, "text-templates", attributes=attributes)}
-    with unchanged(app):
-        reply = api.patch(world.detail("text-templates"), body)
-    assert_error(reply, 400, pointer=pointer)
+    assert_update_refused(app, world, api, "text-templates", attributes, pointer)
 
 
 # --- bodies the sandbox refuses ---
