@@ -4,6 +4,7 @@ accepts, so that each bad document differs from a good one in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +118,22 @@ def assert_update_refused(
     with unchanged(app):
         reply = api.patch(world.detail(type_), body)
     assert_error(reply, 400, pointer=pointer)
+
+
+def wrong_value_tests(type_: str, cases: list[Any]) -> tuple[Callable[..., None], ...]:
+    """A resource module's two wrong-attribute tests over `cases` (`wrong_value`s): on create
+    and on update, each a 400 at the case's pointer that changes nothing."""
+
+    @pytest.mark.parametrize(("attributes", "pointer"), cases)
+    def on_create(
+        app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+    ) -> None:
+        assert_create_refused(app, world, api, type_, attributes, pointer)
+
+    @pytest.mark.parametrize(("attributes", "pointer"), cases)
+    def on_update(
+        app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
+    ) -> None:
+        assert_update_refused(app, world, api, type_, attributes, pointer)
+
+    return on_create, on_update

@@ -24,14 +24,7 @@ from tests.factories import (
     seed_campaign,
 )
 from tests.servers import serve
-from tests.world import (
-    World,
-    assert_create_refused,
-    assert_update_refused,
-    patch_object,
-    with_attributes,
-    wrong_value,
-)
+from tests.world import World, patch_object, with_attributes, wrong_value, wrong_value_tests
 
 URL = "/api/v1/activities"
 
@@ -250,18 +243,9 @@ WRONG_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_create_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_create_refused(app, world, api, "activities", attributes, pointer)
-
-
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_update_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_update_refused(app, world, api, "activities", attributes, pointer)
+test_wrong_value_on_create_is_400, test_wrong_value_on_update_is_400 = wrong_value_tests(
+    "activities", WRONG_VALUES
+)
 
 
 @pytest.mark.parametrize("kind", ["voice", "email"])

@@ -8,7 +8,6 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 import redis
 import rq
 from flask import Flask
@@ -17,12 +16,7 @@ from campaign.extensions import redis_store
 from tests.assertions import unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import resource, schedule, seed_campaign
-from tests.world import (
-    World,
-    assert_create_refused,
-    assert_update_refused,
-    wrong_value,
-)
+from tests.world import wrong_value, wrong_value_tests
 
 URL = "/api/v1/engagements"
 
@@ -234,15 +228,6 @@ WRONG_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_create_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_create_refused(app, world, api, "engagements", attributes, pointer)
-
-
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_update_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_update_refused(app, world, api, "engagements", attributes, pointer)
+test_wrong_value_on_create_is_400, test_wrong_value_on_update_is_400 = wrong_value_tests(
+    "engagements", WRONG_VALUES
+)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from flask import Flask
 
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
@@ -19,12 +18,7 @@ from tests.factories import (
     schedule,
     seed_campaign,
 )
-from tests.world import (
-    World,
-    assert_create_refused,
-    assert_update_refused,
-    wrong_value,
-)
+from tests.world import wrong_value, wrong_value_tests
 
 URL = "/api/v1/envelopes"
 
@@ -198,15 +192,6 @@ WRONG_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_create_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_create_refused(app, world, api, "envelopes", attributes, pointer)
-
-
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_update_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_update_refused(app, world, api, "envelopes", attributes, pointer)
+test_wrong_value_on_create_is_400, test_wrong_value_on_update_is_400 = wrong_value_tests(
+    "envelopes", WRONG_VALUES
+)

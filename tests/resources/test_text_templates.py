@@ -17,14 +17,7 @@ from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, assert_created
 from tests.factories import SEED_BODY, build_seed_campaign, make_phone_number, resource, schedule
 from tests.servers import serve
-from tests.world import (
-    World,
-    assert_create_refused,
-    assert_update_refused,
-    patch_object,
-    with_attributes,
-    wrong_value,
-)
+from tests.world import World, patch_object, with_attributes, wrong_value, wrong_value_tests
 
 URL = "/api/v1/text-templates"
 
@@ -179,18 +172,9 @@ WRONG_VALUES = [
 ]
 
 
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_create_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_create_refused(app, world, api, "text-templates", attributes, pointer)
-
-
-@pytest.mark.parametrize(("attributes", "pointer"), WRONG_VALUES)
-def test_wrong_attribute_value_on_update_is_400_at_it(
-    app: Flask, world: World, api: ApiClient, attributes: dict[str, Any], pointer: str
-) -> None:
-    assert_update_refused(app, world, api, "text-templates", attributes, pointer)
+test_wrong_value_on_create_is_400, test_wrong_value_on_update_is_400 = wrong_value_tests(
+    "text-templates", WRONG_VALUES
+)
 
 
 # --- bodies the sandbox refuses ---
