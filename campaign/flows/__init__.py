@@ -1,0 +1,1 @@
+"""Flows: activities linked by triggers, and the pure logic their runs use (docs/flows.md)."""
