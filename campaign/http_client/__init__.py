@@ -1,6 +1,14 @@
 """The project's outbound HTTP client (see pool.py for why it is hand-written)."""
 
 from campaign.http_client.answers import MAX_ANSWER, AnswerTooLarge, Headers, Response
+from campaign.http_client.guard import (
+    Refused,
+    Target,
+    check_address,
+    check_url,
+    parse_allow_hosts,
+    resolve,
+)
 from campaign.http_client.pool import (
     DEFAULT_IDLE_TIMEOUT,
     USER_AGENT,
@@ -19,6 +27,12 @@ __all__ = [
     "HttpTransport",
     "NoAnswer",
     "NotSent",
+    "Refused",
     "Response",
+    "Target",
+    "check_address",
+    "check_url",
     "default_ssl_context",
+    "parse_allow_hosts",
+    "resolve",
 ]

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import select
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -116,6 +117,11 @@ class HttpTransport:
     answer, together. A request therefore takes at most `connect_timeout + read_timeout`, and
     `read_timeout` more in the rare case of a write that fails on a reused connection before
     the request is written anew.
+
+    `guard` (an allow list, see guard.py) makes it a web call's transport: `base_url` must pass
+    `check_url`, and each new connection goes to the address `resolve` checked, within
+    `connect_timeout`, while the Host header and TLS server name stay the host as written.
+    A refusal is `Refused`, a NotSent. None (the default, for carriers) means no guard.
     """
 
     def __init__(
@@ -130,9 +136,16 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         max_answer: int = MAX_ANSWER,
+        guard: frozenset[str] | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        self._address: Callable[[asyncio.AbstractEventLoop], Awaitable[str]] | None = None
+        if guard is not None:
+            # Imported here, not at the top: guard.py imports NotSent from this module.
+            from campaign.http_client.guard import check_url, resolve
+
+            self._address = functools.partial(resolve, check_url(base_url), guard)
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected an http:// or https:// URL with a host")
@@ -250,8 +263,11 @@ class HttpTransport:
     async def _connect(self) -> _Connection:
         try:
             async with asyncio.timeout(self.connect_timeout):
+                address = self.host
+                if self._address is not None:
+                    address = await self._address(asyncio.get_running_loop())
                 reader, writer = await asyncio.open_connection(
-                    self.host,
+                    address,
                     self.port,
                     ssl=self._ssl,
                     server_hostname=self.host if self._ssl is not None else None,
