@@ -190,22 +190,13 @@ def test_an_int_too_long_to_print_matches_nothing() -> None:
     assert matches("number-gt", ("1",), 10**5000) is False
 
 
-def test_arguments_per_test() -> None:
-    assert dict(ARGUMENTS) == {
-        "equals": 1,
-        "contains-any": 1,
-        "contains-all": 1,
-        "starts-with": 1,
-        "has-text": 0,
-        "has-number": 0,
-        "number-lt": 1,
-        "number-lte": 1,
-        "number-gt": 1,
-        "number-gte": 1,
-        "number-eq": 1,
-        "number-between": 2,
-    }
-    assert frozenset(ARGUMENTS) == TESTS
+def test_the_tests_are_the_ones_flows_offer_with_their_argument_counts() -> None:
+    assert TESTS == frozenset(ARGUMENTS) == {
+        "equals", "contains-any", "contains-all", "starts-with", "has-text", "has-number",
+        "number-lt", "number-lte", "number-gt", "number-gte", "number-eq", "number-between",
+    }  # fmt: skip
+    counts = {count: sorted(test for test in TESTS if ARGUMENTS[test] == count) for count in (0, 2)}
+    assert counts == {0: ["has-number", "has-text"], 2: ["number-between"]}
 
 
 RULES = [

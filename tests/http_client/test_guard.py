@@ -477,16 +477,17 @@ def test_the_host_header_stays_as_written_while_the_call_goes_to_the_resolved_ad
 
 
 class RebindingLoop(asyncio.SelectorEventLoop):
-    """Resolves `rebind.test` to 127.0.0.1 once and fails every later lookup, as a name whose
-    owner changes its answer would (a failure, so a second lookup cannot reach anything)."""
+    """Resolves `name` to 127.0.0.1 once and fails every later lookup, as a name whose owner
+    changes its answer would (a failure, so a second lookup cannot reach anything)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "rebind.test") -> None:
         super().__init__()
+        self.name = name
         self.lookups: list[object] = []
 
     async def getaddrinfo(self, host: object, port: object, **options: object) -> list:  # type: ignore[override]
         self.lookups.append(host)
-        if host == "rebind.test" and len(self.lookups) == 1:
+        if host == self.name and len(self.lookups) == 1:
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
@@ -509,11 +510,11 @@ def test_the_connection_goes_to_the_checked_address_without_a_second_lookup() ->
 
 
 def test_https_keeps_the_host_as_written_for_the_server_name_and_the_certificate() -> None:
-    if socket.getaddrinfo("localhost", 443, type=socket.SOCK_STREAM)[0][4][0] != "127.0.0.1":
-        pytest.skip("localhost does not resolve to 127.0.0.1 first here")
+    # The name resolves (once, to 127.0.0.1) through the loop, so no resolver of the machine's
+    # is involved; the certificate is valid for the name only, not for 127.0.0.1.
     authority = trustme.CA()
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    authority.issue_cert("localhost").configure_cert(server_context)  # not valid for 127.0.0.1
+    authority.issue_cert("service.test").configure_cert(server_context)
     client_context = ssl.create_default_context()
     authority.configure_trust(client_context)
     names: list[str | None] = []
@@ -522,19 +523,21 @@ def test_https_keeps_the_host_as_written_for_the_server_name_and_the_certificate
     async def go() -> tuple[Recorder, int]:
         async with recording(server_context) as server:
             client = transport(
-                f"https://localhost:{server.port}",
-                frozenset({"localhost"}),
+                f"https://service.test:{server.port}",
+                frozenset({"service.test"}),
                 ssl_context=client_context,
             )
             answer = await client.request("GET", "/")
             await client.close()
         return server, answer.status
 
-    server, status = asyncio.run(go())
+    loop = RebindingLoop("service.test")
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        server, status = runner.run(go())
 
     assert status == 200
-    assert names == ["localhost"]
-    assert server.hosts == [f"localhost:{server.port}"]
+    assert names == ["service.test"]
+    assert server.hosts == [f"service.test:{server.port}"]
 
 
 def test_without_a_guard_the_transport_calls_loopback_as_before() -> None:
