@@ -20,6 +20,7 @@ from marshmallow_jsonapi import Schema
 from marshmallow_jsonapi.fields import BaseRelationship
 
 from campaign.errors import (
+    PRIMARY_RESOURCE,
     ApiError,
     ApiErrors,
     Conflict,
@@ -110,7 +111,11 @@ def rebase_to_request(errors: Iterable[ApiError]) -> None:
     primary data is an array of resource objects, under `/data` otherwise."""
     array = g.get(_PRIMARY_DATA_IS_ARRAY, False)
     for error in errors:
-        root = f"/data/{error.item}" if array and error.item is not None else "/data"
+        root = (
+            f"{PRIMARY_RESOURCE}/{error.item}"
+            if array and error.item is not None
+            else PRIMARY_RESOURCE
+        )
         error.rebase(root)
 
 
