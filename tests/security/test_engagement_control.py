@@ -14,6 +14,7 @@ from flask import Flask
 
 from campaign.extensions import redis_store
 from campaign.workers.sweep import sweep
+from campaign.workers.throttle import throttle_key
 from tests.client import ApiClient
 from tests.factories import BULK, build_seed_campaign, envelope, make_phone_number, resource
 from tests.jobs import drain
@@ -21,6 +22,7 @@ from tests.loopback_twilio import TwilioSetup
 from tests.servers import configured
 
 SIZE = 10
+SENDER = "+15195550100"
 
 
 def _slow_campaign(app: Flask, api: ApiClient) -> str:
@@ -134,15 +136,17 @@ def test_a_round_that_fails_before_anything_left_goes_back_to_the_queue_untried(
     app: Flask, api: ApiClient, twilio: TwilioSetup
 ) -> None:
     with app.app_context():
-        # One a second: the sender's rate state outlives this first campaign by about 2 s.
-        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=1)
+        phone_id = make_phone_number(
+            account_id=api.credentials.account_id, number=SENDER, throughput=1
+        )
         connection = redis_store.connection
     first = build_seed_campaign(api, phone_id).engagement_id
     assert _patch(api, first, "scheduled") == 202
     drain(app)
-    # The sender's rate state, corrupted (and kept): the next reservation is a Redis error,
-    # raised after the claim and before any request.
-    [key] = connection.keys("campaign:throttle:*")
+    # The sender's rate state, corrupted (and kept, whether or not the first campaign's state
+    # has expired yet): the next reservation is a Redis error, raised after the claim and
+    # before any request.
+    key = throttle_key(SENDER)
     connection.set(key, "not-a-number")
     second = build_seed_campaign(api, phone_id).engagement_id
     assert _patch(api, second, "scheduled") == 202
