@@ -97,6 +97,15 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # A batch migration rebuilds a table by dropping it, and with foreign keys on, SQLite
+            # deletes every row that references the dropped table first (ON DELETE CASCADE):
+            # rebuilding `activities` would delete every text. The pragma only takes effect
+            # outside a transaction, so it is set before the migration's own begins; the
+            # references are checked once the migration is done.
+            connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -105,6 +114,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+            connection.exec_driver_sql('PRAGMA foreign_keys=ON')
+            connection.commit()
+            if broken:
+                raise RuntimeError(f'the migration left broken references: {broken[:5]}')
 
 
 if context.is_offline_mode():

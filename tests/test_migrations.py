@@ -294,3 +294,121 @@ def test_0006_gives_active_engagements_their_last_change_as_heartbeat(fresh_app:
 def row_count_of(table: str) -> int:
     with db.engine.connect() as connection:
         return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def test_0007_moves_each_engagement_to_its_one_activity_and_each_text_to_step_1(
+    fresh_app: Flask,
+) -> None:
+    upgrade(revision="0006")
+    at = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    account, engagement, template, phone, activity = ("a" * 22, "g" * 22, "t" * 22, "p" * 22,
+                                                      "v" * 22)  # fmt: skip
+    statements = [
+        (
+            "INSERT INTO accounts (id, key, name, created_at, updated_at) "
+            "VALUES (:account, 'firstbank', 'First', :at, :at)",
+            {},
+        ),
+        (
+            "INSERT INTO engagements (id, name, direction, status, delivery_type, account_id, "
+            "created_at, updated_at) VALUES (:engagement, 'x', 'outbound', 'sending', "
+            "'immediately', :account, :at, :at)",
+            {},
+        ),
+        (
+            "INSERT INTO text_templates (id, name, body, variables, account_id, created_at, updated_at) "
+            "VALUES (:template, 't', 'Hi', '[]', :account, :at, :at)",
+            {},
+        ),
+        (
+            "INSERT INTO number_allotments (id, number, max_throughput, account_id, "
+            "created_at, updated_at) VALUES ('nnnnnnnnnnnnnnnnnnnnnn', '+15195550100', 1, :account, :at, :at)",
+            {},
+        ),
+        (
+            "INSERT INTO phone_numbers (id, number, throughput, account_id, created_at, "
+            "updated_at) VALUES (:phone, '+15195550100', 1, :account, :at, :at)",
+            {},
+        ),
+        (
+            "INSERT INTO activities (id, name, kind, engagement_id, text_template_id, "
+            "phone_number_id, account_id, created_at, updated_at) VALUES (:activity, 'Blast', "
+            "'text', :engagement, :template, :phone, :account, :at, :at)",
+            {},
+        ),
+    ]
+    envelopes = {  # envelope id -> (envelope status, its text's status or None)
+        "1" * 22: ("completed", "sent"),
+        "2" * 22: ("failed", "failed"),
+        "3" * 22: ("processing", "queued"),
+        "4" * 22: ("pending", None),
+    }
+    for envelope_id, (status, text_status) in envelopes.items():
+        statements.append(
+            (
+                "INSERT INTO envelopes (id, engagement_id, activity_id, phone_number, meta, "
+                "status, retry_attempts, account_id, created_at, updated_at) VALUES (:id, "
+                ":engagement, :activity, :number, '{}', :status, 0, :account, :at, :at)",
+                {"id": envelope_id, "status": status, "number": f"+1519555{envelope_id[:4]}"},
+            )
+        )
+        if text_status is not None:
+            statements.append(
+                (
+                    'INSERT INTO texts (id, engagement_id, envelope_id, activity_id, "to", '
+                    '"from", status, error_detail, retry_attempts, account_id, created_at, '
+                    "updated_at) VALUES (:id, :engagement, :envelope, :activity, '+15197566220', "
+                    "'+15195550100', :status, :detail, 0, :account, :at, :at)",
+                    {
+                        "id": "x" + envelope_id[1:],
+                        "envelope": envelope_id,
+                        "status": text_status,
+                        "detail": "refused" if text_status == "failed" else None,
+                    },
+                )
+            )
+    names = {"account": account, "engagement": engagement, "template": template,
+             "phone": phone, "activity": activity, "at": at}  # fmt: skip
+    with db.engine.begin() as connection:
+        for statement, values in statements:
+            connection.execute(text(statement), {**names, **values})
+
+    upgrade(revision="0007")
+    # The rebuild of `activities` (SQLite) cascaded to nothing: every text is still there.
+    assert row_count_of("texts") == 3
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT activity_id FROM engagements")).scalar() == activity
+        assert set(connection.execute(text("SELECT step FROM texts")).scalars()) == {1}
+        runs = {
+            row[0]: row[1:]
+            for row in connection.execute(
+                text("SELECT id, step, exit_type, path FROM envelopes")
+            ).all()
+        }
+    paths = {
+        envelope_id: json.loads(path) if isinstance(path, str) else path
+        for envelope_id, (_, _, path) in runs.items()
+    }
+    assert {envelope_id: row[:2] for envelope_id, row in runs.items()} == {
+        "1" * 22: (1, "completed"),
+        "2" * 22: (1, "failed"),
+        "3" * 22: (1, None),
+        "4" * 22: (0, None),
+    }
+    [sent] = paths["1" * 22]
+    assert (sent["activity"], sent["step"], sent["event"], sent["reason"]) == (
+        activity,
+        1,
+        "text-sent",
+        None,
+    )
+    assert sent["at"].startswith("2026-03-04T05:06:07")
+    [failed] = paths["2" * 22]
+    assert (failed["event"], failed["reason"]) == ("text-failed", "refused")
+    assert paths["3" * 22] == [] and paths["4" * 22] == []
+
+    downgrade(revision="0006")
+    assert row_count_of("texts") == 3 and row_count_of("activities") == 1
+    with db.engine.connect() as connection:
+        columns = connection.execute(text("SELECT * FROM envelopes")).keys()
+    assert "step" not in columns

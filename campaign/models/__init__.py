@@ -15,6 +15,7 @@ from campaign.models.number_allotment import NumberAllotment
 from campaign.models.phone_number import PhoneNumber
 from campaign.models.text import Text, TextStatus
 from campaign.models.text_template import TextTemplate
+from campaign.models.trigger import Trigger, TriggerKind
 
 __all__ = [
     "Account",
@@ -33,6 +34,8 @@ __all__ = [
     "Text",
     "TextStatus",
     "TextTemplate",
+    "Trigger",
+    "TriggerKind",
     "new_id",
     "new_ids",
     "utcnow",

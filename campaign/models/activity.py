@@ -1,14 +1,21 @@
-"""Activities: what an engagement does to each envelope (for now: send a text)."""
+"""Activities: the steps of an engagement's flow (a text, a web call, a split on a variable).
+
+An engagement has one or more; its `activity` is the entry (the first created unless PATCHed),
+and triggers (`trigger.py`) link them. A `text` activity keeps its template and sender as
+columns; a `web-call` or `split` keeps its own attributes in `settings` as
+`flows/definitions.py` validated them, and a web call's password and client secret in `secrets`,
+which are written, used by the run job and never dumped or logged."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Exists, ForeignKey, String, exists
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
 
 from campaign.extensions import db
-from campaign.models.base import ID_LENGTH, AccountScoped, Timestamps, id_column
+from campaign.models.base import ID_LENGTH, AccountScoped, JSONDocument, Timestamps, id_column
 from campaign.models.engagement import UNFINISHED_STATUSES, Engagement
 from campaign.models.phone_number import PhoneNumber
 from campaign.models.text_template import TextTemplate
@@ -16,6 +23,8 @@ from campaign.models.text_template import TextTemplate
 
 class ActivityKind(StrEnum):
     TEXT = "text"
+    WEB_CALL = "web-call"
+    SPLIT = "split"
 
 
 # Omnigage's other kinds: recognised, so the error can say they are not supported here.
@@ -28,9 +37,8 @@ class Activity(AccountScoped, Timestamps, db.Model):
     id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16), default=ActivityKind.TEXT.value)
-    # One activity per engagement, as the engagement's to-one `activity` relationship says.
     engagement_id: Mapped[str] = mapped_column(
-        String(ID_LENGTH), ForeignKey("engagements.id", ondelete="CASCADE"), unique=True
+        String(ID_LENGTH), ForeignKey("engagements.id", ondelete="CASCADE"), index=True
     )
     # A deleted template or sender leaves the activity unschedulable rather than deleting it:
     # texts already sent keep their own copy of the body and the `from` number.
@@ -41,7 +49,13 @@ class Activity(AccountScoped, Timestamps, db.Model):
         String(ID_LENGTH), ForeignKey("phone_numbers.id", ondelete="SET NULL"), index=True
     )
 
-    engagement: Mapped[Engagement] = relationship(back_populates="activity")
+    # A web call's or split's attributes (no secrets), and a web call's secrets.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    secrets: Mapped[dict[str, str]] = mapped_column(JSONDocument, default=dict)
+
+    engagement: Mapped[Engagement] = relationship(
+        back_populates="activities", foreign_keys=[engagement_id]
+    )
     text_template: Mapped[TextTemplate | None] = relationship(lazy="joined")
     phone_number: Mapped[PhoneNumber | None] = relationship(lazy="joined")
 

@@ -6,11 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.extensions import db
-from campaign.models.base import AccountScoped, Timestamps, UTCDateTime, id_column
+from campaign.models.base import (
+    ID_LENGTH,
+    AccountScoped,
+    JSONDocument,
+    Timestamps,
+    UTCDateTime,
+    id_column,
+)
 
 if TYPE_CHECKING:
     from campaign.models.activity import Activity
@@ -29,6 +36,8 @@ class EngagementStatus(StrEnum):
 class DeliveryType(StrEnum):
     IMMEDIATELY = "immediately"
     SCHEDULED = "scheduled"
+    # Runs start when an envelope is POSTed to the engagement while it sends (the Inbound API).
+    TRIGGERED = "triggered"
 
 
 class Direction(StrEnum):
@@ -80,16 +89,40 @@ class Engagement(AccountScoped, Timestamps, db.Model):
     count_incomplete: Mapped[int | None]
     count_hold: Mapped[int | None]
 
+    # The entry activity: where every run starts. Set after the activity's insert
+    # (post_update), since the two rows point at each other.
+    activity_id: Mapped[str | None] = mapped_column(
+        String(ID_LENGTH),
+        ForeignKey("activities.id", ondelete="SET NULL", use_alter=True),
+        index=True,
+    )
+    # Names every envelope POSTed to a triggered engagement must carry in `meta` (exact case).
+    expected_inputs: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+
     activity: Mapped[Activity | None] = relationship(
-        back_populates="engagement", uselist=False, lazy="selectin"
+        foreign_keys=[activity_id], post_update=True, lazy="selectin"
+    )
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="engagement",
+        foreign_keys="Activity.engagement_id",
+        order_by="Activity.created_at, Activity.id",
+        lazy="select",
+        passive_deletes=True,
     )
 
     @property
     def phone_numbers(self) -> list[PhoneNumber]:
-        """The senders this engagement uses: its activity's phone number."""
-        if self.activity is None or self.activity.phone_number is None:
-            return []
-        return [self.activity.phone_number]
+        """The senders this engagement uses: its text activities' phone numbers, once each."""
+        found: dict[str, PhoneNumber] = {}
+        for activity in self.activities:
+            if activity.phone_number is not None:
+                found.setdefault(activity.phone_number.id, activity.phone_number)
+        return list(found.values())
+
+    @property
+    def is_triggered(self) -> bool:
+        """Runs start as envelopes arrive, so it never completes by itself."""
+        return self.delivery_type == DeliveryType.TRIGGERED
 
     @property
     def generation(self) -> str:

@@ -1,4 +1,10 @@
-"""Envelopes: one recipient of an engagement, with the `meta` its template reads."""
+"""Envelopes: one recipient of an engagement, with the `meta` its template reads, and its run.
+
+The envelope is the run (docs/flows.md): `activity_id` and `step` say where it is (step 0: not
+started), `next_step_at` when its current step is due to be performed (a trigger's delay, or a
+web call's lease while it is being made; null while a text is in flight or once exited),
+`exit_type` how it ended, `values` what its web calls returned and its splits matched, `path`
+every event on the way. `status` follows the run: pending, processing, then the exit's."""
 
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ class Envelope(AccountScoped, Timestamps, db.Model):
         Index("ix_envelopes_engagement_id_id", "engagement_id", "id"),
         # Engagement counters are counts of envelopes by status.
         Index("ix_envelopes_engagement_id_status", "engagement_id", "status"),
+        # The run job claims an engagement's due runs.
+        Index("ix_envelopes_engagement_id_next_step_at", "engagement_id", "next_step_at"),
     )
 
     id: Mapped[str] = id_column()
@@ -54,9 +62,18 @@ class Envelope(AccountScoped, Timestamps, db.Model):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step: Mapped[int] = mapped_column(default=0)
+    next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exit_type: Mapped[str | None] = mapped_column(String(16))
+    values: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    path: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
 
     engagement: Mapped[Engagement] = relationship(lazy="raise_on_sql")
     activity: Mapped[Activity | None] = relationship(lazy="raise_on_sql")
+
+    def variables(self) -> dict[str, str]:
+        """The run's variables: `meta` overlaid with what the run collected."""
+        return run_variables(self.meta, self.values)
 
     @classmethod
     def meta_lacks(cls, key: str, dialect: str) -> ColumnElement[bool]:
@@ -65,3 +82,10 @@ class Envelope(AccountScoped, Timestamps, db.Model):
             return ~cls.meta.op("?", is_comparison=True)(key)
         path = '$."' + key.replace('"', '\\"') + '"'
         return func.json_type(cls.meta, path).is_(None)
+
+
+def run_variables(meta: dict[str, Any] | None, values: dict[str, Any] | None) -> dict[str, Any]:
+    """`meta` overlaid with a run's `values` (`{name: {value, activity, at}}`): the later wins."""
+    if not values:
+        return dict(meta or {})
+    return {**(meta or {}), **{name: entry["value"] for name, entry in values.items()}}

@@ -1,4 +1,5 @@
-"""Texts: one message per envelope and activity, created by the dispatcher."""
+"""Texts: one message per step of an envelope's run, created when the run enters a text
+activity (by the dispatcher for an engagement's first step)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Text as TextColumn
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.extensions import db
+from campaign.flows.steps import Event, ExitType
 from campaign.models.base import ID_LENGTH, AccountScoped, Timestamps, UTCDateTime, id_column
 from campaign.models.engagement import Engagement
 from campaign.models.envelope import Envelope, EnvelopeStatus
@@ -52,6 +54,26 @@ ENVELOPE_STATUS: dict[TextStatus, EnvelopeStatus] = {
 }
 
 
+# The event a text's status ends its run step with (queued, sending and cancelled are none).
+EVENT: dict[TextStatus, Event] = {
+    T.SENT: Event.TEXT_SENT,
+    T.DELIVERED: Event.TEXT_DELIVERED,
+    T.UNDELIVERED: Event.TEXT_UNDELIVERED,
+    T.FAILED: Event.TEXT_FAILED,
+    # The carrier may have it; until its receipt says otherwise the step failed.
+    T.UNKNOWN: Event.TEXT_FAILED,
+}
+# The exit of a run whose last step is this text, when no trigger leads on.
+EXIT_TYPE: dict[TextStatus, ExitType] = {
+    T.SENT: ExitType.COMPLETED,
+    T.DELIVERED: ExitType.COMPLETED,
+    T.UNDELIVERED: ExitType.FAILED,
+    T.FAILED: ExitType.FAILED,
+    T.UNKNOWN: ExitType.FAILED,
+    T.CANCELLED: ExitType.CANCELLED,
+}
+
+
 def statuses_before(status: TextStatus) -> list[str]:
     """The statuses a text may move to `status` from."""
     earlier = [s.value for s, rank in RANK.items() if rank < RANK[status]]
@@ -63,7 +85,8 @@ def statuses_before(status: TextStatus) -> list[str]:
 class Text(AccountScoped, Timestamps, db.Model):
     __tablename__ = "texts"
     __table_args__ = (
-        UniqueConstraint("envelope_id", "activity_id"),
+        # At most one text per run step: a flow may come back to an activity, a step never twice.
+        UniqueConstraint("envelope_id", "step"),
         # Claims scan one engagement's queued texts in envelope order.
         Index(
             "ix_texts_engagement_id_status_envelope_id", "engagement_id", "status", "envelope_id"
@@ -80,6 +103,7 @@ class Text(AccountScoped, Timestamps, db.Model):
     activity_id: Mapped[str] = mapped_column(
         String(ID_LENGTH), ForeignKey("activities.id", ondelete="CASCADE")
     )
+    step: Mapped[int] = mapped_column(default=1)
     to: Mapped[str] = mapped_column(String(16))
     from_: Mapped[str] = mapped_column("from", String(16))
     body: Mapped[str | None] = mapped_column(TextColumn)

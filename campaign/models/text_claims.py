@@ -23,8 +23,11 @@ class Claimed:
     retry_attempts: int
 
 
-def claim_texts(engagement_id: str, first: str, last: str, limit: int) -> list[Claimed]:
-    """Move up to `limit` due texts of envelopes `first`..`last` of the engagement from
+def claim_texts(
+    engagement_id: str, activity_id: str, first: str, last: str, limit: int
+) -> list[Claimed]:
+    """Move up to `limit` due texts of one text activity, of envelopes `first`..`last` of the
+    engagement, from
     `queued` to `sending`, atomically; a text another worker holds is skipped. The caller
     commits the claim before any of these texts leaves."""
     now = utcnow()
@@ -36,6 +39,7 @@ def claim_texts(engagement_id: str, first: str, last: str, limit: int) -> list[C
             Text.engagement_id == engagement_id,
             Text.status == TextStatus.QUEUED.value,
             Text.envelope_id.between(first, last),
+            Text.activity_id == activity_id,
             or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now),
         )
         .order_by(Text.envelope_id)

@@ -12,14 +12,35 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, Update, bindparam, case, column, func, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Update,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    update,
+)
 from sqlalchemy import Text as TextColumn
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from campaign.extensions import db
+from campaign.flows.steps import Event
 from campaign.models.base import UTCDateTime
 from campaign.models.envelope import Envelope, EnvelopeStatus
-from campaign.models.text import ENVELOPE_STATUS, Text, TextStatus, statuses_before
+from campaign.models.text import (
+    ENVELOPE_STATUS,
+    EVENT,
+    EXIT_TYPE,
+    Text,
+    TextStatus,
+    statuses_before,
+)
 from campaign.providers import fields
 
 _FINAL_ENVELOPE = [
@@ -53,6 +74,8 @@ class Moved:
     text_id: str
     envelope_id: str
     status: TextStatus
+    activity_id: str = ""
+    step: int = 1
 
 
 def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> list[Moved]:
@@ -92,13 +115,16 @@ def record_outcomes(outcomes: Sequence[Outcome], now: datetime) -> list[Moved]:
                 "now": now,
             }
             stored.extend(connection.execute(_ROW_UPDATE, row).all())
-    sync_envelopes([outcome.text_id for outcome in outcomes], now)
     wanted = {outcome.text_id: outcome.status.value for outcome in outcomes}
-    return [
-        Moved(text_id, envelope_id, TextStatus(status))
-        for text_id, envelope_id, status in stored
+    moved = [
+        Moved(text_id, envelope_id, TextStatus(status), activity_id, step)
+        for text_id, envelope_id, status, activity_id, step in stored
         if wanted[text_id] == status
     ]
+    # Only texts that moved: one a receipt overtook has had its envelope synced by the receipt,
+    # and syncing it again would record the receipt's event in the run's path twice.
+    sync_envelopes([item.text_id for item in moved], now)
+    return moved
 
 
 def _sent_at(outcome: Outcome, now: datetime) -> datetime | None:
@@ -178,7 +204,7 @@ def _update(source: Mapping[str, ColumnElement[Any]]) -> Update:
             claimed_at=None,
             updated_at=bindparam("now", type_=UTCDateTime()),
         )
-        .returning(Text.id, Text.envelope_id, Text.status)
+        .returning(Text.id, Text.envelope_id, Text.status, Text.activity_id, Text.step)
     )
 
 
@@ -198,8 +224,8 @@ def advance_status(
     *,
     error_code: str | None = None,
     error_detail: str | None = None,
-) -> bool:
-    """Move one text forward to `status` (a carrier's report); False when it was already past.
+) -> Moved | None:
+    """Move one text forward to `status` (a carrier's report); None when it was already past.
 
     Only a text in the carrier's hands moves: one it may have been sent (`sending`, its record
     overtaken by the report), `sent` or `unknown`. A report on a text still queued, or already
@@ -219,17 +245,23 @@ def advance_status(
             Text.status.in_([s for s in statuses_before(status) if s in _WITH_CARRIER]),
         )
         .values(**values)
-        .returning(Text.id)
+        .returning(Text.id, Text.envelope_id, Text.status, Text.activity_id, Text.step)
         .execution_options(synchronize_session=False)
-    ).scalar()
+    ).first()
     if moved is None:
-        return False
+        return None
     sync_envelopes([text_id], now)
-    return True
+    return Moved(moved[0], moved[1], TextStatus(moved[2]), moved[3], moved[4])
 
 
 def sync_envelopes(text_ids: Iterable[str], now: datetime) -> None:
-    """Set the envelope of each text to follow the text's status, retry count and completion.
+    """Set the envelope of each text to follow the text's status, retry count and completion,
+    while its run is at that text's step, and record the text's event in the run's path.
+
+    This settles a run whose step is its last (a one-text engagement's every run) in the same
+    statement as today's sync: its exit type follows the text (completed once sent, failed when
+    it failed, cancelled), and a later receipt still moves it. Where a trigger leads on,
+    `run_steps.follow_texts` then takes the run to its next step in the same transaction.
 
     The texts are found by their primary key and their envelopes by theirs: matching texts by
     `envelope_id` instead lets the planner, with statistics a fast-growing table has not caught
@@ -243,11 +275,32 @@ def sync_envelopes(text_ids: Iterable[str], now: datetime) -> None:
         value=Text.status,
         else_=Envelope.status,
     )
+    exit_type = case(
+        {text.value: exit.value for text, exit in EXIT_TYPE.items()}, value=Text.status
+    )
+    event = case({text.value: event.value for text, event in EVENT.items()}, value=Text.status)
+    failed = Text.status.in_([s.value for s in _FAILED_TEXT])
+    reason = case((failed, func.coalesce(Text.error_detail, Text.error_code, Text.status)))
+    members = {
+        "activity": Text.activity_id,
+        "step": Text.step,
+        "event": event,
+        # Typed, so Postgres can tell what jsonb_build_object is given.
+        "at": cast(literal(now.isoformat()), String),
+        "reason": reason,
+    }
+    pairs = [part for key, value in members.items() for part in (literal_column(f"'{key}'"), value)]
+    if db.session.get_bind().dialect.name == "postgresql":
+        appended = Envelope.path.op("||")(func.jsonb_build_array(func.jsonb_build_object(*pairs)))
+    else:
+        appended = func.json_insert(Envelope.path, "$[#]", func.json(func.json_object(*pairs)))
     db.session.execute(
         update(Envelope)
-        .where(Text.id.in_(ids), Envelope.id == Text.envelope_id)
+        .where(Text.id.in_(ids), Envelope.id == Text.envelope_id, Envelope.step == Text.step)
         .values(
             status=status,
+            exit_type=exit_type,
+            path=case((event.is_(None), Envelope.path), else_=appended),
             retry_attempts=Text.retry_attempts,
             completed_at=case(
                 (status.in_(_FINAL_ENVELOPE), func.coalesce(Envelope.completed_at, now)), else_=None
@@ -256,3 +309,11 @@ def sync_envelopes(text_ids: Iterable[str], now: datetime) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+
+
+# Texts whose event is a failure: their path entry carries the reason.
+_FAILED_TEXT = frozenset(
+    status
+    for status, event in EVENT.items()
+    if event in (Event.TEXT_FAILED, Event.TEXT_UNDELIVERED)
+)

@@ -102,7 +102,7 @@ def test_a_round_of_mixed_outcomes_is_stored_in_one_call(app: Flask, api: ApiCli
 
     assert sorted(moved, key=lambda row: row.text_id) == sorted(
         [
-            Moved(text.id, text.envelope_id, status)
+            Moved(text.id, text.envelope_id, status, text.activity_id, 1)
             for text, status in (
                 (sent, TextStatus.SENT),
                 (retry, TextStatus.QUEUED),
