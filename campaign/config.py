@@ -100,6 +100,13 @@ def _carrier_url(*, query: bool) -> Callable[[str], str]:
     return parse
 
 
+def _allow_hosts(raw: str) -> frozenset[str]:
+    # Imported here: the HTTP package imports nothing of the app, but config is read first.
+    from campaign.http_client.guard import parse_allow_hosts
+
+    return parse_allow_hosts(raw)
+
+
 def database_url(raw: str) -> str:
     """Accept Heroku's `postgres://` and plain `postgresql://`, and use the psycopg 3 driver."""
     url = raw.strip()
@@ -316,6 +323,28 @@ SETTINGS: tuple[Setting, ...] = (
         2.0,
         "seconds before the first retry; each further retry waits twice as long",
         key="RETRY_BACKOFF",
+    ),
+    Setting(
+        "CAMPAIGN_MAX_RUN_STEPS",
+        _int(1, 1000),
+        100,
+        "steps a flow's run may take; the step past it ends the run failed (a trigger loops)",
+        key="MAX_RUN_STEPS",
+    ),
+    Setting(
+        "CAMPAIGN_WEB_CALL_CONCURRENCY",
+        _int(1, 1000),
+        50,
+        "a worker's web calls in flight to one host (scheme, host and port) at once",
+        key="WEB_CALL_CONCURRENCY",
+    ),
+    Setting(
+        "CAMPAIGN_WEB_CALL_ALLOW_HOSTS",
+        _allow_hosts,
+        None,
+        "comma-separated hosts (optionally host:port, as written in URLs) that web calls may "
+        "reach although they resolve to loopback or private addresses",
+        key="WEB_CALL_ALLOW_HOSTS",
     ),
     Setting(
         "CAMPAIGN_STUCK_AFTER",

@@ -1,15 +1,16 @@
-"""Creating and changing activities: the text an engagement sends, its template and its sender."""
+"""Creating and changing activities: an engagement's steps (a text with its template and
+sender, a web call, a split), while the engagement is pending. The first one created is the
+engagement's entry unless the engagement is PATCHed to another."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
-from campaign import transaction
 from campaign.errors import ApiErrors, Conflict, InvalidAttribute, NotFound
 from campaign.extensions import db
+from campaign.flows import definitions
 from campaign.models import (
     Account,
     Activity,
@@ -34,22 +35,60 @@ def _at(relationship: str) -> str:
     return f"relationships/{relationship.replace('_', '-')}/data"
 
 
-def _check_kind(kind: str) -> None:
+_KINDS = ", ".join(repr(kind.value) for kind in ActivityKind)
+_FLOW_ATTRIBUTES = {
+    ActivityKind.TEXT: frozenset(),
+    ActivityKind.WEB_CALL: definitions.WEB_CALL_ATTRIBUTES,
+    ActivityKind.SPLIT: definitions.SPLIT_ATTRIBUTES,
+}
+
+
+def _check_kind(kind: str) -> ActivityKind:
     if kind in UNSUPPORTED_KINDS:
         raise InvalidAttribute(
-            f"kind {kind!r} is not supported; this service sends text",
+            f"kind {kind!r} is not supported; this service sends text, web calls and splits",
             at="attributes/kind",
             title="Not supported",
         )
-    if kind != ActivityKind.TEXT:
-        raise InvalidAttribute(f"unknown kind {kind!r}; use 'text'", at="attributes/kind")
+    if kind not in {k.value for k in ActivityKind}:
+        raise InvalidAttribute(f"unknown kind {kind!r}; use one of {_KINDS}", at="attributes/kind")
+    return ActivityKind(kind)
 
 
-def _resolve(account: Account, links: dict[str, str | None], required: bool) -> dict[str, Any]:
+def _settings(
+    kind: ActivityKind, flow: dict[str, Any], activity: Activity | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The kind's own attributes validated (merged over the stored ones on a PATCH of the
+    same kind); attributes of another kind are refused, naming the kind they belong to."""
+    for name in flow:
+        if name not in _FLOW_ATTRIBUTES[kind]:
+            owner = next((k for k, names in _FLOW_ATTRIBUTES.items() if name in names), None)
+            raise InvalidAttribute(
+                f"{name} is an attribute of a {owner.value} activity, not of a {kind.value} one",
+                at=f"attributes/{name}",
+            )
+    same = activity is not None and activity.kind == kind
+    stored = (activity.settings if same else None) if activity is not None else None
+    secrets = (activity.secrets if same else None) if activity is not None else None
+    if kind == ActivityKind.WEB_CALL:
+        return definitions.web_call_settings(flow, stored, secrets)
+    if kind == ActivityKind.SPLIT:
+        return definitions.split_settings(flow, stored), {}
+    return {}, {}
+
+
+def _resolve(
+    account: Account,
+    links: dict[str, str | None],
+    required: bool,
+    names: tuple[str, ...] = tuple(_RELATED),
+) -> dict[str, Any]:
     """Look up each linked row in the account; one error per missing link, each with its pointer."""
     rows: dict[str, Any] = {}
     errors = []
     for name, model in _RELATED.items():
+        if name not in names:
+            continue
         if name not in links:
             if required:
                 errors.append(
@@ -82,10 +121,23 @@ def _resolve(account: Account, links: dict[str, str | None], required: bool) -> 
     return rows
 
 
-def create_activity(account: Account, *, name: str, kind: str, **links: str) -> Activity:
-    """A text activity for a pending engagement, with its template and sender."""
-    _check_kind(kind)
-    rows = _resolve(account, links, required=True)
+def create_activity(
+    account: Account, *, name: str, kind: str, flow: dict[str, Any] | None = None, **links: str
+) -> Activity:
+    """An activity for a pending engagement: a text with its template and sender, or a web call
+    or split with its `flow` attributes (JSON:API names); the engagement's entry if it has none."""
+    activity_kind = _check_kind(kind)
+    if activity_kind != ActivityKind.TEXT:
+        for name_ in ("text_template", "phone_number"):
+            if name_ in links:
+                raise InvalidAttribute(
+                    f"a {kind} activity has no {name_.replace('_', '-')}", at=_at(name_)
+                )
+        engagement_only = {"engagement": links["engagement"]} if "engagement" in links else {}
+        rows = _resolve(account, engagement_only, required=True, names=("engagement",))
+    else:
+        rows = _resolve(account, links, required=True)
+    settings, secrets = _settings(activity_kind, dict(flow or {}), None)
     # Locked and re-read, so of concurrent creates for one engagement the later ones wait and
     # then find the first one's activity.
     engagement: Engagement = lock_row(Engagement, rows["engagement"].id)
@@ -94,50 +146,40 @@ def create_activity(account: Account, *, name: str, kind: str, **links: str) -> 
             "activities can be added only while the engagement is pending",
             at=_at("engagement"),
         )
-    if engagement.activity is not None:
-        raise _already_has_activity()
     activity = Activity(
         account_id=account.id,
         name=name,
         kind=kind,
         engagement_id=engagement.id,
-        text_template_id=rows["text_template"].id,
-        phone_number_id=rows["phone_number"].id,
+        text_template_id=rows["text_template"].id if "text_template" in rows else None,
+        phone_number_id=rows["phone_number"].id if "phone_number" in rows else None,
+        settings=settings,
+        secrets=secrets,
     )
     db.session.add(activity)
-    engagement_id = engagement.id
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # The lock makes this rare (SQLite ignores it); the unique engagement id has the last
-        # word. Any other violation is not a conflict this can explain: it stays a 500. The
-        # request fails either way: its transaction ends here, so the check reads afresh.
-        transaction.rollback()
-        if db.session.scalar(select(exists().where(Activity.engagement_id == engagement_id))):
-            raise _already_has_activity() from None
-        raise
-    # Envelopes uploaded before the activity existed belong to it from now on.
-    db.session.execute(
-        update(Envelope)
-        .where(Envelope.engagement_id == engagement.id, Envelope.activity_id.is_(None))
-        .values(activity_id=activity.id)
-    )
+    db.session.flush()
+    if engagement.activity_id is None:
+        # The first activity is the entry (the engagement row is locked above, so of two
+        # concurrent creates only the first finds none); envelopes uploaded before it belong
+        # to it from now on.
+        engagement.activity = activity
+        db.session.execute(
+            update(Envelope)
+            .where(Envelope.engagement_id == engagement.id, Envelope.activity_id.is_(None))
+            .values(activity_id=activity.id)
+        )
     return activity
 
 
-def _already_has_activity() -> Conflict:
-    return Conflict(
-        "this engagement already has an activity; PATCH that one instead",
-        at=_at("engagement"),
-    )
-
-
-def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
-    """Change name, template or sender while the engagement has not started."""
+def update_activity(
+    activity: Activity, changes: dict[str, Any], flow: dict[str, Any] | None = None
+) -> Activity:
+    """Change name, kind, template, sender or a web call's or split's attributes while the
+    engagement has not started."""
     if "engagement" in changes:
         raise Conflict("an activity cannot move to another engagement", at=_at("engagement"))
-    if "kind" in changes:
-        _check_kind(changes.pop("kind"))
+    kind = _check_kind(changes.pop("kind")) if "kind" in changes else ActivityKind(activity.kind)
+    flow = dict(flow or {})
     links = {
         name: changes.pop(name) for name in ("text_template", "phone_number") if name in changes
     }
@@ -149,6 +191,16 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
             "the template and sender can change only while the engagement is pending",
             at=_at(next(iter(links))),
         )
+    if (flow or kind != activity.kind) and engagement.status != EngagementStatus.PENDING:
+        raise Conflict(
+            "an activity's kind and settings can change only while the engagement is pending",
+            at=f"attributes/{next(iter(flow), 'kind')}",
+        )
+    if flow or kind != activity.kind:
+        activity.settings, activity.secrets = _settings(kind, flow, activity)
+        activity.kind = kind.value
+        if kind != ActivityKind.TEXT:
+            activity.text_template_id = activity.phone_number_id = None
     account = db.session.get(Account, activity.account_id)
     assert account is not None
     for name, row in _resolve(account, links, required=False).items():
@@ -160,6 +212,20 @@ def update_activity(activity: Activity, changes: dict[str, Any]) -> Activity:
 
 def delete_activity(activity: Activity) -> None:
     """Delete the activity of a pending engagement (its engagement locked first, as above)."""
-    if lock_row(Engagement, activity.engagement_id).status != EngagementStatus.PENDING:
+    engagement = lock_row(Engagement, activity.engagement_id)
+    if engagement.status != EngagementStatus.PENDING:
         raise Conflict("an activity can be deleted only while its engagement is pending", at="")
+    was_entry = engagement.activity_id == activity.id
+    if was_entry:
+        engagement.activity = None
+        db.session.flush()
     db.session.delete(activity)
+    db.session.flush()
+    if was_entry:
+        # The next activity in creation order becomes the entry, as if it had been first.
+        engagement.activity = db.session.scalar(
+            select(Activity)
+            .where(Activity.engagement_id == engagement.id)
+            .order_by(Activity.created_at, Activity.id)
+            .limit(1)
+        )

@@ -12,13 +12,16 @@ from typing import Any
 
 import redis
 from flask import current_app
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from campaign import transaction
-from campaign.errors import ApiError, Conflict, InvalidAttribute
+from campaign.errors import ApiError, Conflict, InvalidAttribute, NotFound
 from campaign.extensions import db, redis_store
+from campaign.flows.steps import ExitType
 from campaign.models import (
     Account,
+    Activity,
+    ActivityKind,
     DeliveryType,
     Engagement,
     EngagementStatus,
@@ -31,6 +34,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.models.engagement import ACTIVE_STATUSES, CLIENT_STATUSES
+from campaign.services.envelope_input import MAX_META_KEY_LENGTH
 from campaign.services.locks import lock_row
 from campaign.templates_engine import compile_template
 from campaign.workers.dispatch import dispatch_enqueuer
@@ -88,6 +92,10 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
     """
     target = changes.pop("status", None)
     current = EngagementStatus(engagement.status)
+    if "activity" in changes:
+        _set_entry(engagement, current, changes.pop("activity"))
+    if "expected_inputs" in changes:
+        changes["expected_inputs"] = _expected_inputs(changes["expected_inputs"])
     # Restating the current delivery settings (as a repeated request does) changes nothing.
     delivery = {
         key: value
@@ -119,6 +127,56 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
         engagement_id, total = engagement.id, engagement.count_total
         transaction.after_commit(lambda: request_refresh(engagement_id, total))
     return False
+
+
+MAX_EXPECTED_INPUTS = 100
+ENTRY = "relationships/activity/data"
+
+
+def _expected_inputs(names: object) -> list[str]:
+    """`expected-inputs`: distinct meta names (exact case) every envelope must carry."""
+    at = "attributes/expected-inputs"
+    if not isinstance(names, list) or len(names) > MAX_EXPECTED_INPUTS:
+        raise InvalidAttribute(
+            f"expected-inputs is a list of at most {MAX_EXPECTED_INPUTS} meta names", at=at
+        )
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_META_KEY_LENGTH:
+            raise InvalidAttribute(
+                f"each expected input is a meta name of 1 to {MAX_META_KEY_LENGTH} characters",
+                at=f"{at}/{index}",
+            )
+        if name in names[:index]:
+            raise InvalidAttribute(f"{name!r} is listed twice", at=f"{at}/{index}")
+    return list(names)
+
+
+def _set_entry(engagement: Engagement, current: EngagementStatus, activity_id: object) -> None:
+    """PATCH of the `activity` relationship: another of the engagement's activities becomes
+    the entry, while the engagement is pending."""
+    if current != EngagementStatus.PENDING:
+        raise Conflict(
+            "the entry activity can change only while the engagement is pending", at=ENTRY
+        )
+    activity = (
+        db.session.scalar(
+            select(Activity).where(
+                Activity.id == activity_id, Activity.account_id == engagement.account_id
+            )
+        )
+        if isinstance(activity_id, str)
+        else None
+    )
+    if activity is None:
+        raise NotFound(f"no activity with id {activity_id!r} in this account", at=ENTRY)
+    if activity.engagement_id != engagement.id:
+        raise InvalidAttribute("the entry must be one of this engagement's activities", at=ENTRY)
+    engagement.activity = activity
+    db.session.execute(
+        update(Envelope)
+        .where(Envelope.engagement_id == engagement.id, Envelope.step == 0)
+        .values(activity_id=activity.id)
+    )
 
 
 def _stop_senders(engagement: Engagement) -> None:
@@ -168,9 +226,9 @@ def _schedule(engagement: Engagement) -> None:
     The template row is locked (after the engagement's, always in that order) before the body
     is validated, so a body change cannot slip in between the check and the commit.
     """
-    activity = engagement.activity
-    if activity is not None and activity.text_template_id is not None:
-        lock_row(TextTemplate, activity.text_template_id)
+    for activity in engagement.activities:
+        if activity.text_template_id is not None:
+            lock_row(TextTemplate, activity.text_template_id)
     errors = scheduling_problems(engagement)
     if errors:
         raise errors[0]
@@ -184,10 +242,14 @@ def _schedule(engagement: Engagement) -> None:
         engagement.count_complete = engagement.count_incomplete = 0
     activity = engagement.activity
     assert activity is not None
-    # Envelopes uploaded before the activity existed get it now, as Omnigage fills it in.
+    # Envelopes whose run has not started are at the entry, as Omnigage fills it in.
     db.session.execute(
         update(Envelope)
-        .where(Envelope.engagement_id == engagement.id, Envelope.activity_id.is_(None))
+        .where(
+            Envelope.engagement_id == engagement.id,
+            Envelope.step == 0,
+            or_(Envelope.activity_id.is_(None), Envelope.activity_id != activity.id),
+        )
         .values(activity_id=activity.id)
     )
     engagement.scheduled_at = now
@@ -204,17 +266,21 @@ def scheduling_problems(engagement: Engagement) -> list[ApiError]:
                 at=STATUS,
             )
         ]
-    if activity.text_template is None or activity.phone_number is None:
-        return [
-            Conflict(
-                "the engagement's activity has lost its text template or phone number",
-                at=STATUS,
-            )
-        ]
+    for text in engagement.activities:
+        if text.kind == ActivityKind.TEXT and (
+            text.text_template is None or text.phone_number is None
+        ):
+            return [
+                Conflict(
+                    f"the engagement's text activity {text.name!r} has lost its text template "
+                    "or phone number",
+                    at=STATUS,
+                )
+            ]
     has_envelopes = db.session.scalar(
         select(exists().where(Envelope.engagement_id == engagement.id))
     )
-    if not has_envelopes:
+    if not has_envelopes and not engagement.is_triggered:
         return [Conflict("the engagement has no envelopes; upload recipients first", at=STATUS)]
     if (
         engagement.delivery_type == DeliveryType.SCHEDULED
@@ -227,6 +293,8 @@ def scheduling_problems(engagement: Engagement) -> list[ApiError]:
                 at=DELIVERY_TIME,
             )
         ]
+    if activity.kind != ActivityKind.TEXT or activity.text_template is None:
+        return []  # later steps may use what web calls return: they fail one by one if not
     return _missing_variables(engagement, activity.text_template.body)
 
 
@@ -265,15 +333,25 @@ def _cancel_remaining(engagement: Engagement) -> None:
         .where(Text.engagement_id == engagement.id, Text.status == TextStatus.QUEUED.value)
         .values(status=TextStatus.CANCELLED.value, next_attempt_at=None, updated_at=now)
     )
-    # Envelopes whose text was cancelled, or that never got one, end cancelled too.
+    # Runs that have not ended and whose current step the carrier does not hold (no text, or
+    # the one just cancelled; a web call or a delay waiting) end cancelled too. A run whose text
+    # the carrier has keeps going until that text settles, and then stops (follow_texts).
     db.session.execute(
         update(Envelope)
         .where(
             Envelope.engagement_id == engagement.id,
-            Envelope.status.in_([EnvelopeStatus.PENDING.value, EnvelopeStatus.PROCESSING.value]),
+            Envelope.exit_type.is_(None),
             ~exists().where(
-                Text.envelope_id == Envelope.id, Text.status != TextStatus.CANCELLED.value
+                Text.envelope_id == Envelope.id,
+                Text.step == Envelope.step,
+                Text.status != TextStatus.CANCELLED.value,
             ),
         )
-        .values(status=EnvelopeStatus.CANCELLED.value, completed_at=now, updated_at=now)
+        .values(
+            status=EnvelopeStatus.CANCELLED.value,
+            exit_type=ExitType.CANCELLED.value,
+            next_step_at=None,
+            completed_at=now,
+            updated_at=now,
+        )
     )

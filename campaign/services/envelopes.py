@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import psycopg
 from flask import current_app
-from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy import String, any_, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
@@ -21,7 +21,6 @@ from campaign.errors import ApiError, ApiErrors, Conflict, NotFound, PayloadTooL
 from campaign.extensions import db
 from campaign.models import (
     Account,
-    Activity,
     Engagement,
     EngagementStatus,
     Envelope,
@@ -29,7 +28,11 @@ from campaign.models import (
     new_ids,
     utcnow,
 )
+from campaign.models.engagement import ACTIVE_STATUSES
+from campaign.models.run_steps import Run, activities_of, start
 from campaign.services.envelope_input import EnvelopeInput, EnvelopeParser
+from campaign.workers.runs import settings as run_settings
+from campaign.workers.runs import wake
 
 
 def envelope_parser() -> EnvelopeParser:
@@ -56,7 +59,8 @@ def create_envelopes(account: Account, items: Sequence[Any]) -> list[dict[str, A
     errors: list[ApiError] = []
     entries = [parser.parse(item, index, errors) for index, item in enumerate(items)]
     valid = [entry for entry in entries if entry is not None]
-    activities = _engagement_activities(account, valid, errors)
+    engagements = _engagements(account, valid, errors)
+    _check_expected_inputs(valid, engagements, errors)
     _check_duplicates(valid, errors)
     if errors:
         raise ApiErrors(errors)
@@ -67,7 +71,7 @@ def create_envelopes(account: Account, items: Sequence[Any]) -> list[dict[str, A
             "id": id_,
             "account_id": account.id,
             "engagement_id": entry.engagement_id,
-            "activity_id": activities[entry.engagement_id],
+            "activity_id": engagements[entry.engagement_id].activity_id,
             "phone_number": entry.phone_number,
             "meta": entry.meta,
             "status": EnvelopeStatus.PENDING.value,
@@ -85,7 +89,36 @@ def create_envelopes(account: Account, items: Sequence[Any]) -> list[dict[str, A
             "same time; nothing was stored, retry the upload",
             at="",
         ) from None
+    _start_runs(rows, engagements, now)
     return rows
+
+
+def _start_runs(rows: list[dict[str, Any]], engagements: dict[str, Engagement], now: Any) -> None:
+    """Envelopes POSTed to a triggered engagement that sends start their runs now, in this
+    request's transaction; their first step is woken once it commits (the Inbound API)."""
+    for engagement_id, engagement in engagements.items():
+        if not engagement.is_triggered or engagement.status not in ACTIVE_STATUSES:
+            continue
+        entry = activities_of([engagement.activity_id or ""]).get(engagement.activity_id or "")
+        if entry is None:
+            continue
+        mine = [row for row in rows if row["engagement_id"] == engagement_id]
+        runs = [
+            Run(row["id"], engagement_id, row["account_id"], row["phone_number"], None, 0,
+                row["meta"], {}, [], row["status"])
+            for row in mine
+        ]  # fmt: skip
+        for row in mine:
+            row["scheduled_at"] = now
+        db.session.execute(
+            update(Envelope)
+            .where(Envelope.id.in_([row["id"] for row in mine]))
+            .values(scheduled_at=now)
+        )
+        wake(start(runs, entry, now, run_settings(current_app.config)))
+        for row, run in zip(mine, runs, strict=True):
+            row.update(activity_id=run.activity_id, step=run.step, status=run.status,
+                       exit_type=run.exit_type, values=run.values, path=run.path)  # fmt: skip
 
 
 def _insert(rows: list[dict[str, Any]]) -> None:
@@ -107,36 +140,72 @@ def _insert(rows: list[dict[str, Any]]) -> None:
             copy.write_row(values)
 
 
-def _engagement_activities(
+# Runs can start on a triggered engagement until it ends; on others only while pending.
+_OPEN_TO_TRIGGERED = ACTIVE_STATUSES | {EngagementStatus.PAUSED, EngagementStatus.PENDING}
+
+
+def _engagements(
     account: Account, entries: list[EnvelopeInput], errors: list[ApiError]
-) -> dict[str, str | None]:
-    """Map each referenced engagement to its activity id, reporting the unusable ones."""
+) -> dict[str, Engagement]:
+    """The engagements the entries name (locked), reporting the unusable ones."""
     wanted = {entry.engagement_id for entry in entries}
     found = {
-        engagement.id: (engagement.status, activity_id)
-        for engagement, activity_id in db.session.execute(
-            select(Engagement, Activity.id)
-            .outerjoin(Activity, Activity.engagement_id == Engagement.id)
+        engagement.id: engagement
+        for engagement in db.session.scalars(
+            select(Engagement)
             .where(Engagement.account_id == account.id, Engagement.id.in_(wanted))
-            .with_for_update(of=Engagement)
+            .with_for_update()
         )
     }
     for entry in entries:
         at, item = "relationships/engagement/data", entry.index
-        if entry.engagement_id not in found:
+        engagement = found.get(entry.engagement_id)
+        if engagement is None:
             errors.append(
                 NotFound(f"no engagement with id {entry.engagement_id!r}", at=at, item=item)
             )
-        elif found[entry.engagement_id][0] != EngagementStatus.PENDING:
+        elif engagement.is_triggered and engagement.status not in _OPEN_TO_TRIGGERED:
             errors.append(
                 Conflict(
-                    f"envelopes can be added only while the engagement is pending; it is "
-                    f"{found[entry.engagement_id][0]}",
+                    f"the triggered engagement is {engagement.status}; runs start only "
+                    "until it is completed or cancelled",
                     at=at,
                     item=item,
                 )
             )
-    return {engagement_id: activity for engagement_id, (_, activity) in found.items()}
+        elif not engagement.is_triggered and engagement.status != EngagementStatus.PENDING:
+            errors.append(
+                Conflict(
+                    f"envelopes can be added only while the engagement is pending; it is "
+                    f"{engagement.status} (a triggered engagement takes them while it sends)",
+                    at=at,
+                    item=item,
+                )
+            )
+    return found
+
+
+def _check_expected_inputs(
+    entries: list[EnvelopeInput], engagements: dict[str, Engagement], errors: list[ApiError]
+) -> None:
+    """Every name in the engagement's `expected-inputs` must be in the envelope's meta, exact
+    case (`OrderNo` is not `orderno`); extra keys are fine."""
+    for entry in entries:
+        engagement = engagements.get(entry.engagement_id)
+        if engagement is None:
+            continue
+        missing = [name for name in engagement.expected_inputs or () if name not in entry.meta]
+        if missing:
+            errors.append(
+                ApiError(
+                    "meta lacks the engagement's expected inputs "
+                    + ", ".join(repr(name) for name in missing)
+                    + " (names match exactly, case included)",
+                    at="attributes/meta",
+                    item=entry.index,
+                    title="Missing expected inputs",
+                )
+            )
 
 
 def _check_duplicates(entries: list[EnvelopeInput], errors: list[ApiError]) -> None:

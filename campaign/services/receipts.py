@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 
 from campaign import transaction
@@ -10,6 +11,7 @@ from campaign.extensions import db
 from campaign.models import Engagement, Text, TextStatus, utcnow
 from campaign.models.text_outcomes import advance_status
 from campaign.workers.progress import request_refresh
+from campaign.workers.runs import follow
 
 
 def record_receipt(
@@ -32,9 +34,11 @@ def record_receipt(
     if found is None:
         raise NotFound(f"no text with id {text_id!r}")
     engagement_id, envelope_count = found
-    moved = advance_status(
-        text_id, status, utcnow(), error_code=error_code, error_detail=error_detail
-    )
-    if moved:
-        transaction.after_commit(lambda: request_refresh(engagement_id, envelope_count))
-    return moved
+    now = utcnow()
+    moved = advance_status(text_id, status, now, error_code=error_code, error_detail=error_detail)
+    if moved is None:
+        return False
+    # A receipt may end a text step a run waited on: the run goes where its triggers lead.
+    follow([moved], now, current_app.config)
+    transaction.after_commit(lambda: request_refresh(engagement_id, envelope_count))
+    return True

@@ -1,8 +1,10 @@
 """Dispatch: the fan-out job that turns a scheduled engagement into texts and send batches.
 
-It walks the engagement's envelopes in id order, `batch_size` at a time: creates their `queued`
-texts in one statement (skipping any that exist, so a rerun is harmless), commits, and enqueues
-one send job per batch, naming the batch by its first and last envelope id. Sending starts with
+It walks the engagement's envelopes in id order, `batch_size` at a time, and starts the runs
+not yet started at the engagement's entry activity: for a text entry it creates their `queued`
+texts in one statement (skipping any that exist, so a rerun is harmless); for a web call or a
+split it makes them due for the run job. It commits, and enqueues one send job per batch and
+text activity, naming the batch by its first and last envelope id. Sending starts with
 the first batch while the fan-out goes on with the rest. A job belongs to one generation (one
 scheduling): once a pause or a resume has moved the engagement on, it returns at once.
 """
@@ -12,28 +14,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 
 from campaign import transaction
 from campaign.extensions import db
 from campaign.models import (
+    ActivityKind,
     DeliveryType,
     Engagement,
     EngagementStatus,
     Envelope,
-    Text,
-    TextStatus,
     new_ids,
     utcnow,
 )
 from campaign.models.engagement import ACTIVE_STATUSES
+from campaign.models.run_steps import insert_texts, text_row
 from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
+from campaign.workers.runs import enqueue_runs
 from campaign.workers.send import enqueue_send
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,6 @@ def dispatch_enqueuer(engagement: Engagement, *, rescue: str = "") -> Callable[[
     )
 
 
-def _insert(rows: list[dict[str, Any]]) -> None:
-    dialect = db.session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Text)
-    db.session.execute(statement.on_conflict_do_nothing(), rows)
-
-
 @transaction.job
 def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -> None:
     """Create the engagement's texts and enqueue their send batches (idempotent).
@@ -94,24 +88,30 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
     ):
         enqueue_dispatch(engagement)  # woken early (by the sweep): go back to sleep
         return
-    activity = engagement.activity
-    if activity is None or activity.phone_number is None:
+    entry = engagement.activity
+    if entry is None or (entry.kind == ActivityKind.TEXT and entry.phone_number is None):
         log.warning(
-            "the engagement lost its activity or sender; not dispatching",
+            "the engagement lost its entry activity or its sender; not dispatching",
             extra={"engagement_id": engagement_id},
         )
         return
     batch_size = current_app.config["BATCH_SIZE"]
-    gen, sender = engagement.generation, activity.phone_number.number
+    gen = engagement.generation
     scheduled_at = engagement.scheduled_at  # read now: the commit below expires the row
-    account_id, activity_id = engagement.account_id, activity.id
+    account_id, entry_id, entry_kind = engagement.account_id, entry.id, entry.kind
+    sender = entry.phone_number.number if entry.phone_number is not None else ""
+    # Runs may be at any text activity (a resume after a pause): each gets its send batches.
+    text_activities = [a.id for a in engagement.activities if a.kind == ActivityKind.TEXT]
+    if engagement.is_triggered or entry_kind != ActivityKind.TEXT:
+        # No send batch may come to mark it: a triggered engagement sends from now on.
+        engagement.status = EngagementStatus.SENDING.value
     transaction.commit()  # end the read transaction; each batch below is its own
     after = ""
     # A small first batch gets the first text out quickly; the rest go in full batches.
     size = min(FIRST_BATCH, batch_size)
     while True:
         envelopes = db.session.execute(
-            select(Envelope.id, Envelope.phone_number)
+            select(Envelope.id, Envelope.phone_number, Envelope.step)
             .where(Envelope.engagement_id == engagement_id, Envelope.id > after)
             .order_by(Envelope.id)
             .limit(size)
@@ -119,35 +119,33 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
         if not envelopes:
             break
         now = utcnow()
-        _insert(
-            [
-                {
-                    "id": text_id,
-                    "account_id": account_id,
-                    "engagement_id": engagement_id,
-                    "envelope_id": envelope_id,
-                    "activity_id": activity_id,
-                    "to": number,
-                    "from_": sender,
-                    "status": TextStatus.QUEUED.value,
-                    "retry_attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for text_id, (envelope_id, number) in zip(
-                    new_ids(len(envelopes)), envelopes, strict=True
-                )
-            ]
-        )
         first, last = envelopes[0][0], envelopes[-1][0]
+        unstarted = [(envelope_id, number) for envelope_id, number, step in envelopes if step == 0]
+        if entry_kind == ActivityKind.TEXT:
+            insert_texts(
+                [
+                    text_row(text_id, account_id, engagement_id, envelope_id, entry_id, 1,
+                             number, sender, now)
+                    for text_id, (envelope_id, number) in zip(
+                        new_ids(len(unstarted)), unstarted, strict=True
+                    )
+                ]
+            )  # fmt: skip
+        # Each run begins at the entry, step 1: a text is now queued for it, or (a web call,
+        # a split) it is due for the run job.
         db.session.execute(
             update(Envelope)
             .where(
                 Envelope.engagement_id == engagement_id,
                 Envelope.id.between(first, last),
-                Envelope.scheduled_at.is_(None),
+                Envelope.step == 0,
             )
-            .values(scheduled_at=now)
+            .values(
+                step=1,
+                activity_id=entry_id,
+                next_step_at=None if entry_kind == ActivityKind.TEXT else now,
+                scheduled_at=func.coalesce(Envelope.scheduled_at, now),
+            )
         )
         status, now_scheduled_at = db.session.execute(
             select(Engagement.status, Engagement.scheduled_at).where(Engagement.id == engagement_id)
@@ -155,5 +153,21 @@ def dispatch_engagement(engagement_id: str, generation: str, rescue: str = "") -
         transaction.commit()
         if EngagementStatus(status) not in ACTIVE_STATUSES or now_scheduled_at != scheduled_at:
             return  # paused, cancelled or resumed during the fan-out; the newest job walks on
-        enqueue_send(engagement_id, gen, first, last, continuation=rescue)
+        for activity_id in text_activities:
+            enqueue_send(engagement_id, gen, activity_id, first, last, continuation=rescue)
+        if entry_kind != ActivityKind.TEXT and unstarted:
+            enqueue_runs(engagement_id, gen)
         after, size = last, batch_size
+    _wake_due_runs(engagement_id, gen)
+
+
+def _wake_due_runs(engagement_id: str, generation: str) -> None:
+    """Runs waiting on a delay or a web call (a resume, a rescue) get the run job."""
+    earliest = db.session.scalar(
+        select(func.min(Envelope.next_step_at)).where(
+            Envelope.engagement_id == engagement_id, Envelope.exit_type.is_(None)
+        )
+    )
+    transaction.commit()
+    if earliest is not None:
+        enqueue_runs(engagement_id, generation, at=earliest)

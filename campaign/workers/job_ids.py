@@ -3,7 +3,10 @@
 Ids are deterministic, so enqueueing the same work twice finds the first job (`unique=True`):
 
     dispatch-{engagement}-{generation}[-{rescue}]     the fan-out of one generation
-    send-{engagement}-{generation}-{first}[-{more}]   one batch, from envelope `first`
+    send-{engagement}-{generation}-{activity}-{first}[-{more}]
+                                                      one batch of one text activity, from
+                                                      envelope `first`
+    runs-{engagement}-{generation}-{slot}             the run job, for runs due in a slot
     progress-{engagement}-{slot}                      the recount at the end of a slot
     sweep-{interval}                                  one sweep per CAMPAIGN_SWEEP_INTERVAL
 
@@ -15,9 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DISPATCH, SEND, PROGRESS, SWEEP = "dispatch", "send", "progress", "sweep"
+DISPATCH, SEND, RUNS, PROGRESS, SWEEP = "dispatch", "send", "runs", "progress", "sweep"
 # The jobs that carry an engagement's sending work (what the sweep looks for in Redis).
-SENDING_WORK = frozenset({DISPATCH, SEND})
+SENDING_WORK = frozenset({DISPATCH, SEND, RUNS})
 # Recurring bookkeeping: its RQ chatter is left out of the log (campaign/logs.py).
 HOUSEKEEPING = frozenset({PROGRESS, SWEEP})
 
@@ -26,8 +29,14 @@ def dispatch(engagement_id: str, generation: str, rescue: str = "") -> str:
     return _joined(DISPATCH, engagement_id, generation, rescue)
 
 
-def send(engagement_id: str, generation: str, first: str, continuation: str = "") -> str:
-    return _joined(SEND, engagement_id, generation, first, continuation)
+def send(
+    engagement_id: str, generation: str, activity_id: str, first: str, continuation: str = ""
+) -> str:
+    return _joined(SEND, engagement_id, generation, activity_id, first, continuation)
+
+
+def runs(engagement_id: str, generation: str, slot: str) -> str:
+    return _joined(RUNS, engagement_id, generation, slot)
 
 
 def progress(engagement_id: str, slot: int) -> str:
@@ -51,7 +60,7 @@ class JobId:
 def parse(job_id: str) -> JobId:
     """What a job id names: its kind, and its engagement when it has one."""
     kind, _, rest = job_id.partition("-")
-    if kind in (DISPATCH, SEND, PROGRESS) and rest:
+    if kind in (DISPATCH, SEND, RUNS, PROGRESS) and rest:
         return JobId(kind, rest.split("-", 1)[0])
     return JobId(kind, None)
 

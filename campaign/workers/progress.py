@@ -21,7 +21,14 @@ from sqlalchemy import func, select, update
 
 from campaign import transaction
 from campaign.extensions import db, redis_store
-from campaign.models import Engagement, EngagementStatus, Envelope, EnvelopeStatus, utcnow
+from campaign.models import (
+    DeliveryType,
+    Engagement,
+    EngagementStatus,
+    Envelope,
+    EnvelopeStatus,
+    utcnow,
+)
 from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
@@ -83,9 +90,9 @@ def refresh_after_round(engagement_id: str, total: int | None) -> None:
 def refresh_engagement(engagement_id: str) -> None:
     """Write the counters from the envelopes; complete the engagement when nothing is left.
 
-    count-complete: envelopes whose text the carrier took (sent or delivered);
-    count-incomplete: envelopes that ended otherwise (failed, undelivered, unknown, cancelled);
-    count-hold: envelopes still waiting or in flight. They always add up to count-total.
+    count-complete: envelopes whose run exited `completed` (a one-text run: its text was sent
+    or delivered); count-incomplete: runs that exited `failed` or `cancelled`; count-hold: runs
+    still waiting or in flight. They always add up to count-total.
     """
     counts = dict(
         db.session.execute(
@@ -117,9 +124,14 @@ def refresh_engagement(engagement_id: str) -> None:
     )
     completed = 0
     if hold == 0:
+        # A triggered engagement never completes by itself: an envelope may come at any time.
         completed = db.session.execute(
             update(Engagement)
-            .where(Engagement.id == engagement_id, Engagement.status.in_(ACTIVE_STATUSES))
+            .where(
+                Engagement.id == engagement_id,
+                Engagement.status.in_(ACTIVE_STATUSES),
+                Engagement.delivery_type != DeliveryType.TRIGGERED.value,
+            )
             .values(status=EngagementStatus.COMPLETED.value, updated_at=now)
         ).rowcount
     transaction.commit()

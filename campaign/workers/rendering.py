@@ -1,5 +1,6 @@
-"""Rendering a round's claimed texts: the template compiled once per batch, each envelope's
-meta, the segment count; what cannot be sent fails here, before the carrier."""
+"""Rendering a round's claimed texts: the template compiled once per batch, each run's
+variables (its envelope's meta, overlaid with what its web calls returned), the segment count;
+what cannot be sent fails here, before the carrier."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Envelope, TextStatus
+from campaign.models.envelope import run_variables
 from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Outcome
 from campaign.templates_engine import CompiledTemplate, RenderError, count_segments
@@ -18,13 +20,14 @@ def render_claimed(
 ) -> tuple[list[Ready], list[Outcome]]:
     """Each claimed text rendered from its envelope's meta and counted: ready to send, or
     failed (a missing variable, a template error, more than `max_segments`)."""
-    metas = dict(
-        db.session.execute(
-            select(Envelope.id, Envelope.meta).where(
+    metas = {
+        envelope_id: run_variables(meta, values)
+        for envelope_id, meta, values in db.session.execute(
+            select(Envelope.id, Envelope.meta, Envelope.values).where(
                 Envelope.id.in_([item.envelope_id for item in claimed])
             )
         ).all()
-    )
+    }
     ready, failed = [], []
     for item in claimed:
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +27,7 @@ from campaign.providers import OutboundMessage, Provider, SendResult, Timed, rec
 from campaign.providers.base import Interrupted
 from campaign.templates_engine import CompiledTemplate
 from campaign.workers.rendering import render_claimed
+from campaign.workers.runs import follow
 from campaign.workers.send_outcomes import bare, cancelled, deferred, outcome_of, untried
 from campaign.workers.stops import StopCheck
 from campaign.workers.throttle import SenderThrottle
@@ -50,6 +52,7 @@ class Batch:
 
     engagement_id: str
     generation: str
+    activity_id: str
     first: str
     last: str
     phone_number_id: str
@@ -186,5 +189,6 @@ def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
         )
         if status == EngagementStatus.CANCELLED:
             outcomes = [cancelled(outcome) for outcome in outcomes]
-    record_outcomes(outcomes, utcnow())
+    now = utcnow()
+    follow(record_outcomes(outcomes, now), now, current_app.config)
     transaction.commit()

@@ -21,7 +21,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from campaign import transaction
 from campaign.extensions import db, redis_store
-from campaign.models import Engagement, EngagementStatus, Text, TextStatus, utcnow
+from campaign.models import Activity, Engagement, EngagementStatus, Text, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.models.text_claims import claim_texts
 from campaign.providers import build_provider
@@ -40,18 +40,21 @@ TIME_SLICE = 10.0  # seconds a job sends before making room for other batches
 def enqueue_send(
     engagement_id: str,
     generation: str,
+    activity_id: str,
     first: str,
     last: str,
     *,
     at: datetime | None = None,
     continuation: str = "",
 ) -> bool:
-    """Enqueue the send job of one batch (the envelope id range `first`..`last`)."""
-    job_id = job_ids.send(engagement_id, generation, first, continuation)
+    """Enqueue the send job of one batch: the texts of one text activity for the envelope id
+    range `first`..`last`."""
+    job_id = job_ids.send(engagement_id, generation, activity_id, first, continuation)
     return enqueue_unique(
         send_text_batch,
         engagement_id,
         generation,
+        activity_id,
         first,
         last,
         queue=SEND_QUEUE,
@@ -61,9 +64,11 @@ def enqueue_send(
 
 
 @transaction.job
-def send_text_batch(engagement_id: str, generation: str, first: str, last: str) -> None:
-    """Send the queued texts of envelopes `first`..`last` of one engagement."""
-    batch = _load(engagement_id, generation, first, last)
+def send_text_batch(
+    engagement_id: str, generation: str, activity_id: str, first: str, last: str
+) -> None:
+    """Send the queued texts of one text activity for envelopes `first`..`last`."""
+    batch = _load(engagement_id, generation, activity_id, first, last)
     if batch is None:
         return
     config = current_app.config
@@ -76,7 +81,9 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
             and not shutdown.requested()
             and heartbeat(engagement_id)
         ):
-            claimed = claim_texts(engagement_id, batch.first, batch.last, round_size(batch, config))
+            claimed = claim_texts(
+                engagement_id, activity_id, batch.first, batch.last, round_size(batch, config)
+            )
             transaction.commit()  # the claim is stored before any of its texts leaves
             if not claimed:
                 break
@@ -88,18 +95,26 @@ def send_text_batch(engagement_id: str, generation: str, first: str, last: str) 
     request_refresh(engagement_id, batch.envelope_count)
 
 
-def _load(engagement_id: str, generation: str, first: str, last: str) -> Batch | None:
+def _load(
+    engagement_id: str, generation: str, activity_id: str, first: str, last: str
+) -> Batch | None:
     engagement = db.session.get(Engagement, engagement_id)
     if engagement is None or engagement.status not in ACTIVE_STATUSES:
         return None
     if engagement.generation != generation:
         return None  # a job from before a pause; the resume enqueued its own
-    activity = engagement.activity
-    if activity is None or activity.phone_number is None or activity.text_template is None:
+    activity = db.session.get(Activity, activity_id)
+    if (
+        activity is None
+        or activity.engagement_id != engagement_id
+        or activity.phone_number is None
+        or activity.text_template is None
+    ):
         return None
     batch = Batch(
         engagement_id,
         generation,
+        activity_id,
         first,
         last,
         activity.phone_number.id,
@@ -140,6 +155,7 @@ def _continue_later(batch: Batch) -> None:
     due, earliest = db.session.execute(
         select(func.count(case((due_now, 1))), func.min(Text.next_attempt_at)).where(
             Text.engagement_id == batch.engagement_id,
+            Text.activity_id == batch.activity_id,
             Text.status == TextStatus.QUEUED.value,
             Text.envelope_id.between(batch.first, batch.last),
         )
@@ -151,6 +167,7 @@ def _continue_later(batch: Batch) -> None:
     enqueue_send(
         batch.engagement_id,
         batch.generation,
+        batch.activity_id,
         batch.first,
         batch.last,
         at=at,

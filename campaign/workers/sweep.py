@@ -3,8 +3,10 @@
 - A text left `sending` longer than CAMPAIGN_STUCK_AFTER was claimed by a worker that died
   mid-send. The carrier may have it, so it is not sent again: it becomes `unknown`, and the
   carrier's receipt (which carries the text id) settles it if one comes (at most once).
-- A scheduled or sending engagement with work left but no job waiting for it in Redis and no
-  progress for CAMPAIGN_STUCK_AFTER gets a fresh dispatch; claims make the repeat harmless.
+- A scheduled or sending engagement with work left (texts queued, envelopes not fanned out, run
+  steps due: a web call whose worker died is due again once its lease ends) but no job waiting
+  for it in Redis and no progress for CAMPAIGN_STUCK_AFTER gets a fresh dispatch, which wakes
+  its send batches and its run job; claims make the repeat harmless.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from campaign import transaction
 from campaign.extensions import db
 from campaign.models import Engagement, Envelope, Text, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
-from campaign.models.text_outcomes import sync_envelopes
+from campaign.models.text_outcomes import Moved, sync_envelopes
 from campaign.workers import job_ids
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES, enqueue_unique, get_queue
+from campaign.workers.runs import follow
 
 log = logging.getLogger(__name__)
 
@@ -85,16 +88,23 @@ def _settle_interrupted(claimed_before: object) -> None:
             claimed_at=None,
             updated_at=utcnow(),
         )
-        .returning(Text.id, Text.engagement_id)
+        .returning(Text.id, Text.engagement_id, Text.envelope_id, Text.activity_id, Text.step)
         .execution_options(synchronize_session=False)
     ).all()
-    sync_envelopes([text_id for text_id, _ in rows], utcnow())
+    now = utcnow()
+    sync_envelopes([row[0] for row in rows], now)
+    follow(
+        [Moved(text_id, envelope_id, TextStatus.UNKNOWN, activity_id, step)
+         for text_id, _, envelope_id, activity_id, step in rows],
+        now,
+        current_app.config,
+    )  # fmt: skip
     transaction.commit()
-    engagement_ids = {engagement_id for _, engagement_id in rows}
+    engagement_ids = {row[1] for row in rows}
     if not engagement_ids:
         return
     for engagement_id in sorted(engagement_ids):
-        settled = [text_id for text_id, of in rows if of == engagement_id]
+        settled = [row[0] for row in rows if row[1] == engagement_id]
         log.warning(
             "%d texts were left sending by a worker that stopped; now unknown, never resent",
             len(settled),
@@ -127,4 +137,10 @@ def _has_work(engagement_id: str) -> bool:
     not_fanned_out = exists().where(
         Envelope.engagement_id == engagement_id, Envelope.scheduled_at.is_(None)
     )
-    return bool(db.session.scalar(select(or_(queued, not_fanned_out))))
+    # A run step due (or a web call whose lease ran out): the run job's work.
+    due = exists().where(
+        Envelope.engagement_id == engagement_id,
+        Envelope.exit_type.is_(None),
+        Envelope.next_step_at <= utcnow(),
+    )
+    return bool(db.session.scalar(select(or_(queued, not_fanned_out, due))))

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
+from campaign.extensions import db
 from tests.assertions import assert_error, unchanged
 from tests.client import ApiClient, Reply, assert_created
 from tests.factories import (
@@ -196,7 +198,7 @@ def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> No
     assert api.get(f"{URL}/{campaign.activity_id}").status == 200
 
 
-def test_concurrent_creates_for_one_engagement_make_one_activity_and_409s(
+def test_concurrent_creates_for_one_engagement_make_one_entry(
     app: Flask, api: ApiClient
 ) -> None:
     with app.app_context():
@@ -225,14 +227,23 @@ def test_concurrent_creates_for_one_engagement_make_one_activity_and_409s(
 
     with serve(app) as base_url, ThreadPoolExecutor(racers) as pool:
         replies = list(pool.map(lambda _: create(base_url), range(racers)))
-    assert sorted(reply.status_code for reply in replies) == [201] + [409] * (racers - 1)
-    for reply in replies:
-        if reply.status_code == 409:
-            [error] = reply.json()["errors"]
-            assert error["status"] == "409"
-            assert error["source"] == {"pointer": "/data/relationships/engagement/data"}
+    assert [reply.status_code for reply in replies] == [201] * racers
     listed = api.get(f"{URL}?filter[engagement]={engagement.data['id']}")
-    assert len(listed.data) == 1
+    assert len(listed.data) == racers
+    # The engagement row is locked by each create, so exactly one found no entry and became it:
+    # the first to commit.
+    entry = api.get(f"/api/v1/engagements/{engagement.data['id']}").data["relationships"]
+    entry_id = entry["activity"]["data"]["id"]
+    assert entry_id in {reply.json()["data"]["id"] for reply in replies}
+    with app.app_context():
+        from campaign.models import Activity
+
+        first = db.session.scalars(
+            select(Activity)
+            .where(Activity.engagement_id == engagement.data["id"])
+            .order_by(Activity.created_at, Activity.id)
+        ).first()
+        assert first is not None and first.id == entry_id
 
 
 WRONG_VALUES = [
@@ -271,7 +282,9 @@ def test_unknown_activity_kind_is_400(app: Flask, world: World, api: ApiClient) 
     assert_error(reply, 400, pointer="/data/attributes/kind", detail="'fax'")
 
 
-def test_second_activity_for_an_engagement_is_409(app: Flask, world: World, api: ApiClient) -> None:
+def test_second_activity_joins_the_engagement_and_the_first_stays_its_entry(
+    world: World, api: ApiClient
+) -> None:
     base = world.valid("activities")
     body = {
         "data": {
@@ -282,11 +295,12 @@ def test_second_activity_for_an_engagement_is_409(app: Flask, world: World, api:
             },
         }
     }
-    with unchanged(app):
-        reply = api.post("/api/v1/activities", body)
-    assert_error(
-        reply, 409, pointer="/data/relationships/engagement/data", detail="already has an activity"
-    )
+    reply = api.post("/api/v1/activities", body)
+    assert reply.status == 201
+    engagement = api.get(f"/api/v1/engagements/{world.seed.engagement_id}").data
+    assert engagement["relationships"]["activity"]["data"]["id"] == world.seed.activity_id
+    listed = api.get(f"{URL}?filter[engagement]={world.seed.engagement_id}").data
+    assert {item["id"] for item in listed} == {world.seed.activity_id, reply.data["id"]}
 
 
 def test_activity_for_a_cancelled_engagement_is_409(

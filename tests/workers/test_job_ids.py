@@ -19,12 +19,17 @@ ENGAGEMENT = "2JaPYmeypqD5WahptwJQ3v"
             f"dispatch-{ENGAGEMENT}-17-sweep99",
             ("dispatch", ENGAGEMENT),
         ),
-        (job_ids.send(ENGAGEMENT, "17", "E1"), f"send-{ENGAGEMENT}-17-E1", ("send", ENGAGEMENT)),
         (
-            job_ids.send(ENGAGEMENT, "17", "E1", "123"),
-            f"send-{ENGAGEMENT}-17-E1-123",
+            job_ids.send(ENGAGEMENT, "17", "A1", "E1"),
+            f"send-{ENGAGEMENT}-17-A1-E1",
             ("send", ENGAGEMENT),
         ),
+        (
+            job_ids.send(ENGAGEMENT, "17", "A1", "E1", "123"),
+            f"send-{ENGAGEMENT}-17-A1-E1-123",
+            ("send", ENGAGEMENT),
+        ),
+        (job_ids.runs(ENGAGEMENT, "17", "42"), f"runs-{ENGAGEMENT}-17-42", ("runs", ENGAGEMENT)),
         (
             job_ids.progress(ENGAGEMENT, 1796256761),
             f"progress-{ENGAGEMENT}-1796256761",
