@@ -316,13 +316,14 @@ def test_0007_moves_each_engagement_to_its_one_activity_and_each_text_to_step_1(
             {},
         ),
         (
-            "INSERT INTO text_templates (id, name, body, variables, account_id, created_at, updated_at) "
-            "VALUES (:template, 't', 'Hi', '[]', :account, :at, :at)",
+            "INSERT INTO text_templates (id, name, body, variables, account_id, created_at, "
+            "updated_at) VALUES (:template, 't', 'Hi', '[]', :account, :at, :at)",
             {},
         ),
         (
             "INSERT INTO number_allotments (id, number, max_throughput, account_id, "
-            "created_at, updated_at) VALUES ('nnnnnnnnnnnnnnnnnnnnnn', '+15195550100', 1, :account, :at, :at)",
+            "created_at, updated_at) VALUES ('nnnnnnnnnnnnnnnnnnnnnn', '+15195550100', 1, "
+            ":account, :at, :at)",
             {},
         ),
         (
