@@ -7,8 +7,9 @@ as cheap at row ten million as at row one. Cursors are opaque to clients.
 from __future__ import annotations
 
 import base64
+import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -24,6 +25,17 @@ from campaign.extensions import db
 from campaign.moments import to_utc
 
 _BRACKETED = re.compile(r"^(filter|page|fields)\[([A-Za-z0-9_.-]+)\]$")
+_COMPARED = re.compile(r"^filter\[([A-Za-z0-9_.-]+)\]\[([A-Za-z0-9_-]+)\]$")
+# RFC 3339 date-times; fromisoformat alone also takes other ISO 8601 forms (weeks, no dashes).
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 SORTABLE = {"created-at": "created_at", "updated-at": "updated_at"}
 
 
@@ -79,6 +91,37 @@ class OneOf:
 
 
 @dataclass(frozen=True)
+class Moment:
+    """A filter on a timestamp column by comparison, `filter[updated-at][gt]=<moment>` (RFC
+    3339 with a time zone): the way to poll for what changed since a moment."""
+
+    column: Any
+    operators: tuple[str, ...] = ("gt",)
+
+    def condition(self, name: str, operation: str, value: str) -> Any:
+        """SQL: the column compared with the moment `value` (already a checked operator)."""
+        parameter = f"filter[{name}][{operation}]"
+        return COMPARISONS[operation](self.column, parse_moment(value, parameter))
+
+
+def parse_moment(value: str, parameter: str) -> datetime:
+    """An RFC 3339 moment given in the query string, in UTC; a 400 at `parameter` if it is not
+    one or lies outside the moments the API stores."""
+    if not _RFC3339.match(value):
+        raise InvalidParameter(
+            f"{parameter} must be an RFC 3339 moment with a time zone, such as "
+            "2025-01-31T09:30:00Z",
+            parameter=parameter,
+        )
+    try:
+        return to_utc(datetime.fromisoformat(value.upper()))
+    except ValueError as exc:  # MomentOutOfRange too
+        raise InvalidParameter(
+            f"{parameter} is not a valid moment: {exc}", parameter=parameter
+        ) from None
+
+
+@dataclass(frozen=True)
 class ListQuery:
     """The parsed query string of a list request."""
 
@@ -89,6 +132,8 @@ class ListQuery:
     descending: bool = False
     filters: dict[str, str] = field(default_factory=dict)
     include: tuple[str, ...] = ()
+    # (filter name, operator) -> value, for the filters that compare (`Moment`).
+    comparisons: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def parse_include(value: str | None, allowed: Sequence[str]) -> tuple[str, ...]:
@@ -120,21 +165,31 @@ def parse_list_query(
     includes: Sequence[str],
     default_size: int,
     max_size: int,
+    comparisons: Mapping[str, Sequence[str]] | None = None,
 ) -> ListQuery:
-    """Parse and check every parameter of a list request; unknown ones are a 400."""
+    """Parse and check every parameter of a list request; unknown ones are a 400.
+
+    `comparisons` names the filters that take an operator (`filter[updated-at][gt]`), each
+    with the operators it takes; they are not in `filters`.
+    """
     size, after, before = default_size, None, None
+    compared = comparisons or {}
     chosen_filters: dict[str, str] = {}
+    chosen_comparisons: dict[tuple[str, str], str] = {}
+    filterable = [*filters, *compared]
     for name, value in args.items():
         match = _BRACKETED.match(name)
+        comparison = _COMPARED.match(name)
         if name in ("sort", "include"):
             continue
-        if match and match.group(1) == "filter" and match.group(2) in filters:
-            if not value:
-                raise InvalidParameter("a filter needs a value", parameter=name)
-            if "\x00" in value:
-                # Postgres refuses a NUL in a string parameter; no stored value holds one.
-                raise InvalidParameter("a filter value cannot contain a NUL", parameter=name)
-            chosen_filters[match.group(2)] = value
+        if comparison:
+            key = _comparison(comparison.group(1), comparison.group(2), compared)
+            chosen_comparisons[key] = _filter_value(name, value)
+        elif match and match.group(1) == "filter" and match.group(2) in compared:
+            uses = ", ".join(f"filter[{match.group(2)}][{op}]" for op in compared[match.group(2)])
+            raise InvalidParameter(f"filter[{match.group(2)}] compares: use {uses}", parameter=name)
+        elif match and match.group(1) == "filter" and match.group(2) in filters:
+            chosen_filters[match.group(2)] = _filter_value(name, value)
         elif match and match.group(1) == "page" and match.group(2) == "size":
             size = _page_size(value, name, max_size)
         elif match and match.group(1) == "page" and match.group(2) == "after":
@@ -143,7 +198,7 @@ def parse_list_query(
             before = Cursor.decode(value, name)
         elif match and match.group(1) == "filter":
             raise InvalidParameter(
-                f"cannot filter on {match.group(2)!r}; filterable: {', '.join(filters)}",
+                f"cannot filter on {match.group(2)!r}; filterable: {', '.join(filterable)}",
                 parameter=name,
             )
         else:
@@ -161,7 +216,32 @@ def parse_list_query(
         descending=descending,
         filters=chosen_filters,
         include=parse_include(args.get("include"), includes),
+        comparisons=chosen_comparisons,
     )
+
+
+def _filter_value(name: str, value: str) -> str:
+    if not value:
+        raise InvalidParameter("a filter needs a value", parameter=name)
+    if "\x00" in value:
+        # Postgres refuses a NUL in a string parameter; no stored value holds one.
+        raise InvalidParameter("a filter value cannot contain a NUL", parameter=name)
+    return value
+
+
+def _comparison(
+    name: str, operation: str, compared: Mapping[str, Sequence[str]]
+) -> tuple[str, str]:
+    parameter = f"filter[{name}][{operation}]"
+    if name not in compared:
+        detail = f"filter[{name}] takes no operator" if compared else "no filter takes an operator"
+        raise InvalidParameter(detail, parameter=parameter)
+    if operation not in compared[name]:
+        raise InvalidParameter(
+            f"filter[{name}] compares with {', '.join(compared[name])}, not {operation!r}",
+            parameter=parameter,
+        )
+    return name, operation
 
 
 def _page_size(value: str, name: str, max_size: int) -> int:

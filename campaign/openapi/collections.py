@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from campaign.flows import definitions, splits, web_calls
+from campaign.flows.extraction import MAX_NAME_LENGTH
+from campaign.flows.steps import Event, ExitType
 from campaign.models import (
     Activity,
     ActivityKind,
@@ -19,9 +22,11 @@ from campaign.models import (
     Text,
     TextStatus,
     TextTemplate,
+    Trigger,
+    TriggerKind,
 )
 from campaign.models.base import ID_ALPHABET, ID_LENGTH
-from campaign.resources import activities, engagements, envelopes, phone_numbers, texts
+from campaign.resources import activities, engagements, envelopes, phone_numbers, texts, triggers
 from campaign.resources.activities import ActivitySchema
 from campaign.resources.base import ResourceSchema
 from campaign.resources.engagements import EngagementSchema
@@ -29,6 +34,8 @@ from campaign.resources.envelopes import EnvelopeSchema
 from campaign.resources.phone_numbers import PhoneNumberSchema
 from campaign.resources.text_templates import TextTemplateSchema
 from campaign.resources.texts import TextSchema
+from campaign.resources.triggers import TriggerSchema
+from campaign.services.engagements import MAX_EXPECTED_INPUTS
 from campaign.services.envelope_input import MAX_META_KEY_LENGTH
 
 ID = {"type": "string", "pattern": f"^[{ID_ALPHABET}]{{{ID_LENGTH}}}$"}
@@ -44,17 +51,23 @@ def enum_schema(values: list[str] | type[StrEnum], **extra: Any) -> dict[str, An
 class Collection:
     """One JSON:API type as its views serve it, with what its schema alone does not say.
 
-    `filters` are the names of its list view's FILTERS; `fixed` names the
-    relationships a PATCH may not change (409); `attributes` and `create` replace field schemas
-    where the services accept less than the field type allows.
+    `filters` is its list view's FILTERS; `fixed` names the relationships a PATCH may not
+    change (409) and `updatable` the dump-only ones a PATCH may (a create cannot);
+    `create_links` the relationships a create must carry where the schema leaves that to the
+    service (None: those the schema requires). `attributes` and `create` replace field schemas
+    where the services accept less than the field type allows, and `writes` where clients
+    write an attribute otherwise than it is shown (write-only members).
     """
 
     schema: type[ResourceSchema]
     model: type  # a to-one linkage may be null when its foreign-key column may
-    filters: tuple[str, ...] = ()
+    filters: Mapping[str, Any] = field(default_factory=dict)
     fixed: frozenset[str] = frozenset()
+    updatable: frozenset[str] = frozenset()
+    create_links: tuple[str, ...] | None = None
     attributes: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     create: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    writes: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def type_(self) -> str:
@@ -65,6 +78,90 @@ class Collection:
         return self.schema.__name__.removesuffix("Schema")
 
 
+def _nullable(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """`schema` or null (an enum lists null too, as OpenAPI 3.0.3 asks)."""
+    if "enum" in schema:
+        schema = {**schema, "enum": [*schema["enum"], None]}
+    return {**schema, "nullable": True, "description": description}
+
+
+def _closed(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    return {**schema, "required": list(required)} if required else schema
+
+
+_MOMENT = {**STRING, "format": "date-time"}
+_WEB_CALL = "web-call only (null for other kinds)"
+_SPLIT = "split only (null for other kinds)"
+_SECRET = {**STRING, "writeOnly": True, "description": "write-only: never returned"}
+_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_-]+$", "maxLength": MAX_NAME_LENGTH}
+_BASIC_AUTH = {"username": STRING}
+_OAUTH2 = {"token-url": STRING, "client-id": STRING, "scope": {**STRING, "nullable": True}}
+# An activity's web-call and split attributes as they are shown: secrets never are.
+_FLOW_SHOWN: dict[str, dict[str, Any]] = {
+    "method": _nullable(enum_schema(list(web_calls.METHODS)), f"default GET; {_WEB_CALL}"),
+    "url": _nullable(STRING, f"http or https, a template of the run's variables; {_WEB_CALL}"),
+    "headers": _nullable(
+        {"type": "object", "additionalProperties": STRING, "maxProperties": web_calls.MAX_HEADERS},
+        f"header names to value templates; {_WEB_CALL}",
+    ),
+    "basic-auth": _nullable(
+        _closed(_BASIC_AUTH, ("username",)), f"the password is write-only; {_WEB_CALL}"
+    ),
+    "oauth2": _nullable(
+        _closed(_OAUTH2, ("token-url", "client-id")),
+        f"client credentials; the client-secret is write-only; {_WEB_CALL}",
+    ),
+    "content-type": _nullable(STRING, f"the body's media type; {_WEB_CALL}"),
+    "body": _nullable(STRING, f"a template of the run's variables; {_WEB_CALL}"),
+    "timeout": _nullable(
+        {
+            "type": "integer",
+            "minimum": web_calls.MIN_TIMEOUT,
+            "maximum": web_calls.MAX_TIMEOUT,
+            "default": web_calls.DEFAULT_TIMEOUT,
+        },
+        f"seconds; {_WEB_CALL}",
+    ),
+    "response-variables": _nullable(
+        {
+            "type": "array",
+            "maxItems": definitions.MAX_RESPONSE_VARIABLES,
+            "items": _closed({"name": _NAME, "query": STRING}, ("name", "query")),
+        },
+        "a dot path (properties.periods.0.temperature) or a bare label found depth-first; "
+        f"none: every top-level scalar of the answer; {_WEB_CALL}",
+    ),
+    "variable": _nullable(_NAME, f"the run variable the rules test; {_SPLIT}"),
+    "rules": _nullable(
+        {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": definitions.MAX_RULES,
+            "items": _closed(
+                {
+                    "category": {**STRING, "maxLength": definitions.MAX_CATEGORY_LENGTH},
+                    "test": enum_schema(sorted(splits.TESTS)),
+                    "arguments": {"type": "array", "items": STRING},
+                },
+                ("category", "test"),
+            ),
+        },
+        f"the first rule that matches names the category, else Other; {_SPLIT}",
+    ),
+}
+# As clients write them: with the write-only secrets.
+_FLOW_WRITTEN = {
+    **_FLOW_SHOWN,
+    "basic-auth": _nullable(
+        _closed({**_BASIC_AUTH, "password": _SECRET}, ("username",)),
+        f"the password is required unless one is stored; {_WEB_CALL}",
+    ),
+    "oauth2": _nullable(
+        _closed({**_OAUTH2, "client-secret": _SECRET}, ("token-url", "client-id")),
+        f"the client-secret is required unless one is stored for this token-url; {_WEB_CALL}",
+    ),
+}
 _META = {
     "type": "object",
     "additionalProperties": {"anyOf": [STRING, {"type": "number"}, {"type": "boolean"}]},
@@ -72,37 +169,110 @@ _META = {
     f"{MAX_META_KEY_LENGTH} characters, at most CAMPAIGN_MAX_META_BYTES",
 }
 COLLECTIONS = (
-    Collection(PhoneNumberSchema, PhoneNumber, filters=tuple(phone_numbers.FILTERS)),
+    Collection(PhoneNumberSchema, PhoneNumber, filters=phone_numbers.FILTERS),
     Collection(TextTemplateSchema, TextTemplate),
     Collection(
         EngagementSchema,
         Engagement,
-        filters=tuple(engagements.FILTERS),
+        filters=engagements.FILTERS,
+        updatable=frozenset({"activity"}),
+        attributes={
+            "expected-inputs": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_META_KEY_LENGTH},
+                "maxItems": MAX_EXPECTED_INPUTS,
+                "uniqueItems": True,
+                "default": [],
+                "description": "meta names (exact case) every envelope POSTed to a triggered "
+                "engagement must carry",
+            },
+        },
         create={"status": enum_schema([EngagementStatus.PENDING], description="always pending")},
     ),
     Collection(
         ActivitySchema,
         Activity,
-        filters=tuple(activities.FILTERS),
+        filters=activities.FILTERS,
         fixed=frozenset({"engagement"}),
+        create_links=("engagement",),
         attributes={
-            "kind": enum_schema([ActivityKind.TEXT], description="other Omnigage kinds are a 400"),
+            "kind": enum_schema(
+                ActivityKind,
+                description="a text needs text-template and phone-number; other Omnigage "
+                "kinds are a 400",
+            ),
             "status": enum_schema(
                 EngagementStatus, readOnly=True, description="the status of its engagement"
             ),
+            **_FLOW_SHOWN,
+        },
+        writes=_FLOW_WRITTEN,
+    ),
+    Collection(
+        TriggerSchema,
+        Trigger,
+        filters=triggers.FILTERS,
+        attributes={
+            "kind": enum_schema(TriggerKind, default=TriggerKind.ACTIVITY.value),
+            "on-event": enum_schema(
+                Event, description="text-* for a text, web-call-* for a web call, split for a split"
+            ),
+            "category": {
+                **STRING,
+                "nullable": True,
+                "maxLength": definitions.MAX_CATEGORY_LENGTH,
+                "description": "with on-event split: one of the split's categories, or Other",
+            },
+            "delay-in-seconds": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": definitions.MAX_DELAY_IN_SECONDS,
+                "default": 0,
+            },
         },
     ),
     Collection(
         EnvelopeSchema,
         Envelope,
-        filters=tuple(envelopes.FILTERS),
+        filters=envelopes.FILTERS,
         fixed=frozenset({"engagement"}),
-        attributes={"meta": _META, "status": enum_schema(EnvelopeStatus, readOnly=True)},
+        attributes={
+            "meta": _META,
+            "status": enum_schema(EnvelopeStatus, readOnly=True),
+            "exit-type": {
+                **_nullable(enum_schema(ExitType), "null while the run goes on"),
+                "readOnly": True,
+            },
+            "values": {
+                "type": "object",
+                "readOnly": True,
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"value": {}, "activity": ID, "at": _MOMENT},
+                },
+                "description": "what the run collected: web calls' variables, split categories",
+            },
+            "path": {
+                "type": "array",
+                "readOnly": True,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "activity": ID,
+                        "event": STRING,
+                        "at": _MOMENT,
+                        "step": {"type": "integer"},
+                        "reason": {**STRING, "nullable": True},
+                    },
+                },
+                "description": "each step the run took, with a failure's reason",
+            },
+        },
     ),
     Collection(
         TextSchema,
         Text,
-        filters=tuple(texts.FILTERS),
+        filters=texts.FILTERS,
         attributes={"status": enum_schema(TextStatus, readOnly=True)},
     ),
 )

@@ -12,6 +12,8 @@ from marshmallow_jsonapi.fields import BaseRelationship
 from campaign.jsonapi import JSONAPI
 from campaign.openapi.collections import ERRORS, ID, OBJECT, STRING, Collection, enum_schema
 from campaign.resources.base import _includable
+from campaign.resources.test_requests import TestRequestSchema
+from campaign.services.envelope_input import MAX_META_KEY_LENGTH
 
 
 def register_shared(spec: APISpec) -> None:
@@ -167,13 +169,17 @@ def collection_schemas(
     writable = {wire: bound for wire, bound in attributes.items() if not bound.dump_only}
     linkable = {wire: bound for wire, bound in relationships.items() if not bound.dump_only}
     if writable or linkable:
-        create = {wire: collection.create.get(wire) or properties[wire] for wire in writable}
+        written = {wire: collection.writes.get(wire) or properties[wire] for wire in writable}
+        create = {wire: collection.create.get(wire) or written[wire] for wire in writable}
         # On update nothing is required and nothing defaults: an absent member stays as it is.
         update = {
-            wire: {k: v for k, v in properties[wire].items() if k != "default"} for wire in writable
+            wire: {k: v for k, v in written[wire].items() if k != "default"} for wire in writable
         }
         movable = {wire: bound for wire, bound in linkable.items() if wire not in collection.fixed}
-        schemas[f"{name}Create"] = _request_resource(collection, create, writable, linkable)
+        movable.update({wire: relationships[wire] for wire in collection.updatable})
+        schemas[f"{name}Create"] = _request_resource(
+            collection, create, writable, linkable, linked=collection.create_links
+        )
         schemas[f"{name}CreateDocument"] = _object(
             {"data": ref(f"{name}Create"), "meta": OBJECT}, ["data"]
         )
@@ -194,8 +200,10 @@ def _request_resource(
     relationships: Mapping[str, BaseRelationship],
     *,
     update: bool = False,
+    linked: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """A resource object as clients send it; required members come from the fields' `required`."""
+    """A resource object as clients send it; required members come from the fields' `required`
+    (relationships from `linked` when given)."""
     members: dict[str, Any] = {"type": enum_schema([collection.type_])}
     needed = ["type"]
     if update:
@@ -205,13 +213,16 @@ def _request_resource(
     members["attributes"] = _object(attributes, wanted)
     needed += ["attributes"] if wanted else []
     if relationships:
-        linked = [] if update else [wire for wire, b in relationships.items() if b.required]
+        if update:
+            linked = ()
+        elif linked is None:
+            linked = tuple(wire for wire, b in relationships.items() if b.required)
         members["relationships"] = _object(
             {
                 wire: _object({"data": _linkage(bound, nullable=False)}, ["data"])
                 for wire, bound in relationships.items()
             },
-            linked,
+            list(linked),
         )
         needed += ["relationships"] if linked else []
     members["meta"] = OBJECT
@@ -231,4 +242,72 @@ def bulk_schemas(collection: Collection, max_bulk: int) -> dict[str, dict[str, A
         f"{name}BulkDocument": _object(
             {"data": {"type": "array", "items": ref(name)}, "jsonapi": ref("JsonApi")}, ["data"]
         ),
+    }
+
+
+def test_request_schemas() -> dict[str, dict[str, Any]]:
+    """Test HTTP Request's body (optional sample variables) and its answer."""
+    type_ = enum_schema([TestRequestSchema.Meta.type_])
+    sample = {
+        "type": "object",
+        "additionalProperties": {"anyOf": [STRING, {"type": "number"}, {"type": "boolean"}]},
+        "description": "sample variables, as an envelope's meta: flat, keys of 1 to "
+        f"{MAX_META_KEY_LENGTH} characters, at most CAMPAIGN_MAX_META_BYTES",
+    }
+    headers = {"type": "object", "additionalProperties": STRING}
+    sent = _object(
+        {"method": STRING, "url": STRING, "headers": headers},
+        ["method", "url", "headers"],
+        description="the request sent, secrets masked; null when the templates made none",
+        nullable=True,
+    )
+    answered = _object(
+        {
+            "status": {"type": "integer"},
+            "headers": headers,
+            "body": {**STRING, "description": "up to 64 KiB, as UTF-8 (bad bytes replaced)"},
+        },
+        ["status", "headers", "body"],
+        description="null when no answer came",
+        nullable=True,
+    )
+    attributes = {
+        "created-at": {**STRING, "format": "date-time"},
+        "variables": {
+            "type": "object",
+            "additionalProperties": STRING,
+            "description": "what the answer gives (empty unless it succeeded)",
+        },
+        "request": sent,
+        "response": answered,
+        "success": {"type": "boolean"},
+        "reason": {**STRING, "nullable": True, "description": "why it failed"},
+    }
+    activity = _object(
+        {"data": _object({"type": enum_schema(["activities"]), "id": ID}, ["type", "id"])},
+        ["data"],
+    )
+    resource = _object(
+        {
+            "type": type_,
+            "id": ID,
+            "attributes": _object(attributes, list(attributes)),
+            "relationships": _object({"activity": activity}, ["activity"]),
+        },
+        ["type", "id", "attributes", "relationships"],
+    )
+    created = _object(
+        {
+            "type": type_,
+            "attributes": _object({"variables": {**sample, "nullable": True}}),
+            "meta": OBJECT,
+        },
+        ["type"],
+    )
+    return {
+        "TestRequest": resource,
+        "TestRequestDocument": _object(
+            {"data": ref("TestRequest"), "jsonapi": ref("JsonApi")}, ["data"]
+        ),
+        "TestRequestCreateDocument": _object({"data": created, "meta": OBJECT}, ["data"]),
     }

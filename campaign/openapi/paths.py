@@ -13,7 +13,7 @@ from typing import Any
 from flask_smorest import Api
 
 from campaign.jsonapi import JSONAPI, JSONAPI_BULK
-from campaign.listing import SORTABLE
+from campaign.listing import SORTABLE, Moment, OneOf
 from campaign.openapi.collections import (
     COLLECTIONS,
     DELETE,
@@ -26,10 +26,18 @@ from campaign.openapi.collections import (
     Collection,
     enum_schema,
 )
-from campaign.openapi.components import bulk_schemas, collection_schemas, ref, register_shared
+from campaign.openapi.components import (
+    bulk_schemas,
+    collection_schemas,
+    ref,
+    register_shared,
+    test_request_schemas,
+)
 from campaign.resources.base import API_PREFIX, _includable
 from campaign.resources.engagements import EngagementSchema
 from campaign.resources.envelopes import EnvelopeSchema
+
+TEST_REQUESTS_PATH = f"{API_PREFIX}/activities/{{activity_id}}/test-requests"
 
 
 def document_api(api: Api) -> None:
@@ -46,7 +54,14 @@ def document_api(api: Api) -> None:
     # apispec keeps operations in `_paths` and serves that very dict; flask-smorest has already
     # put every blueprint's operations there, so they are completed in place.
     paths: dict[str, dict[str, Any]] = spec._paths
-    by_path = {path: path.removeprefix(f"{API_PREFIX}/").partition("/") for path in paths}
+    for name, schema in test_request_schemas().items():
+        spec.components.schema(name, component=schema)
+    _document_test_requests(paths[TEST_REQUESTS_PATH])
+    by_path = {
+        path: path.removeprefix(f"{API_PREFIX}/").partition("/")
+        for path in paths
+        if path != TEST_REQUESTS_PATH
+    }
     details = {type_: paths[path] for path, (type_, _, rest) in by_path.items() if rest}
     for path, (type_, _, rest) in by_path.items():
         if type_ in by_type:
@@ -92,18 +107,56 @@ def _include(collection: Collection) -> list[dict[str, Any]]:
 
 
 def _filters(collection: Collection, resource: dict[str, Any]) -> list[dict[str, Any]]:
-    """`filter[name]` parameters: a relationship filters on ids, an attribute on its values."""
+    """`filter[name]` parameters: a relationship filters on ids, an attribute on its values
+    (those of a `OneOf`), a `Moment` on comparisons (`filter[name][gt]`)."""
     members = resource["properties"]
     relationships = members.get("relationships", {}).get("properties", {})
-    attributes = members["attributes"]["properties"]
     parameters = []
-    for name in collection.filters:
-        words = attributes.get(name, {}).get("enum")
-        schema = enum_schema(words) if words else {**STRING, "minLength": 1}
-        if name in relationships:
-            schema = ID
+    for name, target in collection.filters.items():
+        if isinstance(target, Moment):
+            for operation in target.operators:
+                parameters.append(
+                    _query(
+                        f"filter[{name}][{operation}]",
+                        {**STRING, "format": "date-time"},
+                        f"only rows whose {name} is {_COMPARED[operation]} this moment "
+                        "(RFC 3339 with a time zone)",
+                        example="2025-01-31T09:30:00.000000Z",
+                    )
+                )
+            continue
+        schema = enum_schema(list(target.values)) if isinstance(target, OneOf) else ID
+        if not isinstance(target, OneOf) and name not in relationships:
+            schema = {**STRING, "minLength": 1}
         parameters.append(_query(f"filter[{name}]", schema, f"only rows whose {name} is this"))
     return parameters
+
+
+_COMPARED = {"gt": "after", "gte": "at or after", "lt": "before", "lte": "at or before"}
+
+
+def _document_test_requests(item: dict[str, Any]) -> None:
+    """`POST /activities/{id}/test-requests`: Test HTTP Request, its own body and answer."""
+    for parameter in item.get("parameters", []):
+        if parameter.get("in") == "path":
+            parameter["schema"] = ID
+    operation = item["post"]
+    operation["operationId"] = "createTestRequest"
+    operation["description"] = (
+        "Makes the web-call activity's request once with the sample variables, through the "
+        "SSRF guard and within the activity's timeout; creates no run and changes nothing. "
+        "The answer shows the request (secrets masked), the response (body up to 64 KiB), the "
+        "variables it would extract, and whether it succeeded. 409 for another kind."
+    )
+    operation["requestBody"] = {
+        **_content("TestRequestCreateDocument"),
+        "required": False,
+        "description": "optional: sample variables for the templates",
+    }
+    operation["responses"] = {
+        "200": _content("TestRequestDocument", "what the call came to"),
+        **_errors(*WRITE),
+    }
 
 
 def _list_parameters(collection: Collection, max_page_size: int) -> list[dict[str, Any]]:

@@ -5,14 +5,18 @@ from campaign.resources import (
     engagements,
     envelopes,
     phone_numbers,
+    test_requests,
     text_templates,
     texts,
+    triggers,
 )
 
 BLUEPRINTS = (
     text_templates.blp,
     engagements.blp,
     activities.blp,
+    test_requests.blp,
+    triggers.blp,
     phone_numbers.blp,
     envelopes.blp,
     texts.blp,

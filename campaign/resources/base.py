@@ -21,7 +21,7 @@ from campaign.auth import current_account
 from campaign.errors import NotFound
 from campaign.extensions import db
 from campaign.jsonapi import document_response
-from campaign.listing import OneOf, paginate, parse_detail_query, parse_list_query
+from campaign.listing import Moment, OneOf, paginate, parse_detail_query, parse_list_query
 from campaign.moments import MomentOutOfRange, to_utc
 
 API_PREFIX = "/api/v1"
@@ -145,20 +145,25 @@ def list_response(
     statement: Select[Any] | None = None,
 ) -> Response:
     """A page of the current account's rows; `filters` maps filter names to their columns (or to
-    a `OneOf` column, whose values are checked)."""
+    a `OneOf` column, whose values are checked, or a `Moment` column, compared)."""
     config = current_app.config
     query = parse_list_query(
         request.args,
-        filters=list(filters),
+        filters=[name for name, target in filters.items() if not isinstance(target, Moment)],
         includes=_includable(schema_class),
         default_size=min(config["PAGE_SIZE"], config["MAX_PAGE_SIZE"]),
         max_size=config["MAX_PAGE_SIZE"],
+        comparisons={
+            name: target.operators for name, target in filters.items() if isinstance(target, Moment)
+        },
     )
     statement = scoped(model) if statement is None else statement
     for name, value in query.filters.items():
         target = filters[name]
         column = target.checked(name, value) if isinstance(target, OneOf) else target
         statement = statement.where(column == value)
+    for (name, operation), value in query.comparisons.items():
+        statement = statement.where(filters[name].condition(name, operation, value))
     for path in query.include:
         attribute = getattr(model, path.replace("-", "_"))
         if isinstance(attribute, InstrumentedAttribute):

@@ -1,4 +1,5 @@
-"""`engagements`: campaigns; PATCH `status: scheduled` hands one to the dispatcher (202)."""
+"""`engagements`: campaigns; PATCH `status: scheduled` hands one to the dispatcher (202). A
+`triggered` one starts a run for each envelope POSTed to it while it sends."""
 
 from __future__ import annotations
 
@@ -53,7 +54,16 @@ class EngagementSchema(ResourceSchema):
     count_complete = fields.Int(dump_only=True, allow_none=True)
     count_incomplete = fields.Int(dump_only=True, allow_none=True)
     count_hold = fields.Int(dump_only=True, allow_none=True)
-    activity = Related("activities", schema="ActivitySchema", dump_only=True)
+    expected_inputs = fields.List(
+        fields.Str(),
+        load_default=list,
+        metadata={"description": "meta names every envelope of a triggered engagement carries"},
+    )
+    # The entry activity: the first created unless PATCHed to another of its activities.
+    activity = Related(
+        "activities", id_attribute="activity_id", schema="ActivitySchema", dump_only=True
+    )
+    activities = Related("activities", schema="ActivitySchema", many=True, dump_only=True)
     phone_numbers = Related("phone-numbers", schema="PhoneNumberSchema", many=True, dump_only=True)
 
     class Meta(ResourceSchema.Meta):
@@ -67,6 +77,9 @@ class EngagementPatchSchema(EngagementSchema):
 
     direction = fields.Str(validate=validate.OneOf(_words(Direction)))
     delivery_type = fields.Str(validate=validate.OneOf(_words(DeliveryType)))
+    expected_inputs = fields.List(fields.Str())
+    # Writable on update only: a new engagement has no activities to choose from.
+    activity = Related("activities", id_attribute="activity_id", schema="ActivitySchema")
 
     class Meta(EngagementSchema.Meta):
         pass
@@ -88,7 +101,10 @@ class EngagementList(MethodView):
     def post(self) -> Response:
         """Create an engagement (pending)"""
         attributes = load_resource(EngagementSchema(), read_document(request).data)
+        expected_inputs = attributes.pop("expected_inputs")
         engagement = create_engagement(current_account(), **attributes)
+        # create_engagement does not take them; the update's check of the names applies.
+        update_engagement(engagement, {"expected_inputs": expected_inputs})
         return created_response(engagement, EngagementSchema)
 
 

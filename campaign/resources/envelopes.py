@@ -13,8 +13,9 @@ from campaign.auth import current_account
 from campaign.documents import check_resource, read_document
 from campaign.errors import ApiErrors
 from campaign.extensions import db
+from campaign.flows.steps import ExitType
 from campaign.jsonapi import document_response
-from campaign.listing import OneOf
+from campaign.listing import Moment, OneOf
 from campaign.models import Envelope, EnvelopeStatus
 from campaign.resources.base import (
     API_PREFIX,
@@ -47,6 +48,19 @@ class EnvelopeSchema(ResourceSchema):
     scheduled_at = Timestamp(dump_only=True, allow_none=True)
     processed_at = Timestamp(dump_only=True, allow_none=True)
     completed_at = Timestamp(dump_only=True, allow_none=True)
+    # The run (docs/flows.md): what it collected, each step it took, how it ended, where it is.
+    values = fields.Dict(
+        dump_only=True, metadata={"description": "{name: {value, activity, at}} the run collected"}
+    )
+    path = fields.List(
+        fields.Dict(),
+        dump_only=True,
+        metadata={"description": "each step: {activity, event, at}, with a failure's reason"},
+    )
+    exit_type = fields.Str(
+        dump_only=True, allow_none=True, metadata={"description": "null while the run goes on"}
+    )
+    step = fields.Int(dump_only=True, metadata={"description": "steps taken; 0 before the first"})
     engagement = Related(
         "engagements", id_attribute="engagement_id", required=True, schema="EngagementSchema"
     )
@@ -82,6 +96,10 @@ def new_envelope_resource(row: dict[str, Any]) -> dict[str, Any]:
             "scheduled-at": None,
             "processed-at": None,
             "completed-at": None,
+            "values": row.get("values") or {},
+            "path": row.get("path") or [],
+            "exit-type": row.get("exit_type"),
+            "step": row.get("step", 0),
         },
         "relationships": {
             "engagement": {"data": {"type": "engagements", "id": row["engagement_id"]}},
@@ -99,7 +117,10 @@ FILTERS: dict[str, Any] = {
     "engagement": Envelope.engagement_id,
     "activity": Envelope.activity_id,
     "status": OneOf.of(Envelope.status, EnvelopeStatus),
+    "exit-type": OneOf.of(Envelope.exit_type, ExitType),
     "phone-number": Envelope.phone_number,
+    # `filter[updated-at][gt]=<moment>`: what changed since the last poll.
+    "updated-at": Moment(Envelope.updated_at),
 }
 
 

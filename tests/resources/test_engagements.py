@@ -13,7 +13,7 @@ import rq
 from flask import Flask
 
 from campaign.extensions import redis_store
-from tests.assertions import unchanged
+from tests.assertions import assert_error, unchanged
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import resource, schedule, seed_campaign
 from tests.world import wrong_value, wrong_value_tests
@@ -225,9 +225,125 @@ WRONG_VALUES = [
     wrong_value({"direction": "inbound"}, "/data/attributes/direction"),
     wrong_value({"status": "bogus"}, "/data/attributes/status"),
     wrong_value({"status": 5}, "/data/attributes/status"),
+    wrong_value({"expected-inputs": "OrderNo"}, "/data/attributes/expected-inputs"),
+    wrong_value({"expected-inputs": ["OrderNo", "OrderNo"]}, "/data/attributes/expected-inputs/1"),
+    wrong_value({"expected-inputs": ["id", ""]}, "/data/attributes/expected-inputs/1"),
+    wrong_value({"expected-inputs": [7]}, "/data/attributes/expected-inputs/0"),
 ]
 
 
 test_wrong_value_on_create_is_400, test_wrong_value_on_update_is_400 = wrong_value_tests(
     "engagements", WRONG_VALUES
 )
+
+
+def test_a_triggered_engagement_keeps_its_expected_inputs(api: ApiClient) -> None:
+    data = assert_created(
+        api.post(
+            URL,
+            resource(
+                "engagements",
+                {"name": "Orders", "delivery-type": "triggered", "expected-inputs": ["OrderNo"]},
+            ),
+        ),
+        "engagements",
+    )
+    assert data["attributes"]["delivery-type"] == "triggered"
+    assert data["attributes"]["expected-inputs"] == ["OrderNo"]
+    changed = patch(api, data["id"], **{"expected-inputs": ["OrderNo", "orderno"]})
+    assert changed.status == 200, changed.document
+    assert changed.data["attributes"]["expected-inputs"] == ["OrderNo", "orderno"]
+    assert changed.data["attributes"]["delivery-type"] == "triggered"
+    assert api.get(f"{URL}/{data['id']}").data["attributes"]["expected-inputs"] == [
+        "OrderNo",
+        "orderno",
+    ]
+
+
+def test_expected_inputs_default_to_an_empty_list(api: ApiClient) -> None:
+    data = api.post(URL, resource("engagements", {"name": "Plain"})).data
+    assert data["attributes"]["expected-inputs"] == []
+
+
+def add_web_call(api: ApiClient, engagement_id: str) -> str:
+    reply = api.post(
+        "/api/v1/activities",
+        resource(
+            "activities",
+            {"name": "Lookup", "kind": "web-call", "url": "https://orders.example.com/x"},
+            {"engagement": ("engagements", engagement_id)},
+        ),
+    )
+    assert reply.status == 201, reply.document
+    return str(reply.data["id"])
+
+
+def entry(id_: str, activity_id: str) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "engagements",
+            "id": id_,
+            "relationships": {"activity": {"data": {"type": "activities", "id": activity_id}}},
+        }
+    }
+
+
+def test_activities_lists_every_activity_in_creation_order(app: Flask, api: ApiClient) -> None:
+    campaign = seed_campaign(app, api)
+    second = add_web_call(api, campaign.engagement_id)
+    read = api.get(f"{URL}/{campaign.engagement_id}?include=activities")
+    assert read.data["relationships"]["activities"]["data"] == [
+        {"type": "activities", "id": campaign.activity_id},
+        {"type": "activities", "id": second},
+    ]
+    assert [item["id"] for item in read.document["included"]] == [campaign.activity_id, second]
+    listed = api.get(f"{URL}?include=activities").data
+    assert [len(item["relationships"]["activities"]["data"]) for item in listed] == [2]
+
+
+def test_patch_activity_makes_another_of_its_activities_the_entry(
+    app: Flask, api: ApiClient
+) -> None:
+    campaign = seed_campaign(app, api)
+    second = add_web_call(api, campaign.engagement_id)
+    reply = api.patch(f"{URL}/{campaign.engagement_id}", entry(campaign.engagement_id, second))
+    assert reply.status == 200, reply.document
+    assert reply.data["relationships"]["activity"]["data"] == {"type": "activities", "id": second}
+    read = api.get(f"{URL}/{campaign.engagement_id}").data
+    assert read["relationships"]["activity"]["data"]["id"] == second
+
+
+def test_the_entry_must_be_one_of_the_engagements_activities(
+    app: Flask, api: ApiClient, other_api: ApiClient
+) -> None:
+    campaign = seed_campaign(app, api)
+    spare = api.post(URL, resource("engagements", {"name": "Spare"})).data["id"]
+    elsewhere = add_web_call(api, spare)
+    theirs = add_web_call(
+        other_api, other_api.post(URL, resource("engagements", {"name": "T"})).data["id"]
+    )
+    url = f"{URL}/{campaign.engagement_id}"
+    pointer = "/data/relationships/activity/data"
+    with unchanged(app):
+        assert_error(api.patch(url, entry(campaign.engagement_id, elsewhere)), 400, pointer=pointer)
+        assert_error(api.patch(url, entry(campaign.engagement_id, theirs)), 404, pointer=pointer)
+    assert schedule(api, campaign.engagement_id).status == 202
+    with unchanged(app):
+        late = api.patch(url, entry(campaign.engagement_id, campaign.activity_id))
+    assert_error(late, 409, pointer=pointer, detail="pending")
+
+
+def test_a_new_engagement_cannot_name_an_entry(app: Flask, api: ApiClient) -> None:
+    campaign = seed_campaign(app, api)
+    body = {
+        "data": {
+            "type": "engagements",
+            "attributes": {"name": "E"},
+            "relationships": {
+                "activity": {"data": {"type": "activities", "id": campaign.activity_id}}
+            },
+        }
+    }
+    with unchanged(app):
+        reply = api.post(URL, body)
+    assert_error(reply, 400, pointer="/data/relationships/activity", detail="read-only")

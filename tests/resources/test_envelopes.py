@@ -1,13 +1,19 @@
 """`envelopes` CRUD one at a time: E.164 numbers, meta changes and deletes while the engagement is
-pending, 409 once it is scheduled, and attribute values refused at their pointer. (Bulk uploads:
+pending, 409 once it is scheduled, attribute values refused at their pointer, the run's read-only
+attributes, and the list's filters (exit type, updated after a moment). (Bulk uploads:
 test_bulk_envelopes.py.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
+from sqlalchemy import update
 
+from campaign.extensions import db
+from campaign.models import Envelope
+from tests.assertions import assert_error
 from tests.client import TIMESTAMP, ApiClient, Reply, assert_created
 from tests.factories import (
     BULK,
@@ -18,7 +24,7 @@ from tests.factories import (
     schedule,
     seed_campaign,
 )
-from tests.world import wrong_value, wrong_value_tests
+from tests.world import World, wrong_value, wrong_value_tests
 
 URL = "/api/v1/envelopes"
 
@@ -52,6 +58,9 @@ def test_create_one_stores_e164_and_links_the_activity(app: Flask, api: ApiClien
     assert attributes["retry-attempts"] == 0
     for moment in ("scheduled-at", "processed-at", "completed-at"):
         assert attributes[moment] is None
+    # The run has not started.
+    assert (attributes["step"], attributes["exit-type"]) == (0, None)
+    assert (attributes["values"], attributes["path"]) == ({}, [])
     assert data["relationships"]["engagement"]["data"]["id"] == campaign.engagement_id
     assert data["relationships"]["activity"]["data"]["id"] == campaign.activity_id
     assert api.get(f"{URL}/{data['id']}").data == data
@@ -182,6 +191,74 @@ def test_bulk_response_resources_equal_what_reading_them_back_gives(
         assert resource_object == api.get(f"/api/v1/envelopes/{resource_object['id']}").data
 
 
+def set_exit(app: Flask, envelope_id: str, exit_type: str) -> None:
+    """The run ended `exit_type`, as the run job records it (docs/flows.md)."""
+    with app.app_context():
+        db.session.execute(
+            update(Envelope)
+            .where(Envelope.id == envelope_id)
+            .values(exit_type=exit_type, status=exit_type, step=1)
+        )
+        db.session.commit()
+
+
+def listed_ids(api: ApiClient, query: str) -> list[str]:
+    reply = api.get(f"{URL}?{query}")
+    assert reply.status == 200, reply.document
+    return [item["id"] for item in reply.data]
+
+
+def test_list_filters_by_exit_type_status_and_phone_number(app: Flask, api: ApiClient) -> None:
+    campaign = seed_campaign(app, api)
+    first, second = campaign.envelope_ids
+    set_exit(app, first, "failed")
+    assert listed_ids(api, "filter[exit-type]=failed") == [first]
+    assert listed_ids(api, "filter[exit-type]=completed") == []
+    assert listed_ids(api, "filter[status]=pending") == [second]
+    assert listed_ids(api, "filter[phone-number]=%2B19734390088") == [second]
+    both = f"filter[engagement]={campaign.engagement_id}&filter[exit-type]=failed"
+    assert listed_ids(api, both) == [first]
+    assert api.get(URL + f"/{first}").data["attributes"]["exit-type"] == "failed"
+
+
+def test_list_filters_by_updated_after_a_moment(app: Flask, api: ApiClient) -> None:
+    campaign = seed_campaign(app, api)
+    first, second = campaign.envelope_ids
+    before = api.get(f"{URL}/{first}").data["attributes"]["updated-at"]
+    changed = patch(api, second, meta={"first-name": "Mike"}).data["attributes"]["updated-at"]
+    assert changed > before
+    assert listed_ids(api, f"filter[updated-at][gt]={before}") == [second]
+    # Exactly the last change seen: strictly after it, nothing.
+    assert listed_ids(api, f"filter[updated-at][gt]={changed}") == []
+    # Any time zone and precision RFC 3339 allows.
+    earlier = "2000-01-01t00:00:00.5+05:30"
+    assert sorted(listed_ids(api, f"filter[updated-at][gt]={earlier.replace('+', '%2B')}")) == (
+        sorted([first, second])
+    )
+    query = f"filter[updated-at][gt]={before}&sort=updated-at&filter[status]=pending"
+    assert listed_ids(api, query) == [second]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("filter[updated-at][gt]=yesterday", "filter[updated-at][gt]"),
+        ("filter[updated-at][gt]=2025-01-31T09:30:00", "filter[updated-at][gt]"),
+        ("filter[updated-at][gt]=2025-02-30T09:30:00Z", "filter[updated-at][gt]"),
+        ("filter[updated-at][gt]=0001-01-01T00:00:00Z", "filter[updated-at][gt]"),
+        ("filter[updated-at][gt]=", "filter[updated-at][gt]"),
+        ("filter[updated-at]=2025-01-31T09:30:00Z", "filter[updated-at]"),
+        ("filter[updated-at][lte]=2025-01-31T09:30:00Z", "filter[updated-at][lte]"),
+        ("filter[status][gt]=pending", "filter[status][gt]"),
+        ("filter[exit-type]=done", "filter[exit-type]"),
+    ],
+)
+def test_a_bad_filter_is_400_at_its_parameter(
+    app: Flask, world: World, api: ApiClient, query: str, parameter: str
+) -> None:
+    assert_error(api.get(f"{URL}?{query}"), 400, parameter=parameter)
+
+
 WRONG_VALUES = [
     wrong_value({"phone-number": 5}, "/data/attributes/phone-number"),
     wrong_value({"phone-number": None}, "/data/attributes/phone-number"),
@@ -189,6 +266,11 @@ WRONG_VALUES = [
     wrong_value({"meta": "first-name=Ada"}, "/data/attributes/meta"),
     wrong_value({"meta": ["Ada"]}, "/data/attributes/meta"),
     wrong_value({"meta": {"first-name": {"given": "Ada"}}}, "/data/attributes/meta/first-name"),
+    # The run's own attributes are the server's (read-only).
+    wrong_value({"exit-type": "completed"}, "/data/attributes/exit-type"),
+    wrong_value({"values": {}}, "/data/attributes/values"),
+    wrong_value({"path": []}, "/data/attributes/path"),
+    wrong_value({"step": 2}, "/data/attributes/step"),
 ]
 
 

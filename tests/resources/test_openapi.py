@@ -54,6 +54,12 @@ OPERATIONS = {
     ("GET", "/api/v1/activities/{activity_id}"),
     ("PATCH", "/api/v1/activities/{activity_id}"),
     ("DELETE", "/api/v1/activities/{activity_id}"),
+    ("POST", "/api/v1/activities/{activity_id}/test-requests"),
+    ("GET", "/api/v1/triggers"),
+    ("POST", "/api/v1/triggers"),
+    ("GET", "/api/v1/triggers/{trigger_id}"),
+    ("PATCH", "/api/v1/triggers/{trigger_id}"),
+    ("DELETE", "/api/v1/triggers/{trigger_id}"),
     ("GET", "/api/v1/envelopes"),
     ("POST", "/api/v1/envelopes"),
     ("GET", "/api/v1/envelopes/{envelope_id}"),
@@ -168,15 +174,69 @@ def test_relationships_describe_their_linkage_type_and_arity(spec: dict[str, Any
     envelope_links = schemas["Envelope"]["properties"]["relationships"]["properties"]
     assert "nullable" not in envelope_links["engagement"]["properties"]["data"]
     activity_create = schemas["ActivityCreate"]["properties"]
-    assert activity_create["relationships"]["required"] == [
+    # A text also needs its template and sender, other kinds must not have them: the service's.
+    assert activity_create["relationships"]["required"] == ["engagement"]
+    assert set(activity_create["relationships"]["properties"]) == {
         "engagement",
         "text-template",
         "phone-number",
-    ]
+    }
     # An activity cannot move to another engagement, so the update does not offer it.
     activity_update = schemas["ActivityUpdateDocument"]["properties"]["data"]["properties"]
     assert set(activity_update["relationships"]["properties"]) == {"text-template", "phone-number"}
+    # The entry activity is chosen on update only: a new engagement has no activities.
     assert "relationships" not in schemas["EngagementCreate"]["properties"]
+    engagement_update = schemas["EngagementUpdateDocument"]["properties"]["data"]["properties"]
+    assert set(engagement_update["relationships"]["properties"]) == {"activity"}
+    activities = engagement["activities"]["properties"]["data"]
+    assert (activities["type"], activities["items"]["properties"]["type"]["enum"]) == (
+        "array",
+        ["activities"],
+    )
+    trigger_create = schemas["TriggerCreate"]["properties"]["relationships"]
+    assert trigger_create["required"] == ["activity", "next-activity"]
+    trigger_links = schemas["Trigger"]["properties"]["relationships"]["properties"]
+    assert set(trigger_links) == {"engagement", "activity", "next-activity"}
+
+
+def test_secrets_are_write_only_and_absent_from_what_is_read(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    shown = schemas["Activity"]["properties"]["attributes"]["properties"]
+    written = schemas["ActivityCreate"]["properties"]["attributes"]["properties"]
+    updated = schemas["ActivityUpdateDocument"]["properties"]["data"]["properties"]["attributes"]
+    for name, secret in (("basic-auth", "password"), ("oauth2", "client-secret")):
+        assert secret not in shown[name]["properties"]
+        assert shown[name]["additionalProperties"] is False
+        assert written[name]["properties"][secret]["writeOnly"] is True
+        assert updated["properties"][name]["properties"][secret]["writeOnly"] is True
+    assert shown["kind"]["enum"] == ["text", "web-call", "split"]
+    assert shown["timeout"]["maximum"] == 200 and shown["timeout"]["minimum"] == 1
+
+
+def test_the_test_request_operation_is_described(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/api/v1/activities/{activity_id}/test-requests"]["post"]
+    assert operation["requestBody"]["required"] is False
+    assert set(operation["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "406",
+        "409",
+        "413",
+        "415",
+    }
+    answer = spec["components"]["schemas"]["TestRequest"]["properties"]["attributes"]
+    assert set(answer["properties"]) == {
+        "created-at",
+        "variables",
+        "request",
+        "response",
+        "success",
+        "reason",
+    }
+    assert answer["properties"]["response"]["nullable"] is True
 
 
 def test_envelope_post_takes_one_document_or_a_bulk_array(spec: dict[str, Any]) -> None:
@@ -205,7 +265,7 @@ def test_every_documented_filter_and_include_is_accepted_by_its_list(
         for name, parameter in parameters.items():
             schema = parameter["schema"]
             if name.startswith("filter["):
-                value = schema.get("enum", ["2JZy2BTWJhxasge4Tpvj6D"])[0]
+                value = schema.get("enum", [parameter.get("example", "2JZy2BTWJhxasge4Tpvj6D")])[0]
                 reply = api.get(f"{path}?{name}={value}")
                 assert reply.status == 200, (path, name, reply.document)
             elif name == "include":
@@ -285,6 +345,94 @@ def test_real_answers_of_a_sent_campaign_match_the_description(
         )
         assert response.status_code == SUCCESS[method], (url, response.get_json())
         case = api_schema[path][method].Case(media_type=content_type if body else None)
+        case.validate_response(response, checks=CHECKS)
+
+
+def test_real_answers_of_flow_resources_match_the_description(
+    app: Flask, api: ApiClient, api_schema: Any, account: Credentials
+) -> None:
+    """A web call (with a write-only password), a split, a trigger between them, and a Test HTTP
+    Request (refused by the SSRF guard: nothing is contacted), validated against the description."""
+    engagement = api.post("/api/v1/engagements", resource("engagements", {"name": "Flow"}))
+    engagement_id = engagement.data["id"]
+    links = {"engagement": ("engagements", engagement_id)}
+    web_call = api.post(
+        "/api/v1/activities",
+        resource(
+            "activities",
+            {
+                "name": "Order",
+                "kind": "web-call",
+                "url": "http://127.0.0.1:9/orders/{{order-id}}",
+                "basic-auth": {"username": "ada", "password": "secret"},
+                "response-variables": [{"name": "status", "query": "status"}],
+            },
+            links,
+        ),
+    )
+    split = api.post(
+        "/api/v1/activities",
+        resource(
+            "activities",
+            {
+                "name": "By status",
+                "kind": "split",
+                "variable": "status",
+                "rules": [{"category": "Shipped", "test": "equals", "arguments": ["shipped"]}],
+            },
+            links,
+        ),
+    )
+    trigger = api.post(
+        "/api/v1/triggers",
+        resource(
+            "triggers",
+            {"on-event": "web-call-success"},
+            {
+                "activity": ("activities", web_call.data["id"]),
+                "next-activity": ("activities", split.data["id"]),
+            },
+        ),
+    )
+    assert {web_call.status, split.status, trigger.status} == {201}
+    ids = {
+        "activity_id": web_call.data["id"],
+        "trigger_id": trigger.data["id"],
+        "engagement_id": engagement_id,
+    }
+    requests: list[tuple[str, str, str, Any, int]] = [
+        ("GET", "/api/v1/activities/{activity_id}", "", None, 200),
+        ("GET", "/api/v1/engagements/{engagement_id}", "?include=activities", None, 200),
+        ("GET", "/api/v1/triggers", f"?filter[engagement]={engagement_id}", None, 200),
+        ("GET", "/api/v1/triggers/{trigger_id}", "", None, 200),
+        ("PATCH", "/api/v1/triggers/{trigger_id}", "", {"delay-in-seconds": 60}, 200),
+        (
+            "GET",
+            "/api/v1/envelopes",
+            "?filter[updated-at][gt]=2025-01-31T09:30:00Z&filter[exit-type]=failed",
+            None,
+            200,
+        ),
+        ("POST", "/api/v1/activities/{activity_id}/test-requests", "", {"order-id": "17"}, 200),
+        ("POST", "/api/v1/activities/{activity_id}/test-requests", "", None, 200),
+    ]
+    client = app.test_client()
+    for method, path, query, payload, status in requests:
+        url = path.format(**ids) + query
+        body = None
+        if method == "PATCH":
+            body = resource("triggers", payload, id_=ids["trigger_id"])
+        elif payload is not None:
+            body = {"data": {"type": "test-requests", "attributes": {"variables": payload}}}
+        response = client.open(
+            url,
+            method=method,
+            json=body,
+            headers={**auth_headers(account), "Content-Type": JSONAPI},
+        )
+        assert response.status_code == status, (url, response.get_json())
+        assert "secret" not in response.get_data(as_text=True).replace("client-secret", "")
+        case = api_schema[path][method].Case(media_type=JSONAPI if body else None)
         case.validate_response(response, checks=CHECKS)
 
 
