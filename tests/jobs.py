@@ -42,7 +42,18 @@ def drain(app: Flask, *, timeout: float = 30.0) -> int:
         if pending_jobs(app) == 0:
             return rounds
         time.sleep(0.1)
-    raise AssertionError(f"{pending_jobs(app)} jobs still pending after {timeout} s")
+    raise AssertionError(f"{pending_jobs(app)} jobs still pending after {timeout} s: {_pending_ids(app)}")
+
+
+def _pending_ids(app: Flask) -> list[str]:
+    with app.app_context():
+        connection = redis_store.connection
+        queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+        return [
+            job_id
+            for queue in queues
+            for job_id in queue.get_job_ids() + ScheduledJobRegistry(queue=queue).get_job_ids()
+        ]
 
 
 def run_dispatch_only(app: Flask) -> None:

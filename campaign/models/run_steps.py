@@ -46,7 +46,8 @@ ENVELOPE_STATUS_OF_EXIT: dict[ExitType, EnvelopeStatus] = {
     ExitType.FAILED: EnvelopeStatus.FAILED,
     ExitType.CANCELLED: EnvelopeStatus.CANCELLED,
 }
-_CACHED_ACTIVITIES = 4096
+# Engagements whose flows a process keeps (each a handful of activities).
+_CACHED_ENGAGEMENTS = 1024
 
 
 @dataclass(frozen=True)
@@ -63,56 +64,60 @@ class ActivityInfo:
     triggers: tuple[steps.Trigger, ...]
 
 
-_activities: OrderedDict[str, ActivityInfo] = OrderedDict()
+# engagement id -> its activities by id; activity id -> its engagement id.
+_flows: OrderedDict[str, dict[str, ActivityInfo]] = OrderedDict()
+_engagement_of: dict[str, str] = {}
 
 
 def activities_of(activity_ids: Iterable[str]) -> dict[str, ActivityInfo]:
-    """The activities (with their triggers) of these ids' engagements, by id."""
+    """Every activity (with its triggers) of the engagements of these activities, by id: a run
+    at one of them may go to any other."""
     wanted = {activity_id for activity_id in activity_ids if activity_id}
-    missing = wanted - _activities.keys()
+    missing = {activity_id for activity_id in wanted if activity_id not in _engagement_of}
     if missing:
-        engagements = select(Activity.engagement_id).where(Activity.id.in_(missing))
-        rows = db.session.execute(
-            select(Activity, PhoneNumber.number)
-            .outerjoin(PhoneNumber, PhoneNumber.id == Activity.phone_number_id)
-            .where(Activity.engagement_id.in_(engagements))
-            .execution_options(populate_existing=False)
-        ).all()
-        triggers: dict[str, list[steps.Trigger]] = {}
-        for trigger in db.session.scalars(
-            select(Trigger).where(Trigger.engagement_id.in_(engagements))
-        ):
-            triggers.setdefault(trigger.activity_id, []).append(
-                steps.Trigger(
-                    Event(trigger.on_event),
-                    trigger.next_activity_id,
-                    trigger.category or None,
-                    trigger.delay_in_seconds,
-                )
-            )
-        for activity, sender in rows:
-            _activities[activity.id] = ActivityInfo(
-                activity.id,
-                activity.engagement_id,
-                activity.kind,
-                activity.name,
-                sender,
-                dict(activity.settings or {}),
-                dict(activity.secrets or {}),
-                tuple(triggers.get(activity.id, ())),
-            )
-        while len(_activities) > _CACHED_ACTIVITIES:
-            _activities.popitem(last=False)
-    return {
-        activity_id: _activities[activity_id]
-        for activity_id in wanted
-        if activity_id in _activities
-    }
+        _load(missing)
+    found: dict[str, ActivityInfo] = {}
+    for engagement_id in {_engagement_of[a] for a in wanted if a in _engagement_of}:
+        _flows.move_to_end(engagement_id)
+        found.update(_flows[engagement_id])
+    return found
 
 
-def forget_activities() -> None:
-    """Drop what `activities_of` read (tests that reuse a process across databases)."""
-    _activities.clear()
+def _load(activity_ids: set[str]) -> None:
+    engagements = select(Activity.engagement_id).where(Activity.id.in_(activity_ids))
+    rows = db.session.execute(
+        select(Activity, PhoneNumber.number)
+        .outerjoin(PhoneNumber, PhoneNumber.id == Activity.phone_number_id)
+        .where(Activity.engagement_id.in_(engagements))
+    ).all()
+    triggers: dict[str, list[steps.Trigger]] = {}
+    for trigger in db.session.scalars(
+        select(Trigger).where(Trigger.engagement_id.in_(engagements))
+    ):
+        triggers.setdefault(trigger.activity_id, []).append(
+            steps.Trigger(
+                Event(trigger.on_event),
+                trigger.next_activity_id,
+                trigger.category or None,
+                trigger.delay_in_seconds,
+            )
+        )
+    for activity, sender in rows:
+        _flows.setdefault(activity.engagement_id, {})[activity.id] = ActivityInfo(
+            activity.id,
+            activity.engagement_id,
+            activity.kind,
+            activity.name,
+            sender,
+            dict(activity.settings or {}),
+            dict(activity.secrets or {}),
+            tuple(triggers.get(activity.id, ())),
+        )
+        _engagement_of[activity.id] = activity.engagement_id
+    while len(_flows) > _CACHED_ENGAGEMENTS:
+        _, evicted = _flows.popitem(last=False)
+        for activity_id in evicted:
+            _engagement_of.pop(activity_id, None)
 
 
 @dataclass

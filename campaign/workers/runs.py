@@ -20,9 +20,10 @@ engagement's slow web service never holds a worker from the others for long.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -120,18 +121,31 @@ def follow(moved: Sequence[Moved], now: datetime, config: Any) -> None:
         wake(follow_texts(moved, now, settings(config)))
 
 
-def enqueue_runs(engagement_id: str, generation: str, *, at: datetime | None = None) -> bool:
-    """Wake the run job of an engagement for runs due at `at` (now when None or past)."""
+def enqueue_runs(
+    engagement_id: str, generation: str, *, at: datetime | None = None, continuation: str = ""
+) -> bool:
+    """Wake the run job of an engagement for runs due at `at` (now when None or past).
+
+    Wakes due in the same WAKE_SLOT share one job. A later wake is scheduled at the whole
+    second after it is due: RQ keeps scheduled times in whole seconds and may start a job up
+    to a second early, when nothing would be due yet. `continuation` (a job's own next turn)
+    gives a fresh id, since the job's own id is still taken while it runs.
+    """
     now = time.time()
     due = max(now, at.timestamp()) if at is not None else now
-    slot = int(due / WAKE_SLOT) + 1
+    later = due > now + WAKE_SLOT
+    if later:
+        due = math.ceil(due)
+    slot = str(int(due / WAKE_SLOT) + 1)
     return enqueue_unique(
         advance_runs,
         engagement_id,
         generation,
         queue=SEND_QUEUE,
-        job_id=job_ids.runs(engagement_id, generation, str(slot)),
-        at=None if due <= now + WAKE_SLOT else datetime.fromtimestamp(due).astimezone(),
+        job_id=job_ids.runs(
+            engagement_id, generation, f"{slot}-{continuation}" if continuation else slot
+        ),
+        at=datetime.fromtimestamp(due, UTC) if later else None,
     )
 
 
@@ -164,6 +178,7 @@ def advance_runs(engagement_id: str, generation: str) -> None:
         return
     config = current_app.config
     bounds = settings(config)
+    total = engagement.count_total  # read now: the commits below expire the row
     transaction.commit()
     started = time.monotonic()
     while time.monotonic() - started < TIME_SLICE and not shutdown.requested():
@@ -174,7 +189,7 @@ def advance_runs(engagement_id: str, generation: str) -> None:
             break
         _perform(runs, config, bounds)
     _continue_later(engagement_id, generation)
-    request_refresh(engagement_id, engagement.count_total)
+    request_refresh(engagement_id, total)
 
 
 def _heartbeat(engagement_id: str) -> bool:
@@ -232,8 +247,10 @@ def _perform(runs: list[Run], config: Any, bounds: Settings) -> None:
         else:
             enter(run, activity, flow, now, bounds)
             settled.append(run)
-    wakes = store(settled + [run for run, _ in calls], now)
-    wake(wakes)
+    wake(store(settled, now))
+    # A lease wakes nothing: should this worker die mid-call, the sweep finds the run due
+    # again once its lease has ended.
+    store([run for run, _ in calls], now)
     transaction.commit()  # the leases are stored before any call leaves
     db.session.close()  # no connection held while the calls are out
     if not calls:
@@ -290,4 +307,4 @@ def _continue_later(engagement_id: str, generation: str) -> None:
     transaction.commit()
     if earliest is None or status not in (EngagementStatus.SCHEDULED, EngagementStatus.SENDING):
         return
-    enqueue_runs(engagement_id, generation, at=earliest)
+    enqueue_runs(engagement_id, generation, at=earliest, continuation=str(time.time_ns()))
