@@ -1,0 +1,101 @@
+"""A flow under real `campaign worker` processes: a worker killed with SIGKILL while its web
+calls are out. The runs resume at their step once the calls' lease ends, each call is made
+again with the same Idempotency-Key (for the receiver to deduplicate), and each run's text is
+sent exactly once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests import flows_api as flows
+from tests.campaign_runs import Workers, wait_until, worker_environment
+from tests.client import ApiClient
+from tests.factories import make_phone_number
+from tests.loopback_twilio import TwilioSetup
+from tests.sinks.web_service import Answer, Seen, Server, json_answer
+
+SIZE = 20
+TIMEOUT = 2  # the web call's; its lease is this plus CAMPAIGN_STUCK_AFTER
+
+
+class FirstCallHangs:
+    """Answers each Idempotency-Key's first call only after the test is over; every repeat at
+    once."""
+
+    def __init__(self) -> None:
+        self.keys: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self.server = Server(self.route)
+
+    def route(self, seen: Seen) -> Answer:
+        key = seen.headers["idempotency-key"]
+        with self._lock:
+            self.keys[key] += 1
+            first = self.keys[key] == 1
+        return Answer(200, b'{"code": 7}', delay=10.0) if first else json_answer({"code": 7})
+
+
+@pytest.fixture
+def service() -> Iterator[FirstCallHangs]:
+    made = FirstCallHangs()
+    yield made
+    made.server.close()
+
+
+@pytest.fixture
+def workers(
+    app_environment: dict[str, str], twilio: TwilioSetup, service: FirstCallHangs, tmp_path: Path
+) -> Iterator[Workers]:
+    env = worker_environment(
+        app_environment, twilio, CAMPAIGN_WEB_CALL_ALLOW_HOSTS=service.server.allow
+    )
+    started = Workers(env, tmp_path)
+    yield started
+    started.stop_all()
+
+
+def test_a_worker_killed_mid_web_call_resumes_the_runs_and_texts_each_once(
+    app: Flask, api: ApiClient, twilio: TwilioSetup, service: FirstCallHangs, workers: Workers
+) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=1000)
+    engagement_id = flows.engagement(api)
+    lookup = flows.activity(
+        api, engagement_id, "Code", "web-call", url=service.server.url("/code"), timeout=TIMEOUT
+    )
+    text = flows.text(api, engagement_id, "Code text", "Your code is {{code}}", phone_id)
+    flows.trigger(api, lookup, text, "web-call-success")
+    ids = flows.add_envelopes(
+        api, engagement_id, *((f"+1519555{index:04d}", {}) for index in range(SIZE))
+    )
+    flows.schedule(api, engagement_id)
+
+    first = workers.start()
+    wait_until(lambda: len(service.keys) == SIZE, 30, "the web calls did not go out")
+    first.kill()
+    workers.start()
+    wait_until(lambda: len(twilio.sink.messages) >= SIZE, 60, "the runs did not resume")
+    wait_until(
+        lambda: all(flows.run_of(api, envelope_id)["exit-type"] for envelope_id in ids),
+        30,
+        "the runs did not end",
+    )
+
+    # Each call made twice under its one key (the first never answered), none three times.
+    assert set(service.keys) == {f"{envelope_id}:1" for envelope_id in ids}
+    assert set(service.keys.values()) == {2}
+    assert Counter(message.to for message in twilio.sink.messages) == Counter(
+        {f"+1519555{index:04d}": 1 for index in range(SIZE)}
+    )
+    assert {message.body for message in twilio.sink.messages} == {"Your code is 7"}
+    run = flows.run_of(api, ids[0])
+    assert (run["exit-type"], [step["event"] for step in run["path"]]) == (
+        "completed",
+        ["web-call-success", "text-sent"],
+    )
