@@ -42,7 +42,8 @@ def drain(app: Flask, *, timeout: float = 30.0) -> int:
         if pending_jobs(app) == 0:
             return rounds
         time.sleep(0.1)
-    raise AssertionError(f"{pending_jobs(app)} jobs still pending after {timeout} s: {_pending_ids(app)}")
+    pending = pending_jobs(app)
+    raise AssertionError(f"{pending} jobs still pending after {timeout} s: {_pending_ids(app)}")
 
 
 def _pending_ids(app: Flask) -> list[str]:

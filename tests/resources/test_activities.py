@@ -198,9 +198,7 @@ def test_delete_after_scheduling_is_a_conflict(app: Flask, api: ApiClient) -> No
     assert api.get(f"{URL}/{campaign.activity_id}").status == 200
 
 
-def test_concurrent_creates_for_one_engagement_make_one_entry(
-    app: Flask, api: ApiClient
-) -> None:
+def test_concurrent_creates_for_one_engagement_make_one_entry(app: Flask, api: ApiClient) -> None:
     with app.app_context():
         phone_id = make_phone_number(account_id=api.credentials.account_id)
     template_id = new_template(api)
