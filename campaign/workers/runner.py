@@ -42,10 +42,16 @@ log = logging.getLogger(__name__)
 
 # The longest pause between pings while Redis does not answer.
 MAX_RECONNECT_BACKOFF = 10.0
+# Seconds the thread reading the worker's command channel waits per read. RQ waits 60 s, and a
+# worker that stops before the channel has confirmed its subscription joins that thread for the
+# whole wait (redis-py's get_message waits for the subscription first): a burst worker with
+# nothing to do took 60 s to return, and `campaign worker` missed the 30 s between SIGTERM and
+# SIGKILL. A second bounds the stop; the thread costs one idle read a second.
+COMMAND_CHANNEL_WAIT = 1.0
 
 
 class AppContextMixin:
-    """Runs each job with the Flask app context pushed."""
+    """Runs each job with the Flask app context pushed; stops within a second."""
 
     app: Flask
     parent_pid: int
@@ -59,6 +65,17 @@ class AppContextMixin:
                 return super().perform_job(job, queue)  # type: ignore[misc]
             finally:
                 db.session.remove()
+
+    def subscribe(self: Any) -> None:
+        """RQ's subscription to the worker's command channel, read with a short wait."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=COMMAND_CHANNEL_WAIT,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,
+        )
 
     def maintain_heartbeats(self, job: Any) -> None:
         # Called while the work horse runs. Letting a Redis error out of here would end RQ's
