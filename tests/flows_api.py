@@ -83,11 +83,16 @@ def trigger(
 
 
 def schedule(api: ApiClient, engagement_id: str) -> None:
-    reply = api.patch(
-        f"/api/v1/engagements/{engagement_id}",
-        resource("engagements", {"status": "scheduled"}, id_=engagement_id),
-    )
+    reply = set_status(api, engagement_id, "scheduled")
     assert reply.status == 202, reply.document
+
+
+def set_status(api: ApiClient, engagement_id: str, status: str) -> Any:
+    """PATCH the engagement's status; the reply."""
+    return api.patch(
+        f"/api/v1/engagements/{engagement_id}",
+        resource("engagements", {"status": status}, id_=engagement_id),
+    )
 
 
 def add_envelopes(

@@ -101,10 +101,7 @@ class EngagementList(MethodView):
     def post(self) -> Response:
         """Create an engagement (pending)"""
         attributes = load_resource(EngagementSchema(), read_document(request).data)
-        expected_inputs = attributes.pop("expected_inputs")
         engagement = create_engagement(current_account(), **attributes)
-        # create_engagement does not take them; the update's check of the names applies.
-        update_engagement(engagement, {"expected_inputs": expected_inputs})
         return created_response(engagement, EngagementSchema)
 
 

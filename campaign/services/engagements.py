@@ -55,6 +55,7 @@ def create_engagement(
     delivery_type: str = DeliveryType.IMMEDIATELY.value,
     delivery_time: Any = None,
     status: str | None = None,
+    expected_inputs: object = None,
 ) -> Engagement:
     """A new engagement, always `pending`: it has no activity or envelopes to send yet."""
     if status not in (None, EngagementStatus.PENDING.value):
@@ -70,6 +71,7 @@ def create_engagement(
         delivery_type=delivery_type,
         delivery_time=delivery_time,
         status=EngagementStatus.PENDING.value,
+        expected_inputs=_expected_inputs([] if expected_inputs is None else expected_inputs),
     )
     _check_delivery(engagement)
     db.session.add(engagement)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from campaign import transaction
 from campaign.extensions import db
@@ -220,10 +220,12 @@ def _perform(runs: list[Run], config: Any, bounds: Settings) -> None:
     flow = activities_of({run.activity_id or "" for run in runs})
     calls: list[tuple[Run, Call]] = []
     settled: list[Run] = []
+    first_steps = []
     for run in runs:
         activity = flow.get(run.activity_id or "")
         if run.status == EnvelopeStatus.PENDING:
             run.status = EnvelopeStatus.PROCESSING.value
+            first_steps.append(run.envelope_id)
         if activity is None:
             run.path.append(_failure(run, "the run's activity no longer exists", now))
             run.exit_type, run.status, run.next_step_at = "failed", "failed", None
@@ -251,18 +253,49 @@ def _perform(runs: list[Run], config: Any, bounds: Settings) -> None:
     # A lease wakes nothing: should this worker die mid-call, the sweep finds the run due
     # again once its lease has ended.
     store([run for run, _ in calls], now)
+    _mark_processed(first_steps, now)
     transaction.commit()  # the leases are stored before any call leaves
     db.session.close()  # no connection held while the calls are out
     if not calls:
         return
     results = _web_caller(config).call_many([call for _, call in calls])
     now = utcnow()
+    holding = _still_leased([run for run, _ in calls])
     done = []
     for (run, _), result in zip(calls, results, strict=True):
-        _record_call(run, result, flow, now, bounds)
-        done.append(run)
+        if run.envelope_id in holding:
+            _record_call(run, result, flow, now, bounds)
+            done.append(run)
     wake(store(done, now))
     transaction.commit()
+
+
+def _still_leased(runs: list[Run]) -> set[str]:
+    """The runs still at the step whose call was made, locked until the answers are stored.
+
+    While the calls were out the engagement may have been cancelled (its runs ended) or, had
+    this worker stalled past the lease, another job may have taken the step over: those runs
+    are left as they are now, so a cancelled run never comes back to life.
+    """
+    steps = {run.envelope_id: run.step for run in runs}
+    rows = db.session.execute(
+        select(Envelope.id, Envelope.step)
+        .where(Envelope.id.in_(list(steps)), Envelope.exit_type.is_(None))
+        .with_for_update()
+    ).all()
+    return {envelope_id for envelope_id, step in rows if steps[envelope_id] == step}
+
+
+def _mark_processed(envelope_ids: list[str], now: datetime) -> None:
+    """`processed-at` of runs whose first step the job performs (a text's claim sets it for
+    runs that start with a text)."""
+    if envelope_ids:
+        db.session.execute(
+            update(Envelope)
+            .where(Envelope.id.in_(envelope_ids), Envelope.processed_at.is_(None))
+            .values(processed_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _record_call(

@@ -108,6 +108,7 @@ def test_the_weather_sample_runs_from_the_inbound_api_to_its_text(
     assert call.headers["idempotency-key"] == f"{envelope_id}:1"
     run = flows.run_of(api, envelope_id)
     assert (run["status"], run["exit-type"]) == ("completed", "completed")
+    assert run["processed-at"] is not None
     assert {name: value["value"] for name, value in run["values"].items()} == {
         "temp": "84",
         "winds": "14 mph",
@@ -334,16 +335,7 @@ def test_cancelling_ends_runs_that_wait_on_a_delay(
     [envelope_id] = flows.add_envelopes(api, engagement_id, ("+15197566220", {}))
     flows.schedule(api, engagement_id)
     drain_until_waiting(app, api, envelope_id)
-    reply = api.patch(
-        f"/api/v1/engagements/{engagement_id}",
-        {
-            "data": {
-                "type": "engagements",
-                "id": engagement_id,
-                "attributes": {"status": "cancelled"},
-            }
-        },
-    )
+    reply = flows.set_status(api, engagement_id, "cancelled")
     assert reply.status == 200, reply.document
     run = flows.run_of(api, envelope_id)
     assert (run["status"], run["exit-type"]) == ("cancelled", "cancelled")
@@ -358,3 +350,28 @@ def drain_until_waiting(app: Flask, api: ApiClient, envelope_id: str) -> None:
         if flows.run_of(api, envelope_id)["path"]:
             return
     raise AssertionError("the run did not make its web call")
+
+
+def test_a_run_cancelled_while_its_web_call_is_out_stays_cancelled(
+    app: Flask, api: ApiClient, twilio: TwilioSetup, service: Service, phone_id: str
+) -> None:
+    engagement_id = flows.engagement(api)
+    lookup = flows.activity(api, engagement_id, "Code", "web-call", url=service.url("/code"))
+    later = flows.text(api, engagement_id, "Later", "Your code is {{code}}", phone_id)
+    flows.trigger(api, lookup, later, "web-call-success")
+    [envelope_id] = flows.add_envelopes(api, engagement_id, ("+15197566220", {}))
+    cancelled: list[int] = []
+
+    def cancel_then_answer(seen: Seen) -> Answer:
+        # The operator cancels while the worker waits on this answer.
+        cancelled.append(flows.set_status(api, engagement_id, "cancelled").status)
+        return json_answer({"code": 7})
+
+    service.answer = cancel_then_answer
+    flows.schedule(api, engagement_id)
+    drain(app)
+    assert cancelled == [200]
+    run = flows.run_of(api, envelope_id)
+    assert (run["status"], run["exit-type"]) == ("cancelled", "cancelled")
+    assert run["values"] == {}
+    assert twilio.sink.messages == []
