@@ -68,6 +68,28 @@ class Api:
             raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:500]}")
         return response.json()["data"]["id"]
 
+    def create(
+        self,
+        type_: str,
+        attributes: dict[str, Any],
+        relationships: dict[str, tuple[str, str]] | None = None,
+    ) -> str:
+        """POST one resource of `type_` to its collection; its id."""
+        return self._create(f"/api/v1/{type_}", _resource(type_, attributes, relationships))
+
+    def text_activity(self, engagement_id: str, name: str, body: str, phone_number_id: str) -> str:
+        """A text template and the `text` activity that sends it; the activity."""
+        template = self.create("text-templates", {"name": name, "body": body})
+        return self.create(
+            "activities",
+            {"name": name, "kind": "text"},
+            {
+                "engagement": ("engagements", engagement_id),
+                "text-template": ("text-templates", template),
+                "phone-number": ("phone-numbers", phone_number_id),
+            },
+        )
+
     def phone_number(self, number: str, throughput: int) -> str:
         """A sender as the operator provisions one: allotted to the account, with its cap."""
         output = self.stack.campaign(
@@ -78,24 +100,8 @@ class Api:
 
     def campaign(self, phone_number_id: str, body: str, name: str = "Benchmark") -> str:
         """Template, engagement and activity (requests 1-3 of the walkthrough); the engagement."""
-        template = self._create(
-            "/api/v1/text-templates", _resource("text-templates", {"name": name, "body": body})
-        )
-        engagement = self._create(
-            "/api/v1/engagements", _resource("engagements", {"name": name, "direction": "outbound"})
-        )
-        self._create(
-            "/api/v1/activities",
-            _resource(
-                "activities",
-                {"name": name, "kind": "text"},
-                {
-                    "engagement": ("engagements", engagement),
-                    "text-template": ("text-templates", template),
-                    "phone-number": ("phone-numbers", phone_number_id),
-                },
-            ),
-        )
+        engagement = self.create("engagements", {"name": name, "direction": "outbound"})
+        self.text_activity(engagement, name, body, phone_number_id)
         return engagement
 
     def upload(self, client: httpx.Client, document: dict[str, Any]) -> int:
@@ -105,7 +111,9 @@ class Api:
             raise RuntimeError(f"bulk upload: {response.status_code} {response.text[:1000]}")
         return len(orjson.loads(response.content)["data"])
 
-    def schedule_request(self, engagement_id: str) -> httpx.Request:
+    def schedule_request(
+        self, engagement_id: str, delivery_type: str = "immediately"
+    ) -> httpx.Request:
         """The PATCH to `scheduled`, built ahead so sending it is all that is timed."""
         return httpx.Request(
             "PATCH",
@@ -113,7 +121,7 @@ class Api:
             headers=self.headers,
             content=_resource(
                 "engagements",
-                {"status": "scheduled", "delivery-type": "immediately"},
+                {"status": "scheduled", "delivery-type": delivery_type},
                 id_=engagement_id,
             ),
         )

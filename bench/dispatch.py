@@ -57,9 +57,9 @@ def wait_completed(stack: Stack, engagement_id: str, timeout: float) -> float | 
     return None
 
 
-def schedule(api: Api, engagement_id: str) -> float:
+def schedule(api: Api, engagement_id: str, delivery_type: str = "immediately") -> float:
     """PATCH the engagement to `scheduled`; the monotonic time just before the request went."""
-    request = api.schedule_request(engagement_id)
+    request = api.schedule_request(engagement_id, delivery_type)
     with httpx.Client(timeout=60) as client:
         started = time.monotonic()
         response = client.send(request)

@@ -45,7 +45,7 @@ class Report:
         self.rows.append((group, metric, value, unit, target))
 
     def print(self) -> None:
-        header = ("", "metric", "value", "unit", "target (issue 4)")
+        header = ("", "metric", "value", "unit", "target")
         cells = [header, *[(g, m, _fmt(v), u, t) for g, m, v, u, t in self.rows]]
         widths = [max(len(str(row[i])) for row in cells) for i in range(5)]
         print(f"\n{self.title}")

@@ -107,7 +107,7 @@ class _SinkProtocol(asyncio.Protocol):
                     self.transport.close()
                 return
             head = bytes(self.buffer[:end]).lower()
-            length = _content_length(head)
+            length = content_length(head)
             total = end + 4 + length
             if len(self.buffer) < total:
                 return
@@ -119,7 +119,7 @@ class _SinkProtocol(asyncio.Protocol):
                 self.transport = None
 
 
-def _content_length(head: bytes) -> int:
+def content_length(head: bytes) -> int:
     at = head.find(b"\r\ncontent-length:")
     if at < 0:
         return 0
@@ -127,7 +127,7 @@ def _content_length(head: bytes) -> int:
     return int(head[at + 17 : stop if stop >= 0 else None].strip() or 0)
 
 
-def _response(status: str, payload: bytes) -> bytes:
+def http_response(status: str, payload: bytes) -> bytes:
     return (
         f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
@@ -150,18 +150,18 @@ class _SinkServer:
         if method == b"post" and target == self.messages_path.lower():
             if self.authorization not in head:
                 self.records.rejected += 1
-                return _response("401 Unauthorized", b'{"code":20003,"status":401}')
+                return http_response("401 Unauthorized", b'{"code":20003,"status":401}')
             self.records.times.append(time.monotonic())
             self.records.forms.append(body)
             self.sequence += 1
-            return _response("201 Created", self._message(self.sequence))
+            return http_response("201 Created", self._message(self.sequence))
         url = urlsplit(target.decode())
         if method == b"get" and url.path == "/stats":
-            return _response("200 OK", orjson.dumps(self.records.stats(parse_qs(url.query))))
+            return http_response("200 OK", orjson.dumps(self.records.stats(parse_qs(url.query))))
         if method == b"post" and url.path == "/reset":
             self.records = _Records()
-            return _response("200 OK", b'{"reset":true}')
-        return _response("404 Not Found", b'{"code":20404,"status":404}')
+            return http_response("200 OK", b'{"reset":true}')
+        return http_response("404 Not Found", b'{"code":20404,"status":404}')
 
     def _message(self, sequence: int) -> bytes:
         sid = f"SM{sequence:032x}"

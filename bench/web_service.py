@@ -1,0 +1,202 @@
+"""A customer's web service on loopback for the flows benchmark, in its own process.
+
+It answers every `GET /orders/<n>` after `delay` seconds with `{"status": ...}` (`shipped` for
+an even `n`, `pending` for an odd one), on keep-alive connections, and records the monotonic
+time of each answer and the most requests it held at once. `GET /stats` and `POST /reset` as
+the Twilio sink's. The parsing is the sink's (`bench/sink.py`); the delay is a `call_later`, so
+one process holds thousands of waiting requests at no cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from bench.sink import content_length, http_response
+
+_HEAD_END = b"\r\n\r\n"
+_MAX_HEAD = 64 * 1024
+
+
+class _State:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.reset()
+
+    def reset(self) -> None:
+        self.times: list[float] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.keys: set[bytes] = set()
+        self.repeated_keys = 0
+
+
+class _ServiceProtocol(asyncio.Protocol):
+    def __init__(self, state: _State) -> None:
+        self.state = state
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.transport is not None:
+            end = self.buffer.find(_HEAD_END)
+            if end < 0:
+                if len(self.buffer) > _MAX_HEAD:
+                    self.transport.close()
+                return
+            head = bytes(self.buffer[:end]).lower()
+            total = end + 4 + content_length(head)
+            if len(self.buffer) < total:
+                return
+            del self.buffer[:total]
+            self._answer(head)
+
+    def _answer(self, head: bytes) -> None:
+        line = head[: head.find(b"\r\n")]
+        method, _, rest = line.partition(b" ")
+        url = urlsplit(rest.rpartition(b" ")[0].decode())
+        state = self.state
+        if url.path.startswith("/orders/") and method == b"get":
+            at = head.find(b"\r\nidempotency-key:")
+            key = head[at : head.find(b"\r\n", at + 2)] if at >= 0 else b""
+            state.repeated_keys += key in state.keys
+            state.keys.add(key)
+            status = "shipped" if int(url.path.rsplit("/", 1)[1] or 0) % 2 == 0 else "pending"
+            state.in_flight += 1
+            state.most_in_flight = max(state.most_in_flight, state.in_flight)
+            body = orjson.dumps({"status": status})
+            asyncio.get_running_loop().call_later(state.delay, self._send_order, body)
+        elif url.path == "/stats":
+            self._write(http_response("200 OK", orjson.dumps(self._stats())))
+        elif url.path == "/reset" and method == b"post":
+            state.reset()
+            self._write(http_response("200 OK", b'{"reset":true}'))
+        else:
+            self._write(http_response("404 Not Found", b"{}"))
+
+    def _send_order(self, body: bytes) -> None:
+        self.state.in_flight -= 1
+        self.state.times.append(time.monotonic())
+        self._write(http_response("200 OK", body))
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def _stats(self) -> dict[str, Any]:
+        times = self.state.times
+        return {
+            "count": len(times),
+            "first": times[0] if times else None,
+            "last": times[-1] if times else None,
+            "most_in_flight": self.state.most_in_flight,
+            "repeated_keys": self.state.repeated_keys,
+        }
+
+
+def _serve(conn: Any, delay: float) -> None:
+    async def main() -> None:
+        state = _State(delay)
+        loop = asyncio.get_running_loop()
+        listener = await loop.create_server(
+            lambda: _ServiceProtocol(state), "127.0.0.1", 0, backlog=4096
+        )
+        conn.send(listener.sockets[0].getsockname()[1])
+        conn.close()
+        await listener.serve_forever()
+
+    asyncio.run(main())
+
+
+class WebService:
+    """The service process: `start()` it, call `url`, read `stats()`; the host to allow."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.url = ""
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._client = httpx.Client(timeout=60, trust_env=False)
+
+    def __enter__(self) -> WebService:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_serve, args=(child, self.delay), name="web-service", daemon=True
+        )
+        process.start()
+        self._process = process
+        child.close()
+        if not parent.poll(30):
+            raise RuntimeError("the web service did not start within 30 s")
+        self.url = f"http://127.0.0.1:{parent.recv()}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+            if self._process.is_alive():
+                self._process.kill()
+        self._process = None
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid if self._process and self._process.pid else 0
+
+    @property
+    def host(self) -> str:
+        """`host:port` as CAMPAIGN_WEB_CALL_ALLOW_HOSTS takes it."""
+        return urlsplit(self.url).netloc
+
+    def stats(self) -> dict[str, Any]:
+        response = self._client.get(f"{self.url}/stats")
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self) -> None:
+        self._client.post(f"{self.url}/reset").raise_for_status()
+
+
+async def _raw_gets(url: str, paths: list[str], concurrency: int) -> tuple[float, int]:
+    parts = urlsplit(url)
+    pending = iter(
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: application/json\r\n\r\n".encode()
+        for path in paths
+    )
+    answered = 0
+
+    async def connection() -> None:
+        nonlocal answered
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            for request in pending:
+                writer.write(request)
+                head = await reader.readuntil(_HEAD_END)
+                await reader.readexactly(content_length(head.lower()))
+                answered += head.startswith(b"HTTP/1.1 200")
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return time.monotonic() - started, answered
+
+
+def get_ceiling(url: str, paths: list[str], concurrency: int) -> tuple[float, int]:
+    """(seconds, answers 200) for GETting every path on raw asyncio streams, `concurrency`
+    keep-alive connections: the most a caller holding that many calls open can get."""
+    return asyncio.run(_raw_gets(url, paths, concurrency))
