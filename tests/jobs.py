@@ -6,6 +6,7 @@ import time
 
 from flask import Flask
 from rq import Queue
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
@@ -43,18 +44,41 @@ def drain(app: Flask, *, timeout: float = 30.0) -> int:
             return rounds
         time.sleep(0.1)
     pending = pending_jobs(app)
-    raise AssertionError(f"{pending} jobs still pending after {timeout} s: {_pending_ids(app)}")
+    raise AssertionError(
+        f"{pending} jobs still pending after {timeout} s (now {time.time():.3f}): "
+        f"{_pending_ids(app)}; scheduler locks: {_locks(app)}"
+    )
+
+
+def _locks(app: Flask) -> dict[str, object]:
+    with app.app_context():
+        connection = redis_store.connection
+        keys = connection.keys("rq:scheduler-lock:*")
+        return {key.decode(): (connection.get(key), connection.ttl(key)) for key in keys}
 
 
 def _pending_ids(app: Flask) -> list[str]:
+    """Each pending job: its id, where it waits (queued, or scheduled at a moment) and the
+    status its hash holds (`gone` when the hash has expired or was deleted)."""
     with app.app_context():
         connection = redis_store.connection
-        queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
-        return [
-            job_id
-            for queue in queues
-            for job_id in queue.get_job_ids() + ScheduledJobRegistry(queue=queue).get_job_ids()
-        ]
+        described = []
+        for name in QUEUE_NAMES:
+            queue = Queue(name, connection=connection)
+            registry = ScheduledJobRegistry(queue=queue)
+            waiting = [(job_id, "queued") for job_id in queue.get_job_ids()] + [
+                (job_id, f"scheduled at {registry.get_scheduled_time(job_id).isoformat()}")
+                for job_id in registry.get_job_ids()
+            ]
+            for job_id, where in waiting:
+                job = (
+                    Job.fetch(job_id, connection=connection)
+                    if Job.exists(job_id, connection)
+                    else None
+                )
+                status = job.get_status() if job is not None else "gone"
+                described.append(f"{job_id} ({where}, {status})")
+        return described
 
 
 def run_dispatch_only(app: Flask) -> None:
