@@ -1,7 +1,7 @@
-"""A flow under real `campaign worker` processes: a worker killed with SIGKILL while its web
-calls are out. The runs resume at their step once the calls' lease ends, each call is made
-again with the same Idempotency-Key (for the receiver to deduplicate), and each run's text is
-sent exactly once."""
+"""Flows under real `campaign worker` processes: a worker killed with SIGKILL while its web
+calls are out (the runs resume at their step once the calls' lease ends, each call is made
+again with the same Idempotency-Key for the receiver to deduplicate, and each run's text is
+sent exactly once); an engagement whose service hangs does not hold up another's runs."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from tests.sinks.web_service import Answer, Seen, Server, json_answer
 
 SIZE = 20
 TIMEOUT = 2  # the web call's; its lease is this plus CAMPAIGN_STUCK_AFTER
+SLOW_TIMEOUT = 9  # below the hanging answer's 10 s
 
 
 class FirstCallHangs:
@@ -34,6 +35,8 @@ class FirstCallHangs:
         self.server = Server(self.route)
 
     def route(self, seen: Seen) -> Answer:
+        if seen.target == "/fast":
+            return json_answer({"code": 8})
         key = seen.headers["idempotency-key"]
         with self._lock:
             self.keys[key] += 1
@@ -99,3 +102,46 @@ def test_a_worker_killed_mid_web_call_resumes_the_runs_and_texts_each_once(
         "completed",
         ["web-call-success", "text-sent"],
     )
+
+
+def test_a_hanging_service_of_one_engagement_does_not_hold_up_another(
+    app: Flask, api: ApiClient, twilio: TwilioSetup, service: FirstCallHangs, workers: Workers
+) -> None:
+    with app.app_context():
+        phone_id = make_phone_number(account_id=api.credentials.account_id, throughput=1000)
+    # The slow service's first answers come after the test; its calls wait out SLOW_TIMEOUT.
+    slow, slow_ids = _code_flow(
+        api, phone_id, service.server.url("/code"), "+1519555", timeout=SLOW_TIMEOUT
+    )
+    fast, fast_ids = _code_flow(
+        api, phone_id, service.server.url("/fast"), "+1519666", timeout=TIMEOUT
+    )
+    workers.start()
+    workers.start()
+    flows.schedule(api, slow)
+    wait_until(lambda: len(service.keys) == SIZE, 30, "the slow engagement's calls did not go out")
+    flows.schedule(api, fast)
+    # Every fast run ends while the slow engagement's first calls (10 s) are still out.
+    wait_until(
+        lambda: sum(message.to.startswith("+1519666") for message in twilio.sink.messages) == SIZE,
+        TIMEOUT + 5,
+        "the fast engagement waited on the slow one's service",
+    )
+    assert not any(message.to.startswith("+1519555") for message in twilio.sink.messages)
+    assert {flows.run_of(api, envelope_id)["exit-type"] for envelope_id in fast_ids} == {
+        "completed"
+    }
+    assert {flows.run_of(api, envelope_id)["exit-type"] for envelope_id in slow_ids} == {None}
+
+
+def _code_flow(
+    api: ApiClient, phone_id: str, url: str, prefix: str, *, timeout: int
+) -> tuple[str, list[str]]:
+    engagement_id = flows.engagement(api)
+    lookup = flows.activity(api, engagement_id, "Code", "web-call", url=url, timeout=timeout)
+    text = flows.text(api, engagement_id, "Code text", "Your code is {{code}}", phone_id)
+    flows.trigger(api, lookup, text, "web-call-success")
+    ids = flows.add_envelopes(
+        api, engagement_id, *((f"{prefix}{index:04d}", {}) for index in range(SIZE))
+    )
+    return engagement_id, ids
