@@ -128,11 +128,7 @@ def create_activity(
     or split with its `flow` attributes (JSON:API names); the engagement's entry if it has none."""
     activity_kind = _check_kind(kind)
     if activity_kind != ActivityKind.TEXT:
-        for name_ in ("text_template", "phone_number"):
-            if name_ in links:
-                raise InvalidAttribute(
-                    f"a {kind} activity has no {name_.replace('_', '-')}", at=_at(name_)
-                )
+        _refuse_text_links(activity_kind, links)
         engagement_only = {"engagement": links["engagement"]} if "engagement" in links else {}
         rows = _resolve(account, engagement_only, required=True, names=("engagement",))
     else:
@@ -171,6 +167,15 @@ def create_activity(
     return activity
 
 
+def _refuse_text_links(kind: ActivityKind, links: dict[str, Any]) -> None:
+    """A web call or split sends nothing: a template or sender given to one is a mistake."""
+    for name in ("text_template", "phone_number"):
+        if name in links:
+            raise InvalidAttribute(
+                f"a {kind.value} activity has no {name.replace('_', '-')}", at=_at(name)
+            )
+
+
 def update_activity(
     activity: Activity, changes: dict[str, Any], flow: dict[str, Any] | None = None
 ) -> Activity:
@@ -183,6 +188,8 @@ def update_activity(
     links = {
         name: changes.pop(name) for name in ("text_template", "phone_number") if name in changes
     }
+    if kind != ActivityKind.TEXT:
+        _refuse_text_links(kind, links)
     # The engagement is locked and re-read first, so its scheduling cannot pass between this
     # check and the commit (scheduling validates the template and sender it finds).
     engagement = lock_row(Engagement, activity.engagement_id)

@@ -337,21 +337,29 @@ def test_changing_a_web_call_after_scheduling_is_409_and_changes_nothing(
     assert_error(added, 409, pointer="/data/relationships/engagement/data")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/activities.update_activity sets a text-template or phone-number on a "
-    "web-call or split (create refuses it); the lead's service to change",
+@pytest.mark.parametrize(
+    ("build", "relationship", "linked"),
+    [
+        (web_call, "text-template", ("text-templates", "template")),
+        (split, "phone-number", ("phone-numbers", "phone")),
+    ],
+    ids=["template-on-web-call", "sender-on-split"],
 )
-def test_a_template_patched_onto_a_web_call_is_400_at_it(
-    app: Flask, world: World, api: ApiClient
+def test_a_template_or_sender_patched_onto_a_web_call_or_split_is_400_at_it(
+    app: Flask,
+    world: World,
+    api: ApiClient,
+    build: Any,
+    relationship: str,
+    linked: tuple[str, str],
 ) -> None:
-    created = api.post(URL, web_call(world.spare_engagement_id)).data
-    body = resource(
-        "activities",
-        None,
-        {"text-template": ("text-templates", world.seed.template_id)},
-        id_=created["id"],
-    )
+    created = api.post(URL, build(world.spare_engagement_id)).data
+    linked_type, which = linked
+    linked_id = {
+        "template": world.seed.template_id,
+        "phone": world.seed.phone_number_id,
+    }[which]
+    body = resource("activities", None, {relationship: (linked_type, linked_id)}, id_=created["id"])
     with unchanged(app):
         reply = api.patch(f"{URL}/{created['id']}", body)
-    assert_error(reply, 400, pointer="/data/relationships/text-template/data")
+    assert_error(reply, 400, pointer=f"/data/relationships/{relationship}/data")
