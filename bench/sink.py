@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import multiprocessing
 import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
+
+from bench import loopback
 
 API_VERSION = "2010-04-01"
 _HEAD_END = b"\r\n\r\n"
@@ -184,17 +186,8 @@ class _SinkServer:
 
 
 def _serve(conn: Any, account_sid: str, auth_token: str) -> None:
-    async def main() -> None:
-        server = _SinkServer(account_sid, auth_token)
-        loop = asyncio.get_running_loop()
-        listener = await loop.create_server(
-            lambda: _SinkProtocol(server), "127.0.0.1", 0, backlog=1024
-        )
-        conn.send(listener.sockets[0].getsockname()[1])
-        conn.close()
-        await listener.serve_forever()
-
-    asyncio.run(main())
+    server = _SinkServer(account_sid, auth_token)
+    loopback.listen(conn, lambda: _SinkProtocol(server), backlog=1024)
 
 
 class FastSink:
@@ -204,26 +197,15 @@ class FastSink:
         self.account_sid = "AC" + secrets.token_hex(16)
         self.auth_token = secrets.token_hex(16)
         self.url = ""
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: BaseProcess | None = None
         # One client for every poll: `httpx.get` builds a client, and its TLS context, per call,
         # which at 20 polls a second took most of a core away from the engine being measured.
         self._client = httpx.Client(timeout=60, trust_env=False)
 
     def start(self) -> FastSink:
-        context = multiprocessing.get_context("spawn")  # nothing inherited from the bench
-        parent, child = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_serve,
-            args=(child, self.account_sid, self.auth_token),
-            name="fast-sink",
-            daemon=True,
+        self._process, self.url = loopback.start(
+            "fast-sink", _serve, self.account_sid, self.auth_token
         )
-        process.start()
-        self._process = process
-        child.close()
-        if not parent.poll(30):
-            raise RuntimeError("the sink did not start within 30 s")
-        self.url = f"http://127.0.0.1:{parent.recv()}"
         return self
 
     @property
@@ -263,10 +245,5 @@ class FastSink:
 
     def stop(self) -> None:
         self._client.close()
-        if self._process is not None and self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(5)
+        loopback.stop(self._process)
         self._process = None

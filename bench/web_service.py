@@ -10,14 +10,15 @@ one process holds thousands of waiting requests at no cost.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
+from multiprocessing.process import BaseProcess
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
+from bench import loopback
 from bench.sink import content_length, http_response
 
 _HEAD_END = b"\r\n\r\n"
@@ -108,17 +109,8 @@ class _ServiceProtocol(asyncio.Protocol):
 
 
 def _serve(conn: Any, delay: float) -> None:
-    async def main() -> None:
-        state = _State(delay)
-        loop = asyncio.get_running_loop()
-        listener = await loop.create_server(
-            lambda: _ServiceProtocol(state), "127.0.0.1", 0, backlog=4096
-        )
-        conn.send(listener.sockets[0].getsockname()[1])
-        conn.close()
-        await listener.serve_forever()
-
-    asyncio.run(main())
+    state = _State(delay)
+    loopback.listen(conn, lambda: _ServiceProtocol(state), backlog=4096)
 
 
 class WebService:
@@ -127,30 +119,16 @@ class WebService:
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.url = ""
-        self._process: multiprocessing.process.BaseProcess | None = None
+        self._process: BaseProcess | None = None
         self._client = httpx.Client(timeout=60, trust_env=False)
 
     def __enter__(self) -> WebService:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_serve, args=(child, self.delay), name="web-service", daemon=True
-        )
-        process.start()
-        self._process = process
-        child.close()
-        if not parent.poll(30):
-            raise RuntimeError("the web service did not start within 30 s")
-        self.url = f"http://127.0.0.1:{parent.recv()}"
+        self._process, self.url = loopback.start("web service", _serve, self.delay)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._client.close()
-        if self._process is not None and self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
-            if self._process.is_alive():
-                self._process.kill()
+        loopback.stop(self._process)
         self._process = None
 
     @property
