@@ -1,0 +1,1 @@
+"""Compliance rules that need neither database nor network: opt-out keywords, quiet hours."""
