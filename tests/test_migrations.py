@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -413,3 +414,78 @@ def test_0007_moves_each_engagement_to_its_one_activity_and_each_text_to_step_1(
     with db.engine.connect() as connection:
         columns = connection.execute(text("SELECT * FROM envelopes")).keys()
     assert "step" not in columns
+
+
+def _insert_failed_text(
+    connection: Any, index: int, account: str, to: str, code: str | None, at: datetime
+) -> None:
+    """A failed text of its own engagement (numbers are unique per engagement) under 0007."""
+    names = {"account": account, "to": to, "code": code, "at": at,
+             **{name: f"{name[0]}{index:02d}".ljust(22, "x")
+                for name in ("engagement", "activity", "envelope", "text")}}  # fmt: skip
+    for statement in (
+        "INSERT INTO engagements (id, name, direction, status, delivery_type, account_id, "
+        "created_at, updated_at) VALUES (:engagement, 'x', 'outbound', 'completed', "
+        "'immediately', :account, :at, :at)",
+        "INSERT INTO activities (id, name, kind, engagement_id, account_id, created_at, "
+        "updated_at) VALUES (:activity, 'Blast', 'text', :engagement, :account, :at, :at)",
+        "INSERT INTO envelopes (id, engagement_id, activity_id, phone_number, meta, status, "
+        "retry_attempts, step, account_id, created_at, updated_at) VALUES (:envelope, "
+        ":engagement, :activity, :to, '{}', 'failed', 0, 1, :account, :at, :at)",
+        'INSERT INTO texts (id, engagement_id, envelope_id, activity_id, step, "to", "from", '
+        "status, error_code, retry_attempts, account_id, created_at, updated_at) VALUES (:text, "
+        ":engagement, :envelope, :activity, 1, :to, '+15195550100', 'failed', :code, 0, "
+        ":account, :at, :at)",
+    ):
+        connection.execute(text(statement), names)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def test_0008_records_a_carrier_opt_out_per_account_and_number_twilio_refused_as_unsubscribed(
+    fresh_app: Flask,
+) -> None:
+    upgrade(revision="0007")
+    day = [datetime(2026, 3, day, tzinfo=UTC) for day in range(1, 6)]
+    first, second = "a" * 22, "b" * 22
+    # 21610 twice to one number of the first account (the older one dates its opt-out), once to
+    # the same number in the second account, and failures for other reasons that record nothing.
+    texts = [
+        (first, "+15197566220", "21610", day[3]),
+        (first, "+15197566220", "21610", day[1]),
+        (first, "+15197566221", "30003", day[1]),
+        (first, "+15197566222", None, day[1]),
+        (second, "+15197566220", "21610", day[2]),
+    ]
+    with db.engine.begin() as connection:
+        for account, key in ((first, "firstbank"), (second, "secondbank")):
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (id, key, name, created_at, updated_at) "
+                    "VALUES (:id, :key, :key, :at, :at)"
+                ),
+                {"id": account, "key": key, "at": day[0]},
+            )
+        for index, row in enumerate(texts):
+            _insert_failed_text(connection, index, *row)
+
+    upgrade(revision="0008")
+
+    with db.engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT account_id, phone_number, source, created_at FROM opt_outs "
+                "ORDER BY created_at"
+            )
+        ).all()
+    assert [(account, number, source, _as_utc(at)) for account, number, source, at in rows] == [
+        (first, "+15197566220", "carrier", day[1]),
+        (second, "+15197566220", "carrier", day[2]),
+    ]
+
+    downgrade(revision="0007")
+    assert "opt_outs" not in table_names()
+    assert row_count_of("texts") == len(texts)

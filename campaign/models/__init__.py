@@ -12,6 +12,7 @@ from campaign.models.engagement import (
 )
 from campaign.models.envelope import Envelope, EnvelopeStatus
 from campaign.models.number_allotment import NumberAllotment
+from campaign.models.opt_out import OptOut, OptOutSource
 from campaign.models.phone_number import PhoneNumber
 from campaign.models.text import Text, TextStatus
 from campaign.models.text_template import TextTemplate
@@ -30,6 +31,8 @@ __all__ = [
     "EnvelopeStatus",
     "InvalidTransition",
     "NumberAllotment",
+    "OptOut",
+    "OptOutSource",
     "PhoneNumber",
     "Text",
     "TextStatus",

@@ -18,6 +18,8 @@ from campaign.models import (
     EngagementStatus,
     Envelope,
     EnvelopeStatus,
+    OptOut,
+    OptOutSource,
     PhoneNumber,
     Text,
     TextStatus,
@@ -26,11 +28,20 @@ from campaign.models import (
     TriggerKind,
 )
 from campaign.models.base import ID_ALPHABET, ID_LENGTH
-from campaign.resources import activities, engagements, envelopes, phone_numbers, texts, triggers
+from campaign.resources import (
+    activities,
+    engagements,
+    envelopes,
+    opt_outs,
+    phone_numbers,
+    texts,
+    triggers,
+)
 from campaign.resources.activities import ActivitySchema
 from campaign.resources.base import ResourceSchema
 from campaign.resources.engagements import EngagementSchema
 from campaign.resources.envelopes import EnvelopeSchema
+from campaign.resources.opt_outs import OptOutSchema
 from campaign.resources.phone_numbers import PhoneNumberSchema
 from campaign.resources.text_templates import TextTemplateSchema
 from campaign.resources.texts import TextSchema
@@ -56,7 +67,8 @@ class Collection:
     `create_links` the relationships a create must carry where the schema leaves that to the
     service (None: those the schema requires). `attributes` and `create` replace field schemas
     where the services accept less than the field type allows, and `writes` where clients
-    write an attribute otherwise than it is shown (write-only members).
+    write an attribute otherwise than it is shown (write-only members). `bulk`: POST also
+    takes an array with `ext=bulk`; `idempotent_create`: a POST of what exists answers 200.
     """
 
     schema: type[ResourceSchema]
@@ -68,6 +80,8 @@ class Collection:
     attributes: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     create: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     writes: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    bulk: bool = False
+    idempotent_create: bool = False
 
     @property
     def type_(self) -> str:
@@ -236,6 +250,7 @@ COLLECTIONS = (
         Envelope,
         filters=envelopes.FILTERS,
         fixed=frozenset({"engagement"}),
+        bulk=True,
         attributes={
             "meta": _META,
             "status": enum_schema(EnvelopeStatus, readOnly=True),
@@ -275,6 +290,14 @@ COLLECTIONS = (
         filters=texts.FILTERS,
         attributes={"status": enum_schema(TextStatus, readOnly=True)},
     ),
+    Collection(
+        OptOutSchema,
+        OptOut,
+        filters=opt_outs.FILTERS,
+        bulk=True,
+        idempotent_create=True,
+        attributes={"source": enum_schema(OptOutSource, readOnly=True)},
+    ),
 )
 ERRORS = {
     "400": ("BadRequest", "Malformed document, invalid attribute or unsupported query parameter"),
@@ -283,7 +306,7 @@ ERRORS = {
     "404": ("NotFound", "No such resource in this account"),
     "406": ("NotAcceptable", "The Accept header allows no application/vnd.api+json response"),
     "409": ("Conflict", "Wrong type, an id that differs from the URL, or a refused transition"),
-    "413": ("PayloadTooLarge", "More envelopes than CAMPAIGN_MAX_BULK, or too large a body"),
+    "413": ("PayloadTooLarge", "More resources than CAMPAIGN_MAX_BULK, or too large a body"),
     "415": ("UnsupportedMediaType", "A Content-Type other than JSON:API (ext/profile allowed)"),
 }
 READ_ONE = ("400", "401", "403", "404", "406")

@@ -35,7 +35,6 @@ from campaign.openapi.components import (
 )
 from campaign.resources.base import API_PREFIX, _includable
 from campaign.resources.engagements import EngagementSchema
-from campaign.resources.envelopes import EnvelopeSchema
 
 TEST_REQUESTS_PATH = f"{API_PREFIX}/activities/{{activity_id}}/test-requests"
 
@@ -47,7 +46,7 @@ def document_api(api: Api) -> None:
     register_shared(spec)
     for collection in COLLECTIONS:
         schemas = collection_schemas(collection, api.ma_plugin.converter, by_type)
-        if collection.schema is EnvelopeSchema:
+        if collection.bulk:
             schemas.update(bulk_schemas(collection, api.config["MAX_BULK"]))
         for name, schema in schemas.items():
             spec.components.schema(name, component=schema)
@@ -233,7 +232,10 @@ def _document_path(
         elif method == "post":
             operation["operationId"] = f"create{name}"
             operation["requestBody"] = _create_body(collection)
-            operation["responses"] = {"201": _created(collection, links), **_errors(*WRITE)}
+            success = {"201": _created(collection, links)}
+            if collection.idempotent_create:
+                success["200"] = _existing(collection)
+            operation["responses"] = {**success, **_errors(*WRITE)}
         elif method == "patch":
             operation["operationId"] = f"update{name}"
             operation["parameters"] = _include(collection)
@@ -250,9 +252,9 @@ def _document_path(
 def _create_body(collection: Collection) -> dict[str, Any]:
     name = collection.name
     body = {"required": True, **_content(f"{name}CreateDocument")}
-    if collection.schema is EnvelopeSchema:
+    if collection.bulk:
         either = {"oneOf": [ref(f"{name}CreateDocument"), ref(f"{name}BulkCreateDocument")]}
-        body["description"] = "one envelope, or an array of them with `ext=bulk`"
+        body["description"] = f"one {collection.type_} resource, or an array with `ext=bulk`"
         body["content"][JSONAPI_BULK] = {"schema": either}
     return body
 
@@ -261,10 +263,23 @@ def _created(collection: Collection, links: dict[str, Any]) -> dict[str, Any]:
     name = collection.name
     location = {"schema": STRING, "required": True, "description": "the new resource's URL"}
     created = {**_content(f"{name}Document"), "headers": {"Location": location}}
-    if collection.schema is EnvelopeSchema:
+    if collection.bulk:
         # Tools match responses on the bare media type, so that entry admits both shapes.
         either = {"oneOf": [ref(f"{name}Document"), ref(f"{name}BulkDocument")]}
-        created = _content(either, "the envelope, or with `ext=bulk` every envelope in order")
+        description = f"the new {collection.type_}, or with `ext=bulk` every one in order"
+        created = _content(either, description)
         created["content"][JSONAPI_BULK] = {"schema": ref(f"{name}BulkDocument")}
         created["headers"] = {"Location": {**location, "required": False}}
     return {**created, "links": links} if links else created
+
+
+def _existing(collection: Collection) -> dict[str, Any]:
+    """The answer of a create that found everything it asked for already there."""
+    name = collection.name
+    description = f"already on file: the {collection.type_} as it is, nothing added"
+    if not collection.bulk:
+        return _content(f"{name}Document", description)
+    either = {"oneOf": [ref(f"{name}Document"), ref(f"{name}BulkDocument")]}
+    existing = _content(either, description)
+    existing["content"][JSONAPI_BULK] = {"schema": ref(f"{name}BulkDocument")}
+    return existing

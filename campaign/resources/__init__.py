@@ -4,6 +4,7 @@ from campaign.resources import (
     activities,
     engagements,
     envelopes,
+    opt_outs,
     phone_numbers,
     test_requests,
     text_templates,
@@ -20,4 +21,5 @@ BLUEPRINTS = (
     phone_numbers.blp,
     envelopes.blp,
     texts.blp,
+    opt_outs.blp,
 )

@@ -67,6 +67,10 @@ OPERATIONS = {
     ("DELETE", "/api/v1/envelopes/{envelope_id}"),
     ("GET", "/api/v1/texts"),
     ("GET", "/api/v1/texts/{text_id}"),
+    ("GET", "/api/v1/opt-outs"),
+    ("POST", "/api/v1/opt-outs"),
+    ("GET", "/api/v1/opt-outs/{opt_out_id}"),
+    ("DELETE", "/api/v1/opt-outs/{opt_out_id}"),
 }
 # Enough to reach every documented status of an operation, few enough to run in seconds.
 MAX_EXAMPLES = 25
@@ -346,6 +350,38 @@ def test_real_answers_of_a_sent_campaign_match_the_description(
         assert response.status_code == SUCCESS[method], (url, response.get_json())
         case = api_schema[path][method].Case(media_type=content_type if body else None)
         case.validate_response(response, checks=CHECKS)
+
+
+def test_real_answers_of_opt_outs_match_the_description(
+    app: Flask, api_schema: Any, account: Credentials
+) -> None:
+    """New and already-filed opt-outs, one and in bulk, then read, listed and deleted."""
+    one = {"type": "opt-outs", "attributes": {"phone-number": "+15197566220"}}
+    two = {"type": "opt-outs", "attributes": {"phone-number": "+15197566221"}}
+    client = app.test_client()
+
+    def answer(
+        method: str, path: str, body: Any, status: int, *, bulk: bool = False, query: str = ""
+    ) -> Any:
+        content_type = BULK_TYPE if bulk else JSONAPI
+        headers = {**auth_headers(account), "Content-Type": content_type}
+        if bulk:
+            headers["Accept"] = BULK["Accept"]
+        url = path.replace("{opt_out_id}", created) + query
+        response = client.open(url, method=method, json=body, headers=headers)
+        assert response.status_code == status, (url, response.get_json())
+        case = api_schema[path][method].Case(media_type=content_type if body else None)
+        case.validate_response(response, checks=CHECKS)
+        return response.get_json()
+
+    created = ""
+    created = answer("POST", "/api/v1/opt-outs", {"data": one}, 201)["data"]["id"]
+    answer("POST", "/api/v1/opt-outs", {"data": one}, 200)
+    answer("POST", "/api/v1/opt-outs", {"data": [one, two]}, 201, bulk=True)
+    answer("POST", "/api/v1/opt-outs", {"data": [two]}, 200, bulk=True)
+    answer("GET", "/api/v1/opt-outs", None, 200, query="?filter[source]=api&sort=-created-at")
+    answer("GET", "/api/v1/opt-outs/{opt_out_id}", None, 200)
+    answer("DELETE", "/api/v1/opt-outs/{opt_out_id}", None, 204)
 
 
 def test_real_answers_of_flow_resources_match_the_description(
