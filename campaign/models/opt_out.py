@@ -6,9 +6,10 @@ with a row is never texted (docs/inbound.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.extensions import db
@@ -22,6 +23,9 @@ class OptOutSource(StrEnum):
     CARRIER = "carrier"
     API = "api"
 
+
+# The error code of a text held back because its recipient opted out.
+OPTED_OUT = "opted-out"
 
 _SOURCES = ", ".join(f"'{source.value}'" for source in OptOutSource)
 
@@ -39,3 +43,17 @@ class OptOut(AccountScoped, Timestamps, db.Model):
     id: Mapped[str] = id_column()
     phone_number: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
+
+
+def opted_out(account_id: str, numbers: Iterable[str]) -> set[str]:
+    """Which of `numbers` (E.164) the account must not text: one probe of the unique index."""
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        return set()
+    return set(
+        db.session.scalars(
+            select(OptOut.phone_number).where(
+                OptOut.account_id == account_id, OptOut.phone_number.in_(wanted)
+            )
+        )
+    )

@@ -21,6 +21,7 @@ from campaign import transaction
 from campaign.config import SEND_WAIT_LIMIT
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, TextStatus, utcnow
+from campaign.models.opt_out import OPTED_OUT, opted_out
 from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Outcome, record_outcomes
 from campaign.providers import OutboundMessage, Provider, SendResult, Timed, receipt_url
@@ -60,6 +61,7 @@ class Batch:
     throughput: int
     template: CompiledTemplate
     envelope_count: int | None
+    account_id: str
 
 
 def round_size(batch: Batch, config: Any) -> int:
@@ -73,6 +75,27 @@ def round_size(batch: Batch, config: Any) -> int:
     )
 
 
+def _hold_opted_out(batch: Batch, claimed: list[Claimed]) -> tuple[list[Outcome], list[Claimed]]:
+    """Texts to numbers the account holds an opt-out for fail `opted-out` before rendering;
+    the rest go on. Checked on every round, so an opt-out stored while an engagement sends
+    stops its later rounds' texts to that number."""
+    numbers = opted_out(batch.account_id, (item.to for item in claimed))
+    if not numbers:
+        return [], claimed
+    held = [
+        Outcome(
+            item.text_id,
+            TextStatus.FAILED,
+            error_code=OPTED_OUT,
+            error_detail="the recipient has opted out of this account's texts",
+            retry_attempts=item.retry_attempts,
+        )
+        for item in claimed
+        if item.to in numbers
+    ]
+    return held, [item for item in claimed if item.to not in numbers]
+
+
 def send_round(
     batch: Batch,
     claimed: list[Claimed],
@@ -81,7 +104,9 @@ def send_round(
     config: Any,
 ) -> None:
     try:
+        held, claimed = _hold_opted_out(batch, claimed)
         ready, outcomes = render_claimed(batch.template, claimed, config["MAX_SEGMENTS"])
+        outcomes = held + outcomes
         # Release the connection before any network wait: a slow carrier must not pin the pool.
         transaction.commit()
         db.session.close()

@@ -122,6 +122,7 @@ def _load(
         activity.phone_number.throughput,
         compile_template(activity.text_template.body),
         engagement.count_total,
+        engagement.account_id,
     )
     # The first batch to run marks the engagement as sending.
     db.session.execute(
