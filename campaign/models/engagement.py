@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from campaign.models.phone_number import PhoneNumber
 
 
+# Twilio's ValidityPeriod bounds, in seconds.
+MIN_VALIDITY_PERIOD, MAX_VALIDITY_PERIOD = 1, 36_000
+
+
 class EngagementStatus(StrEnum):
     PENDING = "pending"
     SCHEDULED = "scheduled"
@@ -98,6 +102,9 @@ class Engagement(AccountScoped, Timestamps, db.Model):
     )
     # Names every envelope POSTed to a triggered engagement must carry in `meta` (exact case).
     expected_inputs: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    # Seconds a text may wait, from when it was queued, to be handed to the carrier (Twilio's
+    # ValidityPeriod); null: no limit. A text past it fails `expired`, never sent late.
+    validity_period: Mapped[int | None]
 
     activity: Mapped[Activity | None] = relationship(
         foreign_keys=[activity_id], post_update=True, lazy="selectin"

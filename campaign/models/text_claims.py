@@ -4,6 +4,7 @@ workers never hold the same text; `text_outcomes.py` records what became of them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 
@@ -21,6 +22,8 @@ class Claimed:
     # The text row's own `from`, set at dispatch: what the API shows is what the carrier gets.
     sender: str
     retry_attempts: int
+    # When the text was queued: its validity period runs from here.
+    queued_at: datetime
 
 
 def claim_texts(
@@ -52,7 +55,9 @@ def claim_texts(
         update(Text)
         .where(Text.id == candidates.c.id, Text.status == TextStatus.QUEUED.value)
         .values(status=TextStatus.SENDING.value, claimed_at=now, updated_at=now)
-        .returning(Text.id, Text.envelope_id, Text.to, Text.from_, Text.retry_attempts)
+        .returning(
+            Text.id, Text.envelope_id, Text.to, Text.from_, Text.retry_attempts, Text.created_at
+        )
         .execution_options(synchronize_session=False)
     ).all()
     claimed = [Claimed(*row) for row in rows]

@@ -15,6 +15,7 @@ from campaign.auth import current_account
 from campaign.documents import load_resource, read_document
 from campaign.listing import OneOf
 from campaign.models import DeliveryType, Direction, Engagement, EngagementStatus
+from campaign.models.engagement import MAX_VALIDITY_PERIOD, MIN_VALIDITY_PERIOD
 from campaign.resources.base import (
     API_PREFIX,
     Related,
@@ -58,6 +59,15 @@ class EngagementSchema(ResourceSchema):
         fields.Str(),
         load_default=list,
         metadata={"description": "meta names every envelope of a triggered engagement carries"},
+    )
+    validity_period = fields.Int(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(MIN_VALIDITY_PERIOD, MAX_VALIDITY_PERIOD),
+        metadata={
+            "description": "seconds from a text's queueing within which it must reach the "
+            "carrier, else it fails `expired`; null: no limit"
+        },
     )
     # The entry activity: the first created unless PATCHed to another of its activities.
     activity = Related(

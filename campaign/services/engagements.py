@@ -56,6 +56,7 @@ def create_engagement(
     delivery_time: Any = None,
     status: str | None = None,
     expected_inputs: object = None,
+    validity_period: int | None = None,
 ) -> Engagement:
     """A new engagement, always `pending`: it has no activity or envelopes to send yet."""
     if status not in (None, EngagementStatus.PENDING.value):
@@ -72,6 +73,7 @@ def create_engagement(
         delivery_time=delivery_time,
         status=EngagementStatus.PENDING.value,
         expected_inputs=_expected_inputs([] if expected_inputs is None else expected_inputs),
+        validity_period=validity_period,
     )
     _check_delivery(engagement)
     db.session.add(engagement)

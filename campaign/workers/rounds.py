@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -45,6 +45,8 @@ ROUND_PER_CONNECTION = 8
 # of MAX_THROTTLE_WAIT seconds kept `sent` texts (and count-complete) up to 5 s behind the
 # carrier (bench/counters.py). Faster senders are bounded by ROUND_PER_CONNECTION instead.
 ROUND_SECONDS = 1.0
+# The error code of a text whose validity period ran out before it could be sent.
+EXPIRED = "expired"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Batch:
     template: CompiledTemplate
     envelope_count: int | None
     account_id: str
+    validity_period: int | None
 
 
 def round_size(batch: Batch, config: Any) -> int:
@@ -75,25 +78,35 @@ def round_size(batch: Batch, config: Any) -> int:
     )
 
 
-def _hold_opted_out(batch: Batch, claimed: list[Claimed]) -> tuple[list[Outcome], list[Claimed]]:
-    """Texts to numbers the account holds an opt-out for fail `opted-out` before rendering;
-    the rest go on. Checked on every round, so an opt-out stored while an engagement sends
-    stops its later rounds' texts to that number."""
+def _hold_back(
+    batch: Batch, claimed: list[Claimed], now: datetime
+) -> tuple[list[Outcome], list[Claimed]]:
+    """What must not go, before rendering: texts to numbers the account holds an opt-out for
+    fail `opted-out`; texts queued longer ago than the engagement's validity period fail
+    `expired` (never sent late). Checked on every round, so an opt-out stored while an
+    engagement sends stops its later rounds' texts to that number."""
     numbers = opted_out(batch.account_id, (item.to for item in claimed))
-    if not numbers:
-        return [], claimed
-    held = [
-        Outcome(
-            item.text_id,
-            TextStatus.FAILED,
-            error_code=OPTED_OUT,
-            error_detail="the recipient has opted out of this account's texts",
-            retry_attempts=item.retry_attempts,
+    limit = timedelta(seconds=batch.validity_period) if batch.validity_period else None
+    held, going = [], []
+    for item in claimed:
+        if item.to in numbers:
+            code, detail = OPTED_OUT, "the recipient has opted out of this account's texts"
+        elif limit is not None and now - item.queued_at >= limit:
+            code = EXPIRED
+            detail = f"not handed to the carrier within {batch.validity_period} s of queueing"
+        else:
+            going.append(item)
+            continue
+        held.append(
+            Outcome(
+                item.text_id,
+                TextStatus.FAILED,
+                error_code=code,
+                error_detail=detail,
+                retry_attempts=item.retry_attempts,
+            )
         )
-        for item in claimed
-        if item.to in numbers
-    ]
-    return held, [item for item in claimed if item.to not in numbers]
+    return held, going
 
 
 def send_round(
@@ -104,7 +117,7 @@ def send_round(
     config: Any,
 ) -> None:
     try:
-        held, claimed = _hold_opted_out(batch, claimed)
+        held, claimed = _hold_back(batch, claimed, utcnow())
         ready, outcomes = render_claimed(batch.template, claimed, config["MAX_SEGMENTS"])
         outcomes = held + outcomes
         # Release the connection before any network wait: a slow carrier must not pin the pool.

@@ -123,6 +123,7 @@ def _load(
         compile_template(activity.text_template.body),
         engagement.count_total,
         engagement.account_id,
+        engagement.validity_period,
     )
     # The first batch to run marks the engagement as sending.
     db.session.execute(

@@ -25,18 +25,20 @@ from campaign.workers.send_outcomes import (
     untried,
 )
 
+QUEUED_AT = datetime(2026, 12, 4, tzinfo=UTC)
+
 ACCEPTED_AT = datetime(2031, 1, 1, 9, 0, 0, 123_456, tzinfo=UTC)
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF = 2.0
 
 
 def ready(retry_attempts: int = 0) -> Ready:
-    claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", retry_attempts=retry_attempts)
+    claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", retry_attempts, QUEUED_AT)
     return Ready(claimed, "Hello Ada", 1)
 
 
 def test_a_text_whose_turn_never_came_goes_back_to_the_queue_untried() -> None:
-    claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", retry_attempts=1)
+    claimed = Claimed("t1", "e1", "+15197566220", "+15195550100", 1, QUEUED_AT)
     item = Ready(claimed, "Hello", 1)
     before = utcnow()
     outcome = outcome_of(NotAttempted("late"), item, max_attempts=3, retry_backoff=2.0)
