@@ -10,7 +10,6 @@ indexes and unique constraint included).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 import psycopg
 
+from bench import loopback
 from bench.recipients import Recipient
 
 
@@ -38,9 +38,10 @@ def twilio_forms(
     ]
 
 
-async def _raw(
-    url: str, auth: tuple[str, str], forms: list[dict[str, str]], concurrency: int
+def http_ceiling(
+    url: str, auth: tuple[str, str], forms: list[dict[str, str]], concurrency: int = 64
 ) -> tuple[float, int]:
+    """(seconds, requests answered 201) for POSTing every form on raw asyncio streams."""
     parts = urlsplit(url)
     credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
     requests = []
@@ -55,33 +56,8 @@ async def _raw(
             ).encode()
             + body
         )
-    pending = iter(requests)
-    created = 0
-
-    async def connection() -> None:
-        nonlocal created
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        try:
-            for request in pending:
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                at = head.lower().find(b"content-length:")
-                length = int(head[at + 15 : head.find(b"\r\n", at)]) if at >= 0 else 0
-                await reader.readexactly(length)
-                created += head.startswith(b"HTTP/1.1 201")
-        finally:
-            writer.close()
-
-    started = time.monotonic()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return time.monotonic() - started, created
-
-
-def http_ceiling(
-    url: str, auth: tuple[str, str], forms: list[dict[str, str]], concurrency: int = 64
-) -> tuple[float, int]:
-    """(seconds, requests answered 201) for POSTing every form on raw asyncio streams."""
-    return asyncio.run(_raw(url, auth, forms, concurrency))
+    assert parts.hostname is not None and parts.port is not None
+    return loopback.send_all(parts.hostname, parts.port, requests, concurrency, b"HTTP/1.1 201")
 
 
 def provider_ceiling(

@@ -10,7 +10,6 @@ for every process on the machine, so the benchmark compares them with its own.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import secrets
 import time
@@ -24,10 +23,9 @@ import httpx
 import orjson
 
 from bench import loopback
+from bench.loopback import http_response
 
 API_VERSION = "2010-04-01"
-_HEAD_END = b"\r\n\r\n"
-_MAX_HEAD = 64 * 1024
 
 
 @dataclass
@@ -91,49 +89,13 @@ def _max_sliding(times: list[float]) -> int:
     return best
 
 
-class _SinkProtocol(asyncio.Protocol):
+class _SinkProtocol(loopback.RequestProtocol):
     def __init__(self, server: _SinkServer) -> None:
+        super().__init__()
         self.server = server
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.transport is not None:
-            end = self.buffer.find(_HEAD_END)
-            if end < 0:
-                if len(self.buffer) > _MAX_HEAD:
-                    self.transport.close()
-                return
-            head = bytes(self.buffer[:end]).lower()
-            length = content_length(head)
-            total = end + 4 + length
-            if len(self.buffer) < total:
-                return
-            body = bytes(self.buffer[end + 4 : total])
-            del self.buffer[:total]
-            self.transport.write(self.server.handle(head, body))
-            if b"\r\nconnection: close" in head:
-                self.transport.close()
-                self.transport = None
-
-
-def content_length(head: bytes) -> int:
-    at = head.find(b"\r\ncontent-length:")
-    if at < 0:
-        return 0
-    stop = head.find(b"\r\n", at + 2)
-    return int(head[at + 17 : stop if stop >= 0 else None].strip() or 0)
-
-
-def http_response(status: str, payload: bytes) -> bytes:
-    return (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    ).encode() + payload
+    def answer(self, head: bytes, body: bytes) -> None:
+        self.write(self.server.handle(head, body))
 
 
 class _SinkServer:

@@ -19,10 +19,7 @@ import httpx
 import orjson
 
 from bench import loopback
-from bench.sink import content_length, http_response
-
-_HEAD_END = b"\r\n\r\n"
-_MAX_HEAD = 64 * 1024
+from bench.loopback import http_response
 
 
 class _State:
@@ -38,34 +35,12 @@ class _State:
         self.repeated_keys = 0
 
 
-class _ServiceProtocol(asyncio.Protocol):
+class _ServiceProtocol(loopback.RequestProtocol):
     def __init__(self, state: _State) -> None:
+        super().__init__()
         self.state = state
-        self.buffer = bytearray()
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.transport is not None:
-            end = self.buffer.find(_HEAD_END)
-            if end < 0:
-                if len(self.buffer) > _MAX_HEAD:
-                    self.transport.close()
-                return
-            head = bytes(self.buffer[:end]).lower()
-            total = end + 4 + content_length(head)
-            if len(self.buffer) < total:
-                return
-            del self.buffer[:total]
-            self._answer(head)
-
-    def _answer(self, head: bytes) -> None:
+    def answer(self, head: bytes, body: bytes) -> None:
         line = head[: head.find(b"\r\n")]
         method, _, rest = line.partition(b" ")
         url = urlsplit(rest.rpartition(b" ")[0].decode())
@@ -81,21 +56,17 @@ class _ServiceProtocol(asyncio.Protocol):
             body = orjson.dumps({"status": status})
             asyncio.get_running_loop().call_later(state.delay, self._send_order, body)
         elif url.path == "/stats":
-            self._write(http_response("200 OK", orjson.dumps(self._stats())))
+            self.write(http_response("200 OK", orjson.dumps(self._stats())))
         elif url.path == "/reset" and method == b"post":
             state.reset()
-            self._write(http_response("200 OK", b'{"reset":true}'))
+            self.write(http_response("200 OK", b'{"reset":true}'))
         else:
-            self._write(http_response("404 Not Found", b"{}"))
+            self.write(http_response("404 Not Found", b"{}"))
 
     def _send_order(self, body: bytes) -> None:
         self.state.in_flight -= 1
         self.state.times.append(time.monotonic())
-        self._write(http_response("200 OK", body))
-
-    def _write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+        self.write(http_response("200 OK", body))
 
     def _stats(self) -> dict[str, Any]:
         times = self.state.times
@@ -149,32 +120,13 @@ class WebService:
         self._client.post(f"{self.url}/reset").raise_for_status()
 
 
-async def _raw_gets(url: str, paths: list[str], concurrency: int) -> tuple[float, int]:
-    parts = urlsplit(url)
-    pending = iter(
-        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: application/json\r\n\r\n".encode()
-        for path in paths
-    )
-    answered = 0
-
-    async def connection() -> None:
-        nonlocal answered
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        try:
-            for request in pending:
-                writer.write(request)
-                head = await reader.readuntil(_HEAD_END)
-                await reader.readexactly(content_length(head.lower()))
-                answered += head.startswith(b"HTTP/1.1 200")
-        finally:
-            writer.close()
-
-    started = time.monotonic()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return time.monotonic() - started, answered
-
-
 def get_ceiling(url: str, paths: list[str], concurrency: int) -> tuple[float, int]:
     """(seconds, answers 200) for GETting every path on raw asyncio streams, `concurrency`
     keep-alive connections: the most a caller holding that many calls open can get."""
-    return asyncio.run(_raw_gets(url, paths, concurrency))
+    parts = urlsplit(url)
+    requests = [
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: application/json\r\n\r\n".encode()
+        for path in paths
+    ]
+    assert parts.hostname is not None and parts.port is not None
+    return loopback.send_all(parts.hostname, parts.port, requests, concurrency, b"HTTP/1.1 200")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from campaign.extensions import db
 
 # shortuuid's alphabet: no 0/O, 1/l/I look-alikes; ASCII-ordered, so fixed-width ids sort
 # as numbers.
@@ -39,6 +44,17 @@ def new_ids(count: int) -> list[str]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_new(model: Any, rows: list[dict[str, Any]], unique: list[str] | None = None) -> None:
+    """Insert `rows` in one statement, skipping each that a unique constraint (`unique`'s
+    columns; any, when None) already holds: `INSERT ... ON CONFLICT DO NOTHING` on both
+    dialects."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    db.session.execute(statement.on_conflict_do_nothing(index_elements=unique), rows)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

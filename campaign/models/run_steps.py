@@ -27,14 +27,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from campaign.extensions import db
 from campaign.flows import definitions, splits, steps
 from campaign.flows.steps import Event, ExitType
 from campaign.models.activity import Activity, ActivityKind
-from campaign.models.base import new_ids
+from campaign.models.base import insert_new, new_ids
 from campaign.models.envelope import Envelope, EnvelopeStatus, run_variables
 from campaign.models.phone_number import PhoneNumber
 from campaign.models.text import EVENT, Text, TextStatus
@@ -414,8 +412,4 @@ def text_row(
 def insert_texts(rows: list[dict[str, Any]]) -> None:
     """Create texts in one statement; one that exists for its envelope and step is kept as it
     is, so a repeated start or advance creates nothing."""
-    if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Text)
-    db.session.execute(statement.on_conflict_do_nothing(), rows)
+    insert_new(Text, rows)

@@ -12,13 +12,12 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from campaign.e164 import InvalidNumber, to_e164
 from campaign.errors import ApiError, ApiErrors, InvalidAttribute, PayloadTooLarge
 from campaign.extensions import db
 from campaign.models import Account, OptOut, OptOutSource, new_ids, utcnow
+from campaign.models.base import insert_new
 
 PHONE_NUMBER = "attributes/phone-number"
 # Rows per statement when reading the opt-outs back (well under every driver's bind limit).
@@ -78,11 +77,7 @@ def create_opt_outs(account: Account, items: Sequence[Mapping[str, Any]]) -> Opt
         }
         for id_, number in zip(new_ids(len(numbers)), numbers, strict=True)
     ]
-    dialect = db.session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(OptOut)
-    db.session.execute(
-        statement.on_conflict_do_nothing(index_elements=["account_id", "phone_number"]), rows
-    )
+    insert_new(OptOut, rows, unique=["account_id", "phone_number"])
     on_file = _on_file(account.id, list(numbers))
     ours = {row["id"] for row in rows}
     return OptOutImport(
