@@ -1,6 +1,7 @@
 """The tables, one module each; models own their state transitions and know no HTTP or Redis."""
 
 from campaign.models.account import Account, ApiToken
+from campaign.models.account_reply import AccountReply
 from campaign.models.activity import Activity, ActivityKind
 from campaign.models.base import new_id, new_ids, utcnow
 from campaign.models.engagement import (
@@ -14,12 +15,13 @@ from campaign.models.envelope import Envelope, EnvelopeStatus
 from campaign.models.number_allotment import NumberAllotment
 from campaign.models.opt_out import OptOut, OptOutSource
 from campaign.models.phone_number import PhoneNumber
-from campaign.models.text import Text, TextStatus
+from campaign.models.text import Text, TextDirection, TextStatus
 from campaign.models.text_template import TextTemplate
 from campaign.models.trigger import Trigger, TriggerKind
 
 __all__ = [
     "Account",
+    "AccountReply",
     "Activity",
     "ActivityKind",
     "ApiToken",
@@ -35,6 +37,7 @@ __all__ = [
     "OptOutSource",
     "PhoneNumber",
     "Text",
+    "TextDirection",
     "TextStatus",
     "TextTemplate",
     "Trigger",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 # Twilio's ValidityPeriod bounds, in seconds.
 MIN_VALIDITY_PERIOD, MAX_VALIDITY_PERIOD = 1, 36_000
+# The zone of a recipient whose number names none, unless the engagement says otherwise.
+DEFAULT_FALLBACK_TIMEZONE = "UTC"
 
 
 class EngagementStatus(StrEnum):
@@ -105,6 +107,12 @@ class Engagement(AccountScoped, Timestamps, db.Model):
     # Seconds a text may wait, from when it was queued, to be handed to the carrier (Twilio's
     # ValidityPeriod); null: no limit. A text past it fails `expired`, never sent late.
     validity_period: Mapped[int | None]
+    # Quiet hours (Omnigage's queue schedule): when enabled, a text goes only while
+    # `queue_schedule` ({timezone, start, end, days}; compliance/quiet_hours.py) is open in the
+    # recipient's zone or the named one; `fallback_timezone` serves numbers of no known zone.
+    queue_schedule_is_enabled: Mapped[bool] = mapped_column(default=False)
+    queue_schedule: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    fallback_timezone: Mapped[str] = mapped_column(String(64), default=DEFAULT_FALLBACK_TIMEZONE)
 
     activity: Mapped[Activity | None] = relationship(
         foreign_keys=[activity_id], post_update=True, lazy="selectin"

@@ -1,12 +1,14 @@
 """Texts: one message per step of an envelope's run, created when the run enters a text
-activity (by the dispatcher for an engagement's first step)."""
+activity (by the dispatcher for an engagement's first step); and the account's own texts,
+which belong to no engagement: what recipients send us (`inbound`, `received`) and the
+auto-replies to their keywords (docs/inbound.md)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy import Text as TextColumn
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,6 +28,13 @@ class TextStatus(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
+    # An inbound text: what a recipient sent us. It never moves.
+    RECEIVED = "received"
+
+
+class TextDirection(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
 
 
 T = TextStatus
@@ -40,6 +49,7 @@ RANK: dict[TextStatus, int] = {
     T.UNDELIVERED: 3,
     T.FAILED: 3,
     T.CANCELLED: 3,
+    T.RECEIVED: 3,
 }
 # The envelope's status that follows from its text's.
 ENVELOPE_STATUS: dict[TextStatus, EnvelopeStatus] = {
@@ -91,16 +101,29 @@ class Text(AccountScoped, Timestamps, db.Model):
         Index(
             "ix_texts_engagement_id_status_envelope_id", "engagement_id", "status", "envelope_id"
         ),
+        # An inbound text finds the envelope that last texted its sender.
+        Index("ix_texts_account_id_to", "account_id", "to"),
+        # A carrier's retried delivery of an inbound text stores one row.
+        Index(
+            "uq_texts_account_id_inbound_message_id",
+            "account_id",
+            "provider_message_id",
+            unique=True,
+            postgresql_where=text("direction = 'inbound'"),
+            sqlite_where=text("direction = 'inbound'"),
+        ),
     )
 
     id: Mapped[str] = id_column()
-    engagement_id: Mapped[str] = mapped_column(
+    direction: Mapped[str] = mapped_column(String(16), default=TextDirection.OUTBOUND.value)
+    # Null only for the account's own texts (inbound, auto-replies) outside any run.
+    engagement_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("engagements.id", ondelete="CASCADE")
     )
-    envelope_id: Mapped[str] = mapped_column(
+    envelope_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("envelopes.id", ondelete="CASCADE")
     )
-    activity_id: Mapped[str] = mapped_column(
+    activity_id: Mapped[str | None] = mapped_column(
         String(ID_LENGTH), ForeignKey("activities.id", ondelete="CASCADE")
     )
     step: Mapped[int] = mapped_column(default=1)
@@ -111,6 +134,7 @@ class Text(AccountScoped, Timestamps, db.Model):
     segments: Mapped[int | None]
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_detail: Mapped[str | None] = mapped_column(TextColumn)
+    # The carrier's id of the message: its answer to our send, or an inbound text's own id.
     provider_message_id: Mapped[str | None] = mapped_column(String(64), index=True)
     retry_attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -119,5 +143,5 @@ class Text(AccountScoped, Timestamps, db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    engagement: Mapped[Engagement] = relationship(lazy="raise_on_sql")
-    envelope: Mapped[Envelope] = relationship(lazy="raise_on_sql")
+    engagement: Mapped[Engagement | None] = relationship(lazy="raise_on_sql")
+    envelope: Mapped[Envelope | None] = relationship(lazy="raise_on_sql")
