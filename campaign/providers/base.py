@@ -6,7 +6,7 @@ only it knows how many attempts a text has had.
 
 A send job hands a provider a whole round at once (`send_many`): the provider's event loop keeps
 up to `concurrency` requests in flight, each leaving no earlier than its sender's slot, and only
-while the round's `may_send` check still says yes.
+when the round's `may_send` check says yes for it, right before its request starts.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class NotAttempted(Exception):
 
 
 class Stopped(NotAttempted):
-    """The round's `may_send` said no before the message's turn (its engagement stopped)."""
+    """The round's `may_send` said no for the message before its turn (its engagement stopped,
+    or its recipient opted out)."""
 
 
 class Interrupted(Exception):
@@ -109,10 +110,10 @@ class Provider(Protocol):
         self,
         items: Sequence[Timed],
         start_by: float = math.inf,
-        may_send: Callable[[], bool] | None = None,
+        may_send: Callable[[OutboundMessage], bool] | None = None,
     ) -> list[SendResult | Exception]:
         """Send each message at or after its slot and no later than `start_by` (monotonic),
-        asking `may_send()` right before each request; per message, the result or the
+        asking `may_send(message)` right before each request; per message, the result or the
         exception: NotAttempted when its turn came too late, Stopped when `may_send` said no, a
         ProviderError, or any other for a provider bug (the request may have gone out).
         Raises Interrupted when an exception from outside (a job timeout) cut the round short."""
@@ -162,7 +163,7 @@ class LoopProvider(ABC):
         self,
         items: Sequence[Timed],
         start_by: float = math.inf,
-        may_send: Callable[[], bool] | None = None,
+        may_send: Callable[[OutboundMessage], bool] | None = None,
     ) -> list[SendResult | Exception]:
         if self._closed:
             raise RuntimeError(f"the {self.name} provider is closed")
@@ -204,17 +205,14 @@ class LoopProvider(ABC):
         self,
         items: Sequence[Timed],
         start_by: float,
-        may_send: Callable[[], bool] | None,
+        may_send: Callable[[OutboundMessage], bool] | None,
         results: list[SendResult | Exception | None],
         started: list[bool],
     ) -> None:
         pending = iter(enumerate(items))
-        stopped = False
 
-        def go_ahead() -> bool:
-            nonlocal stopped
-            stopped = stopped or (may_send is not None and not may_send())
-            return not stopped
+        def go_ahead(message: OutboundMessage) -> bool:
+            return may_send is None or may_send(message)
 
         async def lane() -> None:
             for index, item in pending:
@@ -225,11 +223,11 @@ class LoopProvider(ABC):
                 while item.not_before > now:
                     await asyncio.sleep(min(STOP_POLL, item.not_before - now))
                     now = time.monotonic()
-                    if item.not_before > now and not go_ahead():
+                    if item.not_before > now and not go_ahead(item.message):
                         break
                 # The last check, with no await before the request starts: once `may_send`
-                # says no, no request of this round leaves after it.
-                if not go_ahead():
+                # says no for a message, its request does not leave.
+                if not go_ahead(item.message):
                     results[index] = Stopped("the round was stopped before its turn")
                     continue
                 started[index] = True

@@ -164,8 +164,11 @@ def send_round(
         # connection) goes back to the queue untried, so none stays `sending` for longer than
         # that window plus one request: the bound the sweep relies on (config.check_timing).
         start_by=reserved_at + MAX_THROTTLE_WAIT,
-        # Checked right before each request leaves: a pause or cancel holds the rest.
-        may_send=StopCheck(redis_store.connection, batch.engagement_id, batch.generation),
+        # Checked right before each request leaves: a pause or cancel holds the rest, an
+        # opt-out stored meanwhile holds its number's text.
+        may_send=StopCheck(
+            redis_store.connection, batch.account_id, batch.engagement_id, batch.generation
+        ),
     )
     if len(sending) < len(ready):
         # The sender is booked beyond MAX_THROTTLE_WAIT: the rest wait in the queue, untried.

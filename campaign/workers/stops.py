@@ -1,14 +1,21 @@
-"""Stop marks: how a pause or a cancel reaches the texts a send round holds for their slots.
+"""Stop marks: how a pause, a cancel or an opt-out reaches the texts a send round holds for
+their slots.
 
-The PATCH writes the mark in Redis before it commits, and a round asks for it right before each
-request leaves, so once the PATCH has answered nothing more is handed to the carrier.
+The PATCH (or the STOP, or the opt-out import) writes its mark in Redis before it commits, and a
+round asks for its engagement's mark and the recipient's in one MGET right before each request
+leaves, so once the stop is stored nothing more is handed to the carrier: for a pause or cancel
+nothing of the engagement, for an opt-out nothing to that number. A round's texts not sent go
+back to the queue, and the next round's claim finds the opt-out in Postgres (rounds._hold_back).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import redis
+
+from campaign.providers import OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,23 @@ def mark_stopped(
     connection.set(_key(engagement_id, generation), 1, px=max(1, int(ttl * 1000)))
 
 
+def _opt_out_key(account_id: str, number: str) -> str:
+    return f"campaign:opted-out:{account_id}:{number}"
+
+
+def mark_opted_out(
+    connection: redis.Redis, account_id: str, numbers: Iterable[str], *, ttl: float
+) -> None:
+    """Hold every round's texts to these numbers of the account, until Postgres has the
+    opt-outs and the rounds claimed before them have ended (`ttl`, as for `mark_stopped`);
+    raises redis.RedisError when Redis is unreachable. A mark whose opt-out is not committed
+    only holds those texts back to the queue for `ttl`."""
+    with connection.pipeline(transaction=False) as pipe:
+        for number in numbers:
+            pipe.set(_opt_out_key(account_id, number), 1, px=max(1, int(ttl * 1000)))
+        pipe.execute()
+
+
 def clear_stop(connection: redis.Redis, engagement_id: str, generation: str) -> None:
     """Take back a mark whose stop was not committed (best effort: it expires anyway)."""
     try:
@@ -38,20 +62,33 @@ def clear_stop(connection: redis.Redis, engagement_id: str, generation: str) -> 
 
 
 class StopCheck:
-    """`may_send` for the rounds of one generation: False once the engagement was stopped.
+    """`may_send` for the rounds of one generation of an account's engagement: False for every
+    text once the engagement was stopped (and for good: a later text of the round never
+    leaves), and for a text whose recipient opted out.
 
-    One EXISTS per text (about 60 µs on loopback, measured over 10,000 calls), which the
-    thousands of texts a second a fast sender reaches can afford. An unreachable Redis answers
-    False: a text that is not sent goes back to the queue, one that is sent cannot come back.
+    One MGET of two keys per text (about 60 µs on loopback, as the EXISTS it replaced, measured
+    over 10,000 calls), which the thousands of texts a second a fast sender reaches can afford.
+    An unreachable Redis answers False: a text that is not sent goes back to the queue, one that
+    is sent cannot come back.
     """
 
-    def __init__(self, connection: redis.Redis, engagement_id: str, generation: str) -> None:
+    def __init__(
+        self, connection: redis.Redis, account_id: str, engagement_id: str, generation: str
+    ) -> None:
         self._connection = connection
+        self._account_id = account_id
         self._key = _key(engagement_id, generation)
+        self._stopped = False
 
-    def __call__(self) -> bool:
+    def __call__(self, message: OutboundMessage) -> bool:
+        if self._stopped:
+            return False
         try:
-            return not self._connection.exists(self._key)
+            stop, opted_out = self._connection.mget(
+                self._key, _opt_out_key(self._account_id, message.to)
+            )
         except redis.RedisError:
             log.warning("cannot read the stop mark %s; holding the round's texts", self._key)
             return False
+        self._stopped = stop is not None
+        return stop is None and opted_out is None

@@ -140,7 +140,7 @@ def test_no_request_leaves_once_may_send_says_no() -> None:
     start = time.monotonic()
     asked: list[float] = []
 
-    def may_send() -> bool:
+    def may_send(_message: OutboundMessage) -> bool:
         asked.append(time.monotonic())
         return len(provider.started) < 2
 
@@ -154,6 +154,20 @@ def test_no_request_leaves_once_may_send_says_no() -> None:
     assert set(provider.started) == {"t0", "t1"}
     assert [type(result) for result in results] == [SendResult] * 2 + [Stopped] * 4
     assert all(isinstance(result, NotAttempted) for result in results[2:])
+
+
+def test_a_message_may_send_refuses_is_held_and_the_rest_of_the_round_goes() -> None:
+    provider = Recorder(concurrency=2)
+    start = time.monotonic()
+    try:
+        results = provider.send_many(
+            [Timed(start + 0.01 * index, outbound(f"t{index}")) for index in range(4)],
+            may_send=lambda message: message.text_id != "t1",
+        )
+    finally:
+        provider.close()
+    assert sorted(provider.started) == ["t0", "t2", "t3"]
+    assert [type(result) for result in results] == [SendResult, Stopped, SendResult, SendResult]
 
 
 class Timeout(Exception):
