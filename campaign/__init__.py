@@ -70,10 +70,10 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, compare_type=True)
     redis_store.init_app(app)
     _register_api(Api(app))
-    from campaign.resources.receipts import BLUEPRINTS as CARRIER_RECEIPTS
+    from campaign.resources import inbound, receipts
 
-    for carrier_receipts in CARRIER_RECEIPTS:
-        app.register_blueprint(carrier_receipts)
+    for carrier_blueprint in receipts.BLUEPRINTS + inbound.BLUEPRINTS:
+        app.register_blueprint(carrier_blueprint)
     _register_swagger_ui_assets(app)
     _register_dashboard(app)
     _register_error_handlers(app)

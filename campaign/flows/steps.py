@@ -2,7 +2,8 @@
 the run's exit.
 
 A step ends with one event: `text-sent`, `text-delivered`, `text-undelivered`, `text-failed`,
-`web-call-success`, `web-call-failure`, or `split` with the category the split matched. The
+`text-reply` (the recipient answered), `web-call-success`, `web-call-failure`, or `split` with
+the category the split matched. The
 activity's trigger for that event (and, for `split`, that category) names the next activity and
 its delay. Where no trigger leads on, the run ends: `completed` after a success (`text-sent`,
 `text-delivered`, `web-call-success`, a split), `failed` after a failure (`text-undelivered`,
@@ -12,7 +13,11 @@ counters as they are today: a text that failed leaves its envelope incomplete, n
 A text step may see several events (`text-sent`, then the carrier's receipt). It waits after
 `text-sent` only when a trigger of its activity names a receipt's event and the carrier sends
 receipts; otherwise `text-sent` settles it, so a run never waits for a word that cannot come (the
-console, or a carrier without PUBLIC_BASE_URL). Later events find the run past that step.
+console, or a carrier without PUBLIC_BASE_URL). Later events find the run past that step. A text
+whose activity has a `text-reply` trigger waits after its success events (`text-sent`,
+`text-delivered`) for the recipient's answer, however long it takes: such a run is in flight
+until the answer comes or the engagement is cancelled (TextIt's "wait for response" without a
+timeout). A failed text cannot be answered: its run ends as any failure does.
 
 A run whose next step would exceed `max_steps` ends `failed`, so a flow that loops cannot run
 forever.
@@ -30,6 +35,7 @@ class Event(StrEnum):
     TEXT_DELIVERED = "text-delivered"
     TEXT_UNDELIVERED = "text-undelivered"
     TEXT_FAILED = "text-failed"
+    TEXT_REPLY = "text-reply"
     WEB_CALL_SUCCESS = "web-call-success"
     WEB_CALL_FAILURE = "web-call-failure"
     SPLIT = "split"
@@ -44,7 +50,13 @@ class ExitType(StrEnum):
 # The events each activity kind can end a step with (a trigger naming another is refused).
 EVENTS_BY_KIND: dict[str, frozenset[Event]] = {
     "text": frozenset(
-        {Event.TEXT_SENT, Event.TEXT_DELIVERED, Event.TEXT_UNDELIVERED, Event.TEXT_FAILED}
+        {
+            Event.TEXT_SENT,
+            Event.TEXT_DELIVERED,
+            Event.TEXT_UNDELIVERED,
+            Event.TEXT_FAILED,
+            Event.TEXT_REPLY,
+        }
     ),
     "web-call": frozenset({Event.WEB_CALL_SUCCESS, Event.WEB_CALL_FAILURE}),
     "split": frozenset({Event.SPLIT}),
@@ -53,6 +65,8 @@ EVENTS_BY_KIND: dict[str, frozenset[Event]] = {
 # What the carrier's receipt can say about a text that left.
 RECEIPT_EVENTS = frozenset({Event.TEXT_DELIVERED, Event.TEXT_UNDELIVERED, Event.TEXT_FAILED})
 FAILURES = frozenset({Event.TEXT_UNDELIVERED, Event.TEXT_FAILED, Event.WEB_CALL_FAILURE})
+# After these a recipient may answer the text.
+ANSWERABLE = frozenset({Event.TEXT_SENT, Event.TEXT_DELIVERED})
 
 LOOPING = "the run took more than {max_steps} steps; a trigger loops"
 
@@ -84,7 +98,8 @@ class Exit:
 
 @dataclass(frozen=True)
 class Wait:
-    """Nothing to do yet: a text was sent and the run waits for the carrier's receipt."""
+    """Nothing to do yet: a text was sent and the run waits for the carrier's receipt or the
+    recipient's reply."""
 
 
 def after(
@@ -115,6 +130,8 @@ def after(
         and receipts
         and any(trigger.on_event in RECEIPT_EVENTS for trigger in triggers)
     ):
+        return Wait()
+    if event in ANSWERABLE and any(trigger.on_event == Event.TEXT_REPLY for trigger in triggers):
         return Wait()
     if event in FAILURES:
         return Exit(ExitType.FAILED, reason or event.value)

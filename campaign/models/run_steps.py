@@ -337,6 +337,38 @@ def follow_texts(moved: Sequence[Moved], now: datetime, settings: Settings) -> W
     return store(changed, now)
 
 
+# The run variable a recipient's answer to a text step is stored under.
+REPLY_VARIABLE = "reply"
+
+
+def answer(
+    envelope_id: str, activity_id: str, step: int, body: str, now: datetime, settings: Settings
+) -> Wakes:
+    """The recipient answered the text of `step` at `activity_id`: when the run still waits
+    there (its activity has a `text-reply` trigger), the answer becomes the run's `reply`
+    variable and the trigger leads on. An answer to a run past that step changes nothing."""
+    row = db.session.execute(
+        select(*RUN_COLUMNS).where(Envelope.id == envelope_id).with_for_update()
+    ).first()
+    if row is None:
+        return Wakes()
+    run = run_of(row)
+    flow = activities_of([activity_id])
+    activity = flow.get(activity_id)
+    waiting = run.exit_type is None and run.next_step_at is None
+    if (
+        activity is None
+        or not waiting
+        or run.activity_id != activity_id
+        or run.step != step
+        or not any(trigger.on_event == Event.TEXT_REPLY for trigger in activity.triggers)
+    ):
+        return Wakes()
+    run.values[REPLY_VARIABLE] = {"value": body, "activity": activity_id, "at": now.isoformat()}
+    record(run, Event.TEXT_REPLY, activity, flow, now, settings)
+    return store([run], now)
+
+
 def store(runs: Sequence[Run], now: datetime) -> Wakes:
     """Write the runs back in one statement, create the texts of text steps entered now, and
     say what to wake."""

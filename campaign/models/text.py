@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy import Text as TextColumn
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -96,7 +96,15 @@ class Text(AccountScoped, Timestamps, db.Model):
     __tablename__ = "texts"
     __table_args__ = (
         # At most one text per run step: a flow may come back to an activity, a step never twice.
-        UniqueConstraint("envelope_id", "step"),
+        # Inbound texts are not steps: a recipient may answer one step many times.
+        Index(
+            "uq_texts_envelope_id_step",
+            "envelope_id",
+            "step",
+            unique=True,
+            postgresql_where=text("direction = 'outbound'"),
+            sqlite_where=text("direction = 'outbound'"),
+        ),
         # Claims scan one engagement's queued texts in envelope order.
         Index(
             "ix_texts_engagement_id_status_envelope_id", "engagement_id", "status", "envelope_id"

@@ -4,7 +4,9 @@ Each carrier is one module or package that knows everything about it: `build(con
 Provider, which sends), `receipt_url(config, text_id)` (where it should report on a text),
 `RECEIPTS` (the route its receipts come to, a `ReceiptRoute`, or None) and, when it has one,
 `parse_receipt(request, text_id, config)`, which checks an `IncomingRequest` and returns a
-neutral `Receipt` (`incoming.py`). Nothing else switches on the carrier's name.
+neutral `Receipt` (`incoming.py`); likewise `INBOUND` (an `InboundRoute`, or None) and
+`parse_inbound(request, config)` for the texts recipients send us, as an `InboundText`.
+Nothing else switches on the carrier's name.
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ from campaign.providers.base import LoopProvider, OutboundMessage, SendResult
 
 log = logging.getLogger("campaign.console")
 
-# The console reports nothing after the send, so no carrier receipts come in.
+# The console reports nothing after the send, so no carrier receipts come in; its incoming
+# texts are typed at `campaign inbound FROM TO BODY`, not posted.
 RECEIPTS = None
+INBOUND = None
 
 
 class ConsoleProvider(LoopProvider):

@@ -1,4 +1,5 @@
-"""Bounds on what a carrier may put into a text: its message id, error code and error detail.
+"""Bounds on what a carrier may put into a text: its message id, error code and error detail, and
+the body of a text it reports as received.
 
 A carrier's answers and receipts are untrusted input; every field copied from one passes here.
 """
@@ -12,11 +13,14 @@ MAX_ERROR_CODE = 32  # texts.error_code is a VARCHAR(32)
 # Carriers explain an error in a sentence; a page of texts must not grow with a carrier's whim.
 MAX_ERROR_DETAIL = 1024
 TRUNCATED = " [truncated]"
+# Twilio's limit for one incoming (concatenated) message, 10 segments of 160 GSM characters.
+MAX_INBOUND_BODY = 1600
 
 # Ids and codes are visible ASCII: anything else is not a real Twilio sid or error code, and
 # control characters would be stored and shown to every reader of the text.
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # keeps \t, \n and \r
 
 
 def message_id(value: object) -> str | None:
@@ -43,3 +47,12 @@ def error_detail(value: str) -> str:
     if len(value) <= MAX_ERROR_DETAIL:
         return value
     return value[: MAX_ERROR_DETAIL - len(TRUNCATED)] + TRUNCATED
+
+
+def inbound_body(value: str) -> str | None:
+    """A received text's body as stored: as sent, any alphabet, with control characters other
+    than tab and line breaks (a NUL cannot be stored) made spaces; None when it is longer than
+    MAX_INBOUND_BODY, which no carrier delivers as one message."""
+    if len(value) > MAX_INBOUND_BODY:
+        return None
+    return _BODY_CONTROL.sub(" ", value)

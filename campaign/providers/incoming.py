@@ -4,8 +4,9 @@ neutral facts it parses out of it.
 A carrier's receipt route (`resources/receipts.py`) turns Flask's request into an
 `IncomingRequest`, hands it to that carrier's `parse_receipt`, and records the `Receipt` that
 comes back; the carrier module checks the signature and maps its own words onto ours, and
-raises an `ApiError` for anything it refuses. The carrier's incoming texts will come the same
-way, through a `parse_inbound` beside `parse_receipt` and a dataclass beside `Receipt`.
+raises an `ApiError` for anything it refuses. The carrier's incoming texts come the same way
+(`resources/inbound.py`): its `parse_inbound` returns an `InboundText`, and its `INBOUND` route
+says where it posts and what the carrier expects back.
 """
 
 from __future__ import annotations
@@ -43,3 +44,24 @@ class ReceiptRoute:
 
     def url(self, base: str, text_id: str) -> str:
         return base + self.path.format(text_id=text_id)
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """A text a recipient sent to one of our numbers, as the carrier reported it."""
+
+    message_id: str  # the carrier's own id of the message: a retried delivery repeats it
+    from_: str  # the sender, as the carrier wrote it (the service makes it E.164)
+    to: str  # our number that received it
+    body: str
+
+
+@dataclass(frozen=True)
+class InboundRoute:
+    """Where a carrier delivers incoming texts, and the answer it expects (no reply in it: our
+    auto-replies go out through the carrier's send API, like every text)."""
+
+    path: str
+    method: str
+    answer: str = ""
+    content_type: str = "text/plain"

@@ -22,19 +22,28 @@ blp = Blueprint("receipts", __name__)
 BLUEPRINTS = (blp,)
 
 
-def _receive(name: str, text_id: str) -> Response:
-    config = current_app.config
-    # A check per request rather than a registration per provider: the provider is read from
-    # the app's config, the one place tests and operators set it.
-    if config.get("SMS_PROVIDER") != name:
-        raise NotFound(f"{name} receipts are not enabled (SMS_PROVIDER is not {name})")
-    incoming = IncomingRequest(
+def carrier_request() -> IncomingRequest:
+    """The request a carrier made, as carrier modules read it."""
+    return IncomingRequest(
         full_path=request.full_path.rstrip("?"),
         query=request.args.to_dict(flat=True),
         form=request.form.to_dict(flat=True),
         headers=request.headers,
     )
-    receipt = carrier(name).parse_receipt(incoming, text_id, config)
+
+
+def check_enabled(name: str, what: str) -> None:
+    """A 404 unless `name` is the configured carrier. A check per request rather than a
+    registration per provider: the provider is read from the app's config, the one place
+    tests and operators set it."""
+    if current_app.config.get("SMS_PROVIDER") != name:
+        raise NotFound(f"{name} {what} are not enabled (SMS_PROVIDER is not {name})")
+
+
+def _receive(name: str, text_id: str) -> Response:
+    config = current_app.config
+    check_enabled(name, "receipts")
+    receipt = carrier(name).parse_receipt(carrier_request(), text_id, config)
     record_receipt(
         receipt.text_id,
         TextStatus(receipt.status),

@@ -1,23 +1,31 @@
 """Opting numbers out of an account (one or a whole suppression list) and back in.
 
-Opt-outs written here come from the account's API (`source: api`); keywords and carriers record
-theirs elsewhere, and all of them share the table's one row per (account, number).
+Every opt-out is written through `record_opt_outs`, whatever its source (the account's API, a
+recipient's STOP, the carrier's refusal): it marks the numbers in Redis first, so a send round
+already holding a text to one of them does not hand it to the carrier (workers/stops.py), then
+inserts the rows, one per (account, number).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from campaign import transaction
 from campaign.e164 import InvalidNumber, to_e164
 from campaign.errors import ApiError, ApiErrors, InvalidAttribute, PayloadTooLarge
-from campaign.extensions import db
+from campaign.extensions import db, redis_store
 from campaign.models import Account, OptOut, OptOutSource, new_ids, utcnow
 from campaign.models.base import insert_new
+from campaign.workers.stops import clear_opted_out, mark_opted_out
+
+log = logging.getLogger(__name__)
 
 PHONE_NUMBER = "attributes/phone-number"
 # Rows per statement when reading the opt-outs back (well under every driver's bind limit).
@@ -65,25 +73,58 @@ def create_opt_outs(account: Account, items: Sequence[Mapping[str, Any]]) -> Opt
             errors.append(InvalidAttribute(str(exc), at=PHONE_NUMBER, item=index))
     if errors:
         raise ApiErrors(errors)
+    ours = record_opt_outs(account.id, list(numbers), OptOutSource.API)
+    on_file = _on_file(account.id, list(numbers))
+    return OptOutImport(
+        [on_file[number] for number in numbers],
+        frozenset(opt_out.id for opt_out in on_file.values() if opt_out.id in ours),
+    )
+
+
+def record_opt_outs(account_id: str, numbers: Sequence[str], source: OptOutSource) -> set[str]:
+    """Opt these E.164 numbers out of the account; the ids of the rows this call added (a
+    number already on file keeps its first opt-out).
+
+    The Redis marks come first and are never taken back: a mark whose rows are rolled back
+    only holds the number's texts in the queue for CAMPAIGN_STUCK_AFTER. With Redis down the
+    opt-outs are still stored (an accepted STOP is never lost) and every later round's claim
+    finds them; only a round already holding a text to the number may still send it.
+    """
+    if not numbers:
+        return set()
+    try:
+        mark_opted_out(
+            redis_store.connection, account_id, numbers, ttl=current_app.config["STUCK_AFTER"]
+        )
+    except redis.RedisError:
+        log.warning("could not mark %d opt-outs in Redis", len(numbers), exc_info=True)
     now = utcnow()
     rows = [
         {
             "id": id_,
-            "account_id": account.id,
+            "account_id": account_id,
             "phone_number": number,
-            "source": OptOutSource.API.value,
+            "source": source.value,
             "created_at": now,
             "updated_at": now,
         }
         for id_, number in zip(new_ids(len(numbers)), numbers, strict=True)
     ]
     insert_new(OptOut, rows, unique=["account_id", "phone_number"])
-    on_file = _on_file(account.id, list(numbers))
-    ours = {row["id"] for row in rows}
-    return OptOutImport(
-        [on_file[number] for number in numbers],
-        frozenset(opt_out.id for opt_out in on_file.values() if opt_out.id in ours),
-    )
+    return {row["id"] for row in rows}
+
+
+def opt_in(account_id: str, number: str) -> bool:
+    """Take the number's opt-out off the account's file; False when there was none. Its Redis
+    mark (if a recent opt-out left one) goes once the change is committed."""
+    removed = db.session.execute(
+        delete(OptOut).where(OptOut.account_id == account_id, OptOut.phone_number == number)
+    ).rowcount
+    if removed:
+        transaction.after_commit(
+            lambda: clear_opted_out(redis_store.connection, account_id, number)
+        )
+    return bool(removed)
 
 
 def _on_file(account_id: str, numbers: list[str]) -> dict[str, OptOut]:
@@ -99,4 +140,4 @@ def _on_file(account_id: str, numbers: list[str]) -> dict[str, OptOut]:
 
 def delete_opt_out(opt_out: OptOut) -> None:
     """Opt the number back in: the account may text it again."""
-    db.session.delete(opt_out)
+    opt_in(opt_out.account_id, opt_out.phone_number)

@@ -9,6 +9,7 @@ Ids are deterministic, so enqueueing the same work twice finds the first job (`u
     runs-{engagement}-{generation}-{slot}             the run job, for runs due in a slot
     progress-{engagement}-{slot}                      the recount at the end of a slot
     sweep-{interval}                                  one sweep per CAMPAIGN_SWEEP_INTERVAL
+    reply-{text}[-{more}]                             one auto-reply to a keyword
 
 Engagement ids are base-58 (no `-`), so the engagement of any id is its second field.
 """
@@ -19,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 DISPATCH, SEND, RUNS, PROGRESS, SWEEP = "dispatch", "send", "runs", "progress", "sweep"
+REPLY = "reply"
 # The jobs that carry an engagement's sending work (what the sweep looks for in Redis).
 SENDING_WORK = frozenset({DISPATCH, SEND, RUNS})
 # Recurring bookkeeping: its RQ chatter is left out of the log (campaign/logs.py).
@@ -45,6 +47,10 @@ def progress(engagement_id: str, slot: int) -> str:
 
 def sweep(interval: int) -> str:
     return _joined(SWEEP, str(interval))
+
+
+def reply(text_id: str, continuation: str = "") -> str:
+    return _joined(REPLY, text_id, continuation)
 
 
 def _joined(*fields: str) -> str:

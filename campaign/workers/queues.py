@@ -21,10 +21,13 @@ from campaign.extensions import redis_store
 
 log = logging.getLogger(__name__)
 
+REPLY_QUEUE = "reply"
 DISPATCH_QUEUE = "dispatch"
 SEND_QUEUE = "send"
-# Fan-out first: it is short and unblocks every send job behind it.
-QUEUE_NAMES: tuple[str, ...] = (DISPATCH_QUEUE, SEND_QUEUE)
+# Auto-replies first: one text each, owed at once to a recipient who just wrote (a STOP's
+# confirmation must not wait behind a million-envelope blast). Then fan-out: it is short and
+# unblocks every send job behind it.
+QUEUE_NAMES: tuple[str, ...] = (REPLY_QUEUE, DISPATCH_QUEUE, SEND_QUEUE)
 
 # Set from the first enqueue Redis refuses until the next one it takes: an outage is logged
 # once, not once per enqueue (the sweep alone asks every CAMPAIGN_SWEEP_INTERVAL).

@@ -42,6 +42,7 @@ from campaign.models.run_steps import (
     Settings,
     Wakes,
     activities_of,
+    answer,
     enter,
     follow_texts,
     record,
@@ -119,6 +120,14 @@ def follow(moved: Sequence[Moved], now: datetime, config: Any) -> None:
     after the commit."""
     if moved:
         wake(follow_texts(moved, now, settings(config)))
+
+
+def answer_reply(
+    envelope_id: str, activity_id: str, step: int, body: str, now: datetime, config: Any
+) -> None:
+    """A recipient answered a run's text: its `text-reply` trigger leads on, woken after the
+    commit."""
+    wake(answer(envelope_id, activity_id, step, body, now, settings(config)))
 
 
 def enqueue_runs(

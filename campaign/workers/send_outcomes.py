@@ -15,6 +15,9 @@ from campaign.providers import NotAttempted, ProviderError, SendResult
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+# The error code a text carries while it waits `queued` for its quiet-hours window to open:
+# the API shows why it waits, and a change of the schedule finds the texts it held.
+QUIET_HOURS = "quiet-hours"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,19 @@ class Ready:
 
 def untried(item: Claimed) -> Outcome:
     return Outcome(item.text_id, TextStatus.QUEUED, retry_attempts=item.retry_attempts)
+
+
+def waiting(item: Claimed, until: datetime, detail: str) -> Outcome:
+    """Back to the queue untried, outside its sending window: due again at `until`, never
+    failed, its retry count as it was."""
+    return Outcome(
+        item.text_id,
+        TextStatus.QUEUED,
+        error_code=QUIET_HOURS,
+        error_detail=detail,
+        retry_attempts=item.retry_attempts,
+        next_attempt_at=until,
+    )
 
 
 def cancelled(outcome: Outcome) -> Outcome:

@@ -53,6 +53,14 @@ def mark_opted_out(
         pipe.execute()
 
 
+def clear_opted_out(connection: redis.Redis, account_id: str, number: str) -> None:
+    """Take back a number's mark once it opted back in (best effort: it expires anyway)."""
+    try:
+        connection.delete(_opt_out_key(account_id, number))
+    except redis.RedisError:
+        log.warning("could not clear an opt-out mark", extra={"account_id": account_id})
+
+
 def clear_stop(connection: redis.Redis, engagement_id: str, generation: str) -> None:
     """Take back a mark whose stop was not committed (best effort: it expires anyway)."""
     try:

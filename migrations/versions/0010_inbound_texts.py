@@ -5,9 +5,10 @@ Revises: 0009
 Create Date: 2026-12-07 23:10:00.000000
 
 texts: `direction` (every existing row is `outbound`, which the server default fills), the
-engagement/envelope/activity links become nullable (an inbound text or an auto-reply belongs to
-no run), an index to find the envelope that last texted a number, and a partial unique index
-that makes a carrier's retried inbound delivery store one row. `account_replies` is new (no row:
+engagement/envelope/activity links become nullable (an auto-reply belongs to no run), an index
+to find the envelope that last texted a number, a partial unique index that makes a carrier's
+retried inbound delivery store one row, and the one-text-per-step constraint becomes a unique
+index over outbound texts only (replies link to the step they answer, many to one). `account_replies` is new (no row:
 the defaults). engagements: the queue schedule (off for every existing engagement, as it was)
 and the fallback zone (`UTC`). The texts rebuild on SQLite runs with foreign keys off
 (migrations/env.py); nothing else moves.
@@ -24,6 +25,7 @@ branch_labels = None
 depends_on = None
 
 _INBOUND = sa.text("direction = 'inbound'")
+_OUTBOUND = sa.text("direction = 'outbound'")
 
 
 def _json():
@@ -37,6 +39,13 @@ def upgrade():
         batch_op.alter_column('envelope_id', existing_type=sa.String(length=22), nullable=True)
         batch_op.alter_column('activity_id', existing_type=sa.String(length=22), nullable=True)
         batch_op.create_index('ix_texts_account_id_to', ['account_id', 'to'], unique=False)
+        # One text per run step stays true of outbound texts; a recipient may answer a step
+        # many times.
+        batch_op.drop_constraint('uq_texts_envelope_id_step', type_='unique')
+        batch_op.create_index(
+            'uq_texts_envelope_id_step', ['envelope_id', 'step'],
+            unique=True, postgresql_where=_OUTBOUND, sqlite_where=_OUTBOUND,
+        )
         batch_op.create_index(
             'uq_texts_account_id_inbound_message_id', ['account_id', 'provider_message_id'],
             unique=True, postgresql_where=_INBOUND, sqlite_where=_INBOUND,
@@ -77,6 +86,8 @@ def downgrade():
     op.execute("DELETE FROM texts WHERE engagement_id IS NULL OR envelope_id IS NULL OR activity_id IS NULL")
     with op.batch_alter_table('texts', schema=None) as batch_op:
         batch_op.drop_index('uq_texts_account_id_inbound_message_id')
+        batch_op.drop_index('uq_texts_envelope_id_step')
+        batch_op.create_unique_constraint('uq_texts_envelope_id_step', ['envelope_id', 'step'])
         batch_op.drop_index('ix_texts_account_id_to')
         batch_op.alter_column('activity_id', existing_type=sa.String(length=22), nullable=False)
         batch_op.alter_column('envelope_id', existing_type=sa.String(length=22), nullable=False)

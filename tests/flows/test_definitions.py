@@ -1012,7 +1012,7 @@ def test_a_trigger_is_accepted_and_normalised(
         ("text-sent", None, 0, "web-call", "attributes/on-event",
          ["'text-sent'", "web-call-failure, web-call-success"]),
         ("web-call-success", None, 0, "text", "attributes/on-event",
-         ["text-delivered, text-failed, text-sent, text-undelivered"]),
+         ["text-delivered, text-failed, text-reply, text-sent, text-undelivered"]),
         ("split", None, 0, "web-call", "attributes/on-event", ["web-call activity"]),
         ("text-sent", None, 0, "split", "attributes/on-event", ["use one of split"]),
         ("Text-Sent", None, 0, "text", "attributes/on-event", ["not an event"]),

@@ -9,7 +9,9 @@ from typing import Any
 from campaign.providers.base import Provider, connection_settings
 from campaign.providers.kannel.receipts import RECEIPTS, parse_receipt, receipt_url
 
-__all__ = ["RECEIPTS", "build", "parse_receipt", "receipt_url"]
+__all__ = ["INBOUND", "RECEIPTS", "build", "parse_receipt", "receipt_url"]
+
+INBOUND = None
 
 
 def build(config: Mapping[str, Any]) -> Provider:

@@ -1,5 +1,6 @@
 """Twilio: texts out through the Messages API (`sending.py`), status callbacks in
-(`receipts.py`), both signed the way `signatures.py` checks. The registry
+(`receipts.py`) and incoming messages in (`inbound.py`), both signed the way `signatures.py`
+checks (`signed.py`). The registry
 (`providers/__init__.py`) reaches it through these names only."""
 
 from __future__ import annotations
@@ -8,9 +9,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from campaign.providers.base import Provider, connection_settings
+from campaign.providers.twilio.inbound import INBOUND, parse_inbound
 from campaign.providers.twilio.receipts import RECEIPTS, parse_receipt, receipt_url
 
-__all__ = ["RECEIPTS", "build", "parse_receipt", "receipt_url"]
+__all__ = ["INBOUND", "RECEIPTS", "build", "parse_inbound", "parse_receipt", "receipt_url"]
 
 
 def build(config: Mapping[str, Any]) -> Provider:

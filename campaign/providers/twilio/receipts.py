@@ -6,14 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from campaign.errors import ApiError, Forbidden, NotFound
+from campaign.errors import ApiError
 from campaign.providers import fields
 from campaign.providers.incoming import IncomingRequest, Receipt, ReceiptRoute
-from campaign.providers.twilio.signatures import (
-    SIGNATURE_SETTINGS_HEADER,
-    signature_algorithm,
-    valid_signature,
-)
+from campaign.providers.twilio.signed import check_signed
 
 RECEIPTS = ReceiptRoute("/callbacks/twilio/{text_id}", "POST")
 
@@ -45,30 +41,8 @@ def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
 
 
 def parse_receipt(request: IncomingRequest, text_id: str, config: Mapping[str, Any]) -> Receipt:
-    """The status Twilio posted for `text_id`, once its signature is checked.
-
-    Twilio signs the URL it requested (PUBLIC_BASE_URL and the path, as we gave it) and the
-    form; with `X-Twilio-Webhooks-Signature-Settings` it signed with the account's SharedKey
-    and names the algorithm, else it signed HMAC-SHA1 with the auth token.
-    """
-    token, base = config.get("TWILIO_AUTH_TOKEN"), config.get("PUBLIC_BASE_URL")
-    if not token or not base:
-        raise NotFound("Twilio receipts are not configured")
-    settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
-    secret = token
-    if settings is not None:
-        secret = config.get("TWILIO_WEBHOOKS_SHARED_KEY")
-        if not secret:
-            raise Forbidden(
-                "signed with a SharedKey, and TWILIO_WEBHOOKS_SHARED_KEY is not set",
-                header=SIGNATURE_SETTINGS_HEADER,
-            )
-    algorithm = signature_algorithm(settings)
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not valid_signature(secret, base + request.full_path, request.form, signature, algorithm):
-        raise Forbidden(
-            f"the X-Twilio-Signature does not match ({algorithm[:20]})", header="X-Twilio-Signature"
-        )
+    """The status Twilio posted for `text_id`, once its signature is checked."""
+    check_signed(request, config, "receipts")
     reported = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
     status = TWILIO_STATUSES.get(reported)
     if status is None:

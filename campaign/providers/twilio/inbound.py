@@ -1,0 +1,49 @@
+"""Twilio's incoming messages: what it posts to the URL an operator pastes into a number's
+"A message comes in" field (`From`, `To`, `Body`, `MessageSid`, form-encoded), read once its
+signature is checked exactly as the status callbacks' are.
+
+Twilio expects TwiML back; an empty `<Response/>` makes it send nothing itself (our replies
+go out through the Messages API, as every text does, so they are recorded and paced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from campaign.e164 import InvalidNumber, to_e164
+from campaign.errors import ApiError
+from campaign.providers import fields
+from campaign.providers.incoming import InboundRoute, InboundText, IncomingRequest
+from campaign.providers.twilio.signed import check_signed
+
+INBOUND = InboundRoute(
+    "/inbound/twilio",
+    "POST",
+    answer='<?xml version="1.0" encoding="UTF-8"?><Response/>',
+    content_type="text/xml",
+)
+
+
+def parse_inbound(request: IncomingRequest, config: Mapping[str, Any]) -> InboundText:
+    """The message Twilio posted, once its signature is checked."""
+    check_signed(request, config, "incoming messages")
+    form = request.form
+    message_id = fields.message_id(form.get("MessageSid") or form.get("SmsMessageSid"))
+    if message_id is None:
+        raise ApiError("MessageSid must be Twilio's id of the message", parameter="MessageSid")
+    region = config["DEFAULT_REGION"]
+    try:
+        sender = to_e164(form.get("From", ""), region)
+    except InvalidNumber as exc:
+        raise ApiError(f"From: {exc}", parameter="From") from None
+    try:
+        to = to_e164(form.get("To", ""), region)
+    except InvalidNumber:
+        to = form.get("To", "")[:32]  # none of ours: logged and dropped by the service
+    body = fields.inbound_body(form.get("Body", ""))
+    if body is None:
+        raise ApiError(
+            f"Body is longer than {fields.MAX_INBOUND_BODY} characters", parameter="Body"
+        )
+    return InboundText(message_id, sender, to, body)
