@@ -1,4 +1,5 @@
-"""The `campaign` command: database, accounts, tokens, phone numbers, workers, and a quick start.
+"""The `campaign` command: database, accounts, tokens, phone numbers, workers, a quick start, and
+a faked inbound text for the console carrier.
 
 Output lines that scripts read (a token, an id) are always the last line of stdout; errors are
 one line on stderr and a non-zero exit.
@@ -53,6 +54,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(accounts)
     app.cli.add_command(tokens)
     app.cli.add_command(phone_numbers)
+    app.cli.add_command(inbound)
     app.cli.add_command(worker)
     app.cli.add_command(run)
     # flask-smorest's group, named for what it does: `campaign openapi print|write FILE`.
@@ -213,6 +215,37 @@ def revoke_number_command(number: str) -> None:
     click.echo(f"revoked {number}")
 
 
+@click.command()
+@click.argument("sender")
+@click.argument("number")
+@click.argument("body")
+def inbound(sender: str, number: str, body: str) -> None:
+    """Fake a text from SENDER to our NUMBER saying BODY, as a carrier would deliver it
+    (console carrier only): stored, keywords honoured, replies sent by the workers."""
+    from campaign.e164 import InvalidNumber, to_e164
+    from campaign.models import new_id
+    from campaign.providers import fields
+    from campaign.providers.incoming import InboundText
+    from campaign.services.inbound import receive
+
+    if current_app.config["SMS_PROVIDER"] != "console":
+        raise click.ClickException("campaign inbound fakes texts for the console carrier only")
+    region = current_app.config["DEFAULT_REGION"]
+    try:
+        sender, number = to_e164(sender, region), to_e164(number, region)
+    except InvalidNumber as exc:
+        raise click.ClickException(str(exc)) from None
+    stored_body = fields.inbound_body(body)
+    if stored_body is None:
+        raise click.ClickException(f"BODY is longer than {fields.MAX_INBOUND_BODY} characters")
+    received = receive(InboundText(f"console-{new_id()}", sender, number, stored_body))
+    if received is None:
+        raise click.ClickException(f"no account holds {number}")
+    transaction.commit()
+    click.echo(f"received from {sender} to {number}")
+    click.echo(received.id)
+
+
 def _check_provider() -> None:
     """A worker or web process refuses to start without its carrier's settings."""
     from campaign.config import ConfigError, check_provider
@@ -229,7 +262,7 @@ def _check_provider() -> None:
     "--in-process", is_flag=True, help="Run jobs in this process instead of a forked child per job."
 )
 def worker(burst: bool, in_process: bool) -> None:
-    """Run an RQ worker on the dispatch and send queues, with the app context."""
+    """Run an RQ worker on the reply, dispatch and send queues, with the app context."""
     from campaign.workers.runner import run_worker
 
     _check_provider()
