@@ -14,6 +14,8 @@ log = logging.getLogger("campaign.console")
 # texts are typed at `campaign inbound FROM TO BODY`, not posted.
 RECEIPTS = None
 INBOUND = None
+# The console refuses no one.
+OPT_OUT_CODES: frozenset[str] = frozenset()
 
 
 class ConsoleProvider(LoopProvider):

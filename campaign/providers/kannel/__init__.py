@@ -12,6 +12,8 @@ from campaign.providers.kannel.receipts import RECEIPTS, parse_receipt, receipt_
 __all__ = ["INBOUND", "RECEIPTS", "build", "parse_receipt", "receipt_url"]
 
 INBOUND = None
+# Kannel's reports name no reason a recipient refused us.
+OPT_OUT_CODES: frozenset[str] = frozenset()
 
 
 def build(config: Mapping[str, Any]) -> Provider:

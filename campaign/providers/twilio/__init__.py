@@ -12,7 +12,20 @@ from campaign.providers.base import Provider, connection_settings
 from campaign.providers.twilio.inbound import INBOUND, parse_inbound
 from campaign.providers.twilio.receipts import RECEIPTS, parse_receipt, receipt_url
 
-__all__ = ["INBOUND", "RECEIPTS", "build", "parse_inbound", "parse_receipt", "receipt_url"]
+__all__ = [
+    "INBOUND",
+    "OPT_OUT_CODES",
+    "RECEIPTS",
+    "build",
+    "parse_inbound",
+    "parse_receipt",
+    "receipt_url",
+]
+
+# Twilio's "Attempt to send to unsubscribed recipient": the recipient texted STOP to Twilio
+# itself (its Advanced Opt-Out), so the carrier refuses our texts to them. We record it as an
+# opt-out of the account, so no later campaign tries again.
+OPT_OUT_CODES = frozenset({"21610"})
 
 
 def build(config: Mapping[str, Any]) -> Provider:
