@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from campaign.compliance.quiet_hours import DAY_NAMES, MAX_ZONE_NAME
 from campaign.flows import definitions, splits, web_calls
 from campaign.flows.extraction import MAX_NAME_LENGTH
 from campaign.flows.steps import Event, ExitType
@@ -22,12 +23,14 @@ from campaign.models import (
     OptOutSource,
     PhoneNumber,
     Text,
+    TextDirection,
     TextStatus,
     TextTemplate,
     Trigger,
     TriggerKind,
 )
 from campaign.models.base import ID_ALPHABET, ID_LENGTH
+from campaign.models.engagement import DEFAULT_FALLBACK_TIMEZONE
 from campaign.resources import (
     activities,
     engagements,
@@ -48,6 +51,7 @@ from campaign.resources.texts import TextSchema
 from campaign.resources.triggers import TriggerSchema
 from campaign.services.engagements import MAX_EXPECTED_INPUTS
 from campaign.services.envelope_input import MAX_META_KEY_LENGTH
+from campaign.workers.rounds import RECIPIENT_ZONE
 
 ID = {"type": "string", "pattern": f"^[{ID_ALPHABET}]{{{ID_LENGTH}}}$"}
 STRING = {"type": "string"}
@@ -176,6 +180,32 @@ _FLOW_WRITTEN = {
         f"the client-secret is required unless one is stored for this token-url; {_WEB_CALL}",
     ),
 }
+_HH_MM = {**STRING, "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+_QUEUE_SCHEDULE = _nullable(
+    _closed(
+        {
+            "timezone": {
+                **STRING,
+                "maxLength": MAX_ZONE_NAME,
+                "description": f'an IANA time zone name, or "{RECIPIENT_ZONE}": each number\'s '
+                "own zones (open in all of them), fallback-timezone when it names none",
+            },
+            "start": {**_HH_MM, "description": "local time the window opens"},
+            "end": {**_HH_MM, "description": "local time it closes; after start, same day"},
+            "days": {
+                "type": "array",
+                "items": enum_schema(list(DAY_NAMES)),
+                "minItems": 1,
+                "maxItems": len(DAY_NAMES),
+                "uniqueItems": True,
+                "description": "the days it opens (all when absent); shown in week order",
+            },
+        },
+        ("timezone", "start", "end"),
+    ),
+    "quiet hours: a text outside the window waits queued until it opens; changes while "
+    "pending or paused",
+)
 _META = {
     "type": "object",
     "additionalProperties": {"anyOf": [STRING, {"type": "number"}, {"type": "boolean"}]},
@@ -199,6 +229,14 @@ COLLECTIONS = (
                 "default": [],
                 "description": "meta names (exact case) every envelope POSTed to a triggered "
                 "engagement must carry",
+            },
+            "queue-schedule": _QUEUE_SCHEDULE,
+            "fallback-timezone": {
+                **STRING,
+                "maxLength": MAX_ZONE_NAME,
+                "default": DEFAULT_FALLBACK_TIMEZONE,
+                "description": "an IANA time zone name: the zone of numbers that name none, "
+                "with timezone recipient",
             },
         },
         create={"status": enum_schema([EngagementStatus.PENDING], description="always pending")},
@@ -288,7 +326,10 @@ COLLECTIONS = (
         TextSchema,
         Text,
         filters=texts.FILTERS,
-        attributes={"status": enum_schema(TextStatus, readOnly=True)},
+        attributes={
+            "status": enum_schema(TextStatus, readOnly=True),
+            "direction": enum_schema(TextDirection, readOnly=True),
+        },
     ),
     Collection(
         OptOutSchema,

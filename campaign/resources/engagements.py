@@ -15,7 +15,11 @@ from campaign.auth import current_account
 from campaign.documents import load_resource, read_document
 from campaign.listing import OneOf
 from campaign.models import DeliveryType, Direction, Engagement, EngagementStatus
-from campaign.models.engagement import MAX_VALIDITY_PERIOD, MIN_VALIDITY_PERIOD
+from campaign.models.engagement import (
+    DEFAULT_FALLBACK_TIMEZONE,
+    MAX_VALIDITY_PERIOD,
+    MIN_VALIDITY_PERIOD,
+)
 from campaign.resources.base import (
     API_PREFIX,
     Related,
@@ -39,6 +43,15 @@ blp = Blueprint(
 
 def _words(enum: type) -> list[str]:
     return [member.value for member in enum]
+
+
+class StrictBool(fields.Bool):
+    """true or false only: not 1, "yes" or "true"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class EngagementSchema(ResourceSchema):
@@ -69,6 +82,16 @@ class EngagementSchema(ResourceSchema):
             "carrier, else it fails `expired`; null: no limit"
         },
     )
+    # Quiet hours: loaded as the client wrote them; the service checks them together.
+    queue_schedule_is_enabled = StrictBool(
+        load_default=False,
+        metadata={"description": "texts go only while queue-schedule's window is open"},
+    )
+    queue_schedule = fields.Raw(allow_none=True)
+    fallback_timezone = fields.Str(
+        load_default=DEFAULT_FALLBACK_TIMEZONE,
+        metadata={"description": "the zone of numbers that name none, with timezone recipient"},
+    )
     # The entry activity: the first created unless PATCHed to another of its activities.
     activity = Related(
         "activities", id_attribute="activity_id", schema="ActivitySchema", dump_only=True
@@ -88,6 +111,8 @@ class EngagementPatchSchema(EngagementSchema):
     direction = fields.Str(validate=validate.OneOf(_words(Direction)))
     delivery_type = fields.Str(validate=validate.OneOf(_words(DeliveryType)))
     expected_inputs = fields.List(fields.Str())
+    queue_schedule_is_enabled = StrictBool()
+    fallback_timezone = fields.Str()
     # Writable on update only: a new engagement has no activities to choose from.
     activity = Related("activities", id_attribute="activity_id", schema="ActivitySchema")
 

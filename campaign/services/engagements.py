@@ -33,9 +33,18 @@ from campaign.models import (
     TextTemplate,
     utcnow,
 )
-from campaign.models.engagement import ACTIVE_STATUSES, CLIENT_STATUSES
+from campaign.models.engagement import (
+    ACTIVE_STATUSES,
+    CLIENT_STATUSES,
+    DEFAULT_FALLBACK_TIMEZONE,
+)
 from campaign.services.envelope_input import MAX_META_KEY_LENGTH
 from campaign.services.locks import lock_row
+from campaign.services.queue_schedules import (
+    QUIET_HOURS_SETTINGS,
+    checked_quiet_hours,
+    wake_held_texts,
+)
 from campaign.templates_engine import compile_template
 from campaign.workers.dispatch import dispatch_enqueuer
 from campaign.workers.progress import request_refresh
@@ -57,8 +66,16 @@ def create_engagement(
     status: str | None = None,
     expected_inputs: object = None,
     validity_period: int | None = None,
+    queue_schedule_is_enabled: bool = False,
+    queue_schedule: object = None,
+    fallback_timezone: str = DEFAULT_FALLBACK_TIMEZONE,
 ) -> Engagement:
     """A new engagement, always `pending`: it has no activity or envelopes to send yet."""
+    quiet_hours = {
+        "queue_schedule_is_enabled": queue_schedule_is_enabled,
+        "queue_schedule": queue_schedule,
+        "fallback_timezone": fallback_timezone,
+    }
     if status not in (None, EngagementStatus.PENDING.value):
         raise Conflict(
             "a new engagement is pending; add an activity and envelopes, then PATCH its status "
@@ -74,6 +91,7 @@ def create_engagement(
         status=EngagementStatus.PENDING.value,
         expected_inputs=_expected_inputs([] if expected_inputs is None else expected_inputs),
         validity_period=validity_period,
+        **checked_quiet_hours(quiet_hours, quiet_hours),
     )
     _check_delivery(engagement)
     db.session.add(engagement)
@@ -100,6 +118,9 @@ def update_engagement(engagement: Engagement, changes: dict[str, Any]) -> bool:
         _set_entry(engagement, current, changes.pop("activity"))
     if "expected_inputs" in changes:
         changes["expected_inputs"] = _expected_inputs(changes["expected_inputs"])
+    quiet_hours = {name: changes.pop(name) for name in QUIET_HOURS_SETTINGS if name in changes}
+    if quiet_hours:
+        _change_quiet_hours(engagement, current, quiet_hours)
     # Restating the current delivery settings (as a repeated request does) changes nothing.
     delivery = {
         key: value
@@ -153,6 +174,32 @@ def _expected_inputs(names: object) -> list[str]:
         if name in names[:index]:
             raise InvalidAttribute(f"{name!r} is listed twice", at=f"{at}/{index}")
     return list(names)
+
+
+def _change_quiet_hours(
+    engagement: Engagement, current: EngagementStatus, given: dict[str, Any]
+) -> None:
+    """PATCH of the quiet-hours settings: only while pending or paused, as the delivery
+    settings, since texts already held wait for the opening of the window they were held by.
+
+    The texts waiting that way are made due again, so the resume's send jobs (a resume
+    enqueues every batch afresh) check each against the new settings. Restating the current
+    settings changes nothing and is allowed at any time.
+    """
+    stored = {name: getattr(engagement, name) for name in QUIET_HOURS_SETTINGS}
+    checked = checked_quiet_hours(stored, given)
+    changed = {name: value for name, value in checked.items() if value != stored[name]}
+    if not changed:
+        return
+    if current not in _EDITABLE_DELIVERY:
+        key = next(iter(changed)).replace("_", "-")
+        raise Conflict(
+            f"{key} can change only while the engagement is pending or paused; pause it first",
+            at=f"attributes/{key}",
+        )
+    for name, value in changed.items():
+        setattr(engagement, name, value)
+    wake_held_texts(engagement.id)
 
 
 def _set_entry(engagement: Engagement, current: EngagementStatus, activity_id: object) -> None:

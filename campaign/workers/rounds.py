@@ -9,27 +9,50 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from campaign import transaction
+from campaign.compliance.quiet_hours import (
+    HORIZON_DAYS,
+    ScheduleError,
+    Window,
+    is_open,
+    next_opening,
+    zones_for_number,
+)
 from campaign.config import SEND_WAIT_LIMIT
 from campaign.extensions import db, redis_store
 from campaign.models import Engagement, EngagementStatus, TextStatus, utcnow
-from campaign.models.opt_out import OPTED_OUT, opted_out
+from campaign.models.opt_out import OPTED_OUT, opted_out, record_carrier_opt_outs
 from campaign.models.text_claims import Claimed
 from campaign.models.text_outcomes import Outcome, record_outcomes
-from campaign.providers import OutboundMessage, Provider, SendResult, Timed, receipt_url
+from campaign.providers import (
+    OutboundMessage,
+    Provider,
+    SendResult,
+    Timed,
+    opt_out_codes,
+    receipt_url,
+)
 from campaign.providers.base import Interrupted
 from campaign.templates_engine import CompiledTemplate
 from campaign.workers.rendering import render_claimed
 from campaign.workers.runs import follow
-from campaign.workers.send_outcomes import bare, cancelled, deferred, outcome_of, untried
+from campaign.workers.send_outcomes import (
+    bare,
+    cancelled,
+    deferred,
+    outcome_of,
+    untried,
+    waiting,
+)
 from campaign.workers.stops import StopCheck
 from campaign.workers.throttle import SenderThrottle
 
@@ -47,6 +70,11 @@ ROUND_PER_CONNECTION = 8
 ROUND_SECONDS = 1.0
 # The error code of a text whose validity period ran out before it could be sent.
 EXPIRED = "expired"
+# `queue-schedule`'s timezone meaning each recipient's own zones, found from the number.
+RECIPIENT_ZONE = "recipient"
+# A window never open in all of a number's zones at once (zones further apart than the window
+# is long) is looked at again after this; the fix is the schedule, changed while paused.
+NEVER_OPEN_RECHECK = timedelta(days=HORIZON_DAYS)
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,16 @@ class Batch:
     envelope_count: int | None
     account_id: str
     validity_period: int | None
+    # Quiet hours: the window (None: the engagement has none), the engagement's own zone (None:
+    # each recipient's, from the number) and the zone of numbers that name none.
+    window: Window | None
+    zone: ZoneInfo | None
+    fallback_zone: ZoneInfo
+    # For each set of zones found outside the window: (since, until, why). The window stays
+    # closed from `since` to `until`, so the job's later rounds need not search again.
+    closed: dict[tuple[ZoneInfo, ...], tuple[datetime, datetime, str]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def round_size(batch: Batch, config: Any) -> int:
@@ -78,13 +116,47 @@ def round_size(batch: Batch, config: Any) -> int:
     )
 
 
+def zones_of(batch: Batch, to: str) -> tuple[ZoneInfo, ...]:
+    """The zones a text's window is read in: the engagement's, or the number's own."""
+    if batch.zone is not None:
+        return (batch.zone,)
+    return zones_for_number(to, batch.fallback_zone)
+
+
+def closed_until(
+    batch: Batch, zones: tuple[ZoneInfo, ...], now: datetime
+) -> tuple[datetime, str] | None:
+    """When the engagement's window next opens in every one of `zones`, and why the text waits;
+    None when it is open now (or the engagement has no quiet hours)."""
+    window = batch.window
+    if window is None:
+        return None
+    known = batch.closed.get(zones)
+    if known is not None and known[0] <= now < known[1]:
+        return known[1], known[2]
+    if is_open(window, zones, now):
+        return None
+    try:
+        until = next_opening(window, zones, now)
+        why = f"outside its sending window, which opens at {until:%Y-%m-%dT%H:%M:%SZ}"
+    except ScheduleError:
+        until = now + NEVER_OPEN_RECHECK
+        why = (
+            f"the sending window is not open in all of the number's {len(zones)} time zones "
+            f"at once within {HORIZON_DAYS} days; pause and change the queue-schedule to send it"
+        )
+    batch.closed[zones] = (now, until, why)
+    return until, why
+
+
 def _hold_back(
     batch: Batch, claimed: list[Claimed], now: datetime
 ) -> tuple[list[Outcome], list[Claimed]]:
     """What must not go, before rendering: texts to numbers the account holds an opt-out for
     fail `opted-out`; texts queued longer ago than the engagement's validity period fail
-    `expired` (never sent late). Checked on every round, so an opt-out stored while an
-    engagement sends stops its later rounds' texts to that number."""
+    `expired` (never sent late); texts outside the engagement's quiet-hours window go back
+    `queued` until it opens (never failed). Checked on every round, so an opt-out stored while
+    an engagement sends stops its later rounds' texts to that number."""
     numbers = opted_out(batch.account_id, (item.to for item in claimed))
     limit = timedelta(seconds=batch.validity_period) if batch.validity_period else None
     held, going = [], []
@@ -94,6 +166,9 @@ def _hold_back(
         elif limit is not None and now - item.queued_at >= limit:
             code = EXPIRED
             detail = f"not handed to the carrier within {batch.validity_period} s of queueing"
+        elif (closed := closed_until(batch, zones_of(batch, item.to), now)) is not None:
+            held.append(waiting(item, *closed))
+            continue
         else:
             going.append(item)
             continue
@@ -231,5 +306,9 @@ def _record_all(batch: Batch, outcomes: list[Outcome]) -> None:
         if status == EngagementStatus.CANCELLED:
             outcomes = [cancelled(outcome) for outcome in outcomes]
     now = utcnow()
-    follow(record_outcomes(outcomes, now), now, current_app.config)
+    config = current_app.config
+    follow(record_outcomes(outcomes, now), now, config)
+    # The carrier says the recipient opted out with it: on file in the same transaction.
+    refused = opt_out_codes(config)
+    record_carrier_opt_outs(o.text_id for o in outcomes if o.error_code in refused)
     transaction.commit()
