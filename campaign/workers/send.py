@@ -7,7 +7,9 @@ leads to is send_outcomes.py). A repeated or duplicated job finds nothing left t
 text is sent twice.
 
 A job works for at most TIME_SLICE seconds and then re-enqueues the rest of its batch, so a slow
-sender's campaign never holds a worker away from other senders for long.
+sender's campaign never holds a worker away from other senders for long. While quiet hours in
+the engagement's own zone keep every text waiting, it claims nothing and continues at the
+window's opening.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
 
 from campaign import transaction
+from campaign.compliance.quiet_hours import Window, parse_window, parse_zone
 from campaign.extensions import db, redis_store
 from campaign.models import Activity, Engagement, EngagementStatus, Text, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
@@ -29,7 +33,7 @@ from campaign.templates_engine import compile_template
 from campaign.workers import job_ids, shutdown
 from campaign.workers.progress import refresh_after_round, request_refresh
 from campaign.workers.queues import SEND_QUEUE, enqueue_unique
-from campaign.workers.rounds import Batch, round_size, send_round
+from campaign.workers.rounds import RECIPIENT_ZONE, Batch, closed_until, round_size, send_round
 from campaign.workers.throttle import SenderThrottle
 
 log = logging.getLogger(__name__)
@@ -75,12 +79,16 @@ def send_text_batch(
     provider = build_provider(config)
     throttle = SenderThrottle(redis_store.connection)
     started = time.monotonic()
+    opening = None
     try:
         while (
             time.monotonic() - started < TIME_SLICE
             and not shutdown.requested()
             and heartbeat(engagement_id)
         ):
+            opening = _own_zone_opening(batch, utcnow())
+            if opening is not None:
+                break  # no text may go before it: claiming them only to put them back is waste
             claimed = claim_texts(
                 engagement_id, activity_id, batch.first, batch.last, round_size(batch, config)
             )
@@ -91,7 +99,7 @@ def send_text_batch(
             refresh_after_round(engagement_id, batch.envelope_count)
     finally:
         provider.close()
-    _continue_later(batch)
+    _continue_later(batch, not_before=opening)
     request_refresh(engagement_id, batch.envelope_count)
 
 
@@ -124,6 +132,7 @@ def _load(
         engagement.count_total,
         engagement.account_id,
         engagement.validity_period,
+        *_quiet_hours(engagement),
     )
     # The first batch to run marks the engagement as sending.
     db.session.execute(
@@ -135,6 +144,28 @@ def _load(
     )
     transaction.commit()
     return batch
+
+
+def _quiet_hours(engagement: Engagement) -> tuple[Window | None, ZoneInfo | None, ZoneInfo]:
+    """The engagement's window, its own zone (None: each recipient's) and its fallback zone.
+
+    The service stored them checked; a zone the installed database no longer knows raises
+    here, so the job fails loudly (and the sweep retries it) rather than send outside hours.
+    """
+    fallback = parse_zone(engagement.fallback_timezone)
+    schedule = engagement.queue_schedule
+    if not engagement.queue_schedule_is_enabled or schedule is None:
+        return None, None, fallback
+    name = schedule["timezone"]
+    return parse_window(schedule), None if name == RECIPIENT_ZONE else parse_zone(name), fallback
+
+
+def _own_zone_opening(batch: Batch, now: datetime) -> datetime | None:
+    """When the window next opens, if it is read in the engagement's own zone and closed now."""
+    if batch.zone is None:
+        return None
+    closed = closed_until(batch, (batch.zone,), now)
+    return None if closed is None else closed[0]
 
 
 def heartbeat(engagement_id: str) -> bool:
@@ -150,8 +181,9 @@ def heartbeat(engagement_id: str) -> bool:
     return status in ACTIVE_STATUSES
 
 
-def _continue_later(batch: Batch) -> None:
-    """Re-enqueue the batch if texts remain: now, or when the earliest deferred one is due."""
+def _continue_later(batch: Batch, *, not_before: datetime | None = None) -> None:
+    """Re-enqueue the batch if texts remain: now, or when the earliest deferred one is due,
+    and not before `not_before` (the opening of a window closed in the engagement's zone)."""
     now = utcnow()
     due_now = or_(Text.next_attempt_at.is_(None), Text.next_attempt_at <= now)
     due, earliest = db.session.execute(
@@ -166,6 +198,8 @@ def _continue_later(batch: Batch) -> None:
     if (not due and earliest is None) or not heartbeat(batch.engagement_id):
         return
     at = None if due else earliest
+    if not_before is not None and (at is None or at < not_before):
+        at = not_before
     enqueue_send(
         batch.engagement_id,
         batch.generation,
