@@ -6,14 +6,15 @@ with a row is never texted (docs/inbound.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.extensions import db
-from campaign.models.base import AccountScoped, Timestamps, id_column
+from campaign.models.base import AccountScoped, Timestamps, id_column, insert_new, new_ids, utcnow
+from campaign.models.text import Text
 
 
 class OptOutSource(StrEnum):
@@ -57,3 +58,37 @@ def opted_out(account_id: str, numbers: Iterable[str]) -> set[str]:
             )
         )
     )
+
+
+def insert_opt_outs(account_id: str, numbers: Sequence[str], source: OptOutSource) -> set[str]:
+    """Opt these E.164 numbers out of the account in one statement; the ids of the rows added
+    (a number already on file keeps its first opt-out, and a concurrent insert cannot fail)."""
+    now = utcnow()
+    rows = [
+        {
+            "id": id_,
+            "account_id": account_id,
+            "phone_number": number,
+            "source": source.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for id_, number in zip(new_ids(len(numbers)), numbers, strict=True)
+    ]
+    insert_new(OptOut, rows, unique=["account_id", "phone_number"])
+    return {row["id"] for row in rows}
+
+
+def record_carrier_opt_outs(text_ids: Iterable[str]) -> None:
+    """The carrier refused these texts because their recipients opted out with it: opt each
+    recipient out of the text's account (`source: carrier`)."""
+    ids = list(dict.fromkeys(text_ids))
+    if not ids:
+        return
+    recipients: dict[str, list[str]] = {}
+    for account_id, number in db.session.execute(
+        select(Text.account_id, Text.to).where(Text.id.in_(ids))
+    ):
+        recipients.setdefault(account_id, []).append(number)
+    for account_id, numbers in recipients.items():
+        insert_opt_outs(account_id, list(dict.fromkeys(numbers)), OptOutSource.CARRIER)

@@ -21,8 +21,8 @@ from campaign import transaction
 from campaign.e164 import InvalidNumber, to_e164
 from campaign.errors import ApiError, ApiErrors, InvalidAttribute, PayloadTooLarge
 from campaign.extensions import db, redis_store
-from campaign.models import Account, OptOut, OptOutSource, new_ids, utcnow
-from campaign.models.base import insert_new
+from campaign.models import Account, OptOut, OptOutSource
+from campaign.models.opt_out import insert_opt_outs
 from campaign.workers.stops import clear_opted_out, mark_opted_out
 
 log = logging.getLogger(__name__)
@@ -98,20 +98,7 @@ def record_opt_outs(account_id: str, numbers: Sequence[str], source: OptOutSourc
         )
     except redis.RedisError:
         log.warning("could not mark %d opt-outs in Redis", len(numbers), exc_info=True)
-    now = utcnow()
-    rows = [
-        {
-            "id": id_,
-            "account_id": account_id,
-            "phone_number": number,
-            "source": source.value,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for id_, number in zip(new_ids(len(numbers)), numbers, strict=True)
-    ]
-    insert_new(OptOut, rows, unique=["account_id", "phone_number"])
-    return {row["id"] for row in rows}
+    return insert_opt_outs(account_id, numbers, source)
 
 
 def opt_in(account_id: str, number: str) -> bool:
