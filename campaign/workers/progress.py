@@ -27,9 +27,12 @@ from campaign.models import (
     EngagementStatus,
     Envelope,
     EnvelopeStatus,
+    Text,
+    TextStatus,
     utcnow,
 )
 from campaign.models.engagement import ACTIVE_STATUSES
+from campaign.models.opt_out import OPTED_OUT
 from campaign.workers import job_ids
 from campaign.workers.queues import DISPATCH_QUEUE, enqueue_unique
 
@@ -86,13 +89,32 @@ def refresh_after_round(engagement_id: str, total: int | None) -> None:
         request_refresh(engagement_id, total)
 
 
+def _held_back(engagement_id: str) -> int:
+    """Envelopes whose run failed because their text was held back for an opt-out."""
+    return (
+        db.session.scalar(
+            select(func.count(func.distinct(Text.envelope_id)))
+            .join(Envelope, Envelope.id == Text.envelope_id)
+            .where(
+                Text.engagement_id == engagement_id,
+                Text.status == TextStatus.FAILED.value,
+                Text.error_code == OPTED_OUT,
+                Envelope.status == EnvelopeStatus.FAILED.value,
+            )
+        )
+        or 0
+    )
+
+
 @transaction.job
 def refresh_engagement(engagement_id: str) -> None:
     """Write the counters from the envelopes; complete the engagement when nothing is left.
 
     count-complete: envelopes whose run exited `completed` (a one-text run: its text was sent
-    or delivered); count-incomplete: runs that exited `failed` or `cancelled`; count-hold: runs
-    still waiting or in flight. They always add up to count-total.
+    or delivered); count-incomplete: runs that exited `failed` or `cancelled`, except those held
+    back because their recipient opted out; count-hold: runs still waiting or in flight, and
+    those held back (as Omnigage counts them). They always add up to count-total. The
+    engagement completes once nothing is waiting or in flight: a held envelope never sends.
     """
     counts = dict(
         db.session.execute(
@@ -106,7 +128,10 @@ def refresh_engagement(engagement_id: str) -> None:
         EnvelopeStatus.CANCELLED.value, 0
     )
     total = sum(counts.values())
-    hold = total - complete - incomplete
+    in_flight = total - complete - incomplete
+    held = _held_back(engagement_id)
+    incomplete -= held
+    hold = in_flight + held
     now = utcnow()
     db.session.execute(
         update(Engagement)
@@ -123,7 +148,7 @@ def refresh_engagement(engagement_id: str) -> None:
         )
     )
     completed = 0
-    if hold == 0:
+    if in_flight == 0:
         # A triggered engagement never completes by itself: an envelope may come at any time.
         completed = db.session.execute(
             update(Engagement)
