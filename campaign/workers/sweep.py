@@ -7,13 +7,15 @@
   steps due: a web call whose worker died is due again once its lease ends) but no job waiting
   for it in Redis and no progress for CAMPAIGN_STUCK_AFTER gets a fresh dispatch, which wakes
   its send batches and its run job; claims make the repeat harmless.
+- An auto-reply left `queued` longer than CAMPAIGN_STUCK_AFTER lost its job (Redis): it is
+  enqueued again, at most REPLIES_PER_SWEEP a sweep; its claim makes a repeat harmless.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from rq.registry import ScheduledJobRegistry
@@ -21,17 +23,19 @@ from sqlalchemy import exists, or_, select, update
 
 from campaign import transaction
 from campaign.extensions import db
-from campaign.models import Engagement, Envelope, Text, TextStatus, utcnow
+from campaign.models import Engagement, Envelope, Text, TextDirection, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
 from campaign.models.text_outcomes import Moved, sync_envelopes
 from campaign.workers import job_ids
 from campaign.workers.dispatch import enqueue_dispatch
 from campaign.workers.progress import request_refresh
 from campaign.workers.queues import DISPATCH_QUEUE, QUEUE_NAMES, enqueue_unique, get_queue
+from campaign.workers.replies import enqueue_reply
 from campaign.workers.runs import follow
 
 log = logging.getLogger(__name__)
 
+REPLIES_PER_SWEEP = 1000
 INTERRUPTED = (
     "interrupted",
     "the worker stopped while sending; the carrier may have taken "
@@ -55,6 +59,7 @@ def sweep() -> None:
     stuck_after = timedelta(seconds=current_app.config["STUCK_AFTER"])
     now = utcnow()
     _settle_interrupted(now - stuck_after)
+    _resend_lost_replies(now - stuck_after)
     waiting = _engagements_with_jobs()
     engagements = db.session.scalars(
         select(Engagement).where(Engagement.status.in_(ACTIVE_STATUSES))
@@ -100,7 +105,8 @@ def _settle_interrupted(claimed_before: object) -> None:
         current_app.config,
     )  # fmt: skip
     transaction.commit()
-    engagement_ids = {row[1] for row in rows}
+    # Auto-replies (no engagement) are settled too; there is no engagement to recount.
+    engagement_ids = {row[1] for row in rows if row[1] is not None}
     if not engagement_ids:
         return
     for engagement_id in sorted(engagement_ids):
@@ -115,6 +121,32 @@ def _settle_interrupted(claimed_before: object) -> None:
     ).all()
     for engagement_id, total in totals:
         request_refresh(engagement_id, total)
+
+
+def _resend_lost_replies(queued_before: datetime) -> None:
+    """Enqueue again the auto-replies still queued long after their job should have run (a
+    retry's own later time is not lost: its next_attempt_at is in the future until then)."""
+    lost = (
+        db.session.execute(
+            select(Text.id)
+            .where(
+                Text.engagement_id.is_(None),
+                Text.direction == TextDirection.OUTBOUND.value,
+                Text.status == TextStatus.QUEUED.value,
+                Text.created_at < queued_before,
+                or_(Text.next_attempt_at.is_(None), Text.next_attempt_at < queued_before),
+            )
+            .order_by(Text.created_at)
+            .limit(REPLIES_PER_SWEEP)
+        )
+        .scalars()
+        .all()
+    )
+    transaction.commit()
+    for text_id in lost:
+        enqueue_reply(text_id, continuation=f"sweep{time.time_ns()}")
+    if lost:
+        log.warning("%d auto-replies had lost their jobs; enqueued again", len(lost))
 
 
 def _engagements_with_jobs() -> set[str]:
