@@ -1,7 +1,8 @@
 """Account replies: what an account answers a recipient's keyword with (opt-out, opt-in, help).
 
-One row per account and keyword, only where the account changed the default: a missing row
-means `DEFAULT_REPLIES`. The words each keyword covers are `compliance/keywords.py`'s.
+One row per account and keyword, made with the default the first time the account lists them
+(services/account_replies.py); a missing row means `DEFAULT_REPLIES`. The words each keyword
+covers are `compliance/keywords.py`'s.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class AccountReply(AccountScoped, Timestamps, db.Model):
     id: Mapped[str] = id_column()
     keyword: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(TextColumn)
+
+    @property
+    def is_default(self) -> bool:
+        return self.body == DEFAULT_REPLIES[Keyword(self.keyword)]
 
 
 def reply_for(account_id: str, keyword: Keyword) -> str:

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from campaign.compliance.keywords import Keyword
 from campaign.compliance.quiet_hours import DAY_NAMES, MAX_ZONE_NAME
 from campaign.flows import definitions, splits, web_calls
 from campaign.flows.extraction import MAX_NAME_LENGTH
 from campaign.flows.steps import Event, ExitType
 from campaign.models import (
+    AccountReply,
     Activity,
     ActivityKind,
     Engagement,
@@ -29,9 +31,11 @@ from campaign.models import (
     Trigger,
     TriggerKind,
 )
+from campaign.models.account_reply import MAX_REPLY_LENGTH
 from campaign.models.base import ID_ALPHABET, ID_LENGTH
 from campaign.models.engagement import DEFAULT_FALLBACK_TIMEZONE
 from campaign.resources import (
+    account_replies,
     activities,
     engagements,
     envelopes,
@@ -40,6 +44,7 @@ from campaign.resources import (
     texts,
     triggers,
 )
+from campaign.resources.account_replies import AccountReplySchema
 from campaign.resources.activities import ActivitySchema
 from campaign.resources.base import ResourceSchema
 from campaign.resources.engagements import EngagementSchema
@@ -329,6 +334,15 @@ COLLECTIONS = (
         attributes={
             "status": enum_schema(TextStatus, readOnly=True),
             "direction": enum_schema(TextDirection, readOnly=True),
+        },
+    ),
+    Collection(
+        AccountReplySchema,
+        AccountReply,
+        filters=account_replies.FILTERS,
+        attributes={
+            "keyword": enum_schema(Keyword, readOnly=True),
+            "body": {**STRING, "maxLength": MAX_REPLY_LENGTH},
         },
     ),
     Collection(

@@ -1,6 +1,7 @@
 """One module per JSON:API type: its schema, blueprint and thin views."""
 
 from campaign.resources import (
+    account_replies,
     activities,
     engagements,
     envelopes,
@@ -22,4 +23,5 @@ BLUEPRINTS = (
     envelopes.blp,
     texts.blp,
     opt_outs.blp,
+    account_replies.blp,
 )

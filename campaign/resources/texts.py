@@ -1,4 +1,7 @@
-"""`texts` (read-only): one message per envelope, with its fate as the carrier reported it."""
+"""`texts` (read-only): the messages of an account, both ways. Outbound: one per envelope's text
+step, with its fate as the carrier reported it, and the auto-replies to keywords (no
+engagement). Inbound (`direction: inbound`, status `received`): what recipients sent, linked to
+the envelope and engagement that last texted them, when one did."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from flask_smorest import Blueprint
 from marshmallow_jsonapi import fields
 
 from campaign.listing import OneOf
-from campaign.models import Text, TextStatus
+from campaign.models import Text, TextDirection, TextStatus
 from campaign.resources.base import (
     API_PREFIX,
     Related,
@@ -25,11 +28,13 @@ blp = Blueprint(
     "texts",
     __name__,
     url_prefix=f"{API_PREFIX}/texts",
-    description="Messages sent by engagements (read-only); filter[engagement]=ID",
+    description="Messages sent and received (read-only); filter[engagement]=ID, "
+    "filter[direction]=inbound",
 )
 
 
 class TextSchema(ResourceSchema):
+    direction = fields.Str(dump_only=True)
     to = fields.Str(dump_only=True)
     from_ = fields.Str(dump_only=True, data_key="from")
     body = fields.Str(dump_only=True, allow_none=True)
@@ -59,6 +64,7 @@ FILTERS: dict[str, Any] = {
     "engagement": Text.engagement_id,
     "envelope": Text.envelope_id,
     "status": OneOf.of(Text.status, TextStatus),
+    "direction": OneOf.of(Text.direction, TextDirection),
 }
 
 

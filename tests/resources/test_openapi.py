@@ -71,6 +71,9 @@ OPERATIONS = {
     ("POST", "/api/v1/opt-outs"),
     ("GET", "/api/v1/opt-outs/{opt_out_id}"),
     ("DELETE", "/api/v1/opt-outs/{opt_out_id}"),
+    ("GET", "/api/v1/account-replies"),
+    ("GET", "/api/v1/account-replies/{account_reply_id}"),
+    ("PATCH", "/api/v1/account-replies/{account_reply_id}"),
 }
 # Enough to reach every documented status of an operation, few enough to run in seconds.
 MAX_EXAMPLES = 25
