@@ -648,3 +648,28 @@ def test_the_procfiles_web_process_binds_port_or_5000(
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == f"['0.0.0.0:{port or 5000}']"
+
+
+def test_inbound_fakes_a_text_for_the_console_carrier(
+    app: Flask, api: ApiClient, campaign: Campaign
+) -> None:
+    with app.app_context():
+        make_phone_number(account_id=api.credentials.account_id)
+    console = {"SMS_PROVIDER": "console"}
+    done = campaign("inbound", "(519) 756-6220", "+15195550100", "STOP", env=console)
+    assert done.code == 0, done.stderr
+    [received] = api.get("/api/v1/texts?filter[direction]=inbound").data
+    assert done.last_line == received["id"]
+    assert (received["attributes"]["from"], received["attributes"]["body"]) == (
+        "+15197566220",
+        "STOP",
+    )
+    [opt_out] = api.get("/api/v1/opt-outs").data
+    assert opt_out["attributes"]["source"] == "keyword"
+    unknown = campaign("inbound", "+15197566220", "+18005550199", "hi", env=console)
+    assert (unknown.code, unknown.error_lines[-1]) == (1, "Error: no account holds +18005550199")
+    invalid = campaign("inbound", "12", "+15195550100", "hi", env=console)
+    assert invalid.code == 1 and "not a valid phone number" in invalid.stderr
+    twilio = {"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}
+    refused = campaign("inbound", "+15197566220", "+15195550100", "hi", env=twilio)
+    assert refused.code == 1 and "console carrier only" in refused.stderr
