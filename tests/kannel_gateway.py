@@ -1,5 +1,6 @@
 """The real Kannel gateway on loopback for tests: bearerbox + smsbox, with Kannel's own `fakesmsc`
-as the SMS centre, whose log of received MT messages is parsed into `ReceivedSms` records.
+as the SMS centre, whose log of received MT messages is parsed into `ReceivedSms` records and
+which, given an `sms-service` get-url, delivers the MO messages a test hands it (`send_mo`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ import httpx
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
 # fakesmsc logs each line bearerbox writes to it as `Got message N: <sender receiver type data>`.
 _GOT_MESSAGE = re.compile(r"Got message \d+: <(?P<line>.*)>$")
+# ... and each MO line it has written to bearerbox as `fakesmsc: sent message N`.
+_SENT_MESSAGE = re.compile(r"fakesmsc: sent message (?P<count>\d+)$")
 _TYPES = frozenset({"text", "data", "ucs-2", "udh"})
+# fakesmsc reads its stdin with fgets into 256 bytes: a longer line would become two messages.
+_MAX_MO_LINE = 255
 
 
 def kannel_available() -> bool:
@@ -78,6 +83,8 @@ class KannelGateway:
 
     Use as a context manager; every wait is bounded by `startup_timeout`. Messages the fake SMS
     centre receives accumulate in `received`; `wait_for(n, timeout)` blocks until n have arrived.
+    With `inbound_url`, smsbox has an `sms-service` that fetches that get-url for every MO
+    message, and `send_mo` makes fakesmsc deliver one.
     """
 
     def __init__(
@@ -86,10 +93,12 @@ class KannelGateway:
         *,
         username: str = "campaign",
         password: str = "kannel-secret",
+        inbound_url: str | None = None,
         startup_timeout: float = 15.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.username, self.password = username, password
+        self.inbound_url = inbound_url
         self.startup_timeout = startup_timeout
         self.admin_port, self.smsbox_port = _free_port(), _free_port()
         self.smsc_port, self.sendsms_port = _free_port(), _free_port()
@@ -97,6 +106,7 @@ class KannelGateway:
         self.sendsms_url = f"http://127.0.0.1:{self.sendsms_port}/cgi-bin/sendsms"
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._received: list[ReceivedSms] = []
+        self._mo_sent = 0  # MO lines fakesmsc has written to bearerbox
         self._condition = threading.Condition()
         self._reader: threading.Thread | None = None
 
@@ -148,7 +158,7 @@ class KannelGateway:
             self._reader.join(timeout=5.0)
             self._reader = None
         for process in self._processes.values():
-            for stream in (process.stdout, process.stderr):
+            for stream in (process.stdin, process.stdout, process.stderr):
                 if stream is not None:
                     stream.close()
         self._processes.clear()
@@ -180,6 +190,40 @@ class KannelGateway:
                     )
                 self._condition.wait(remaining)
             return list(self._received)
+
+    # -- MO messages -------------------------------------------------------------------------------
+
+    def send_mo(self, sender: str, receiver: str, text: str, timeout: float = 5.0) -> None:
+        """Make fakesmsc deliver `text` from `sender` to `receiver`, and wait until it has.
+
+        Printable ASCII goes as a `text` line (bearerbox's 7-bit coding, which Kannel holds as
+        UTF-8); anything else, a line break included (a line cannot hold one), as `ucs2` with
+        URL-encoded UTF-16BE, as a phone sends a text outside GSM-7. Waiting for fakesmsc to
+        report it sent keeps one line in its stdin at a time: it polls the descriptor and then
+        reads with stdio, so a second line already buffered would wait for a third.
+        """
+        if self.inbound_url is None:
+            raise RuntimeError("this gateway has no sms-service: start it with inbound_url")
+        if text.isascii() and text.isprintable():
+            line = f"{sender} {receiver} text {text}"
+        else:
+            payload = urllib.parse.quote_plus(text.encode("utf-16-be"), safe="")
+            line = f"{sender} {receiver} ucs2 {payload}"
+        encoded = line.encode() + b"\n"
+        if len(encoded) > _MAX_MO_LINE:
+            raise ValueError(f"fakesmsc reads at most {_MAX_MO_LINE} bytes a line: {line!r}")
+        stdin = self._processes["fakesmsc"].stdin
+        assert stdin is not None
+        with self._condition:
+            count = self._mo_sent + 1
+            stdin.write(encoded)
+            stdin.flush()
+            deadline = time.monotonic() + timeout
+            while self._mo_sent < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"fakesmsc did not send {line!r} within {timeout}s")
+                self._condition.wait(remaining)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -215,36 +259,72 @@ sendsms-port = {self.sendsms_port}
 sendsms-interface = 127.0.0.1
 log-file = "{logs / "smsbox.log"}"
 log-level = 1
-
+{self._smsbox_retries()}
 group = sendsms-user
 username = {self.username}
 password = {self.password}
 max-messages = 10
 concatenation = true
+{self._sms_service()}"""
+
+    def _smsbox_retries(self) -> str:
+        """With an sms-service: smsbox acknowledges an MO message to bearerbox before it fetches
+        the get-url, so a fetch that fails is made again by smsbox alone, if it is told to."""
+        if self.inbound_url is None:
+            return ""
+        return """\
+# A fetch answered other than 200 or 202 (or not at all) is made once more, at once, with the
+# same URL (the same %I). Delivery reports are fetched the same way.
+http-request-retry = 1
+http-queue-delay = 0
 """
 
-    def _spawn(self, name: str, argv: list[str], *, stderr_pipe: bool = False) -> None:
+    def _sms_service(self) -> str:
+        """The `sms-service` that hands every MO message to `inbound_url`."""
+        if self.inbound_url is None:
+            return ""
+        return f"""
+group = sms-service
+keyword = default
+catch-all = yes
+# smsbox texts the sender whatever the get-url answers, and its "could not fetch" text when the
+# fetch fails; omit-empty would drop only an empty answer. Our replies go out through sendsms
+# like every text, so this service sends none itself.
+max-messages = 0
+get-url = "{self.inbound_url}"
+"""
+
+    def _spawn(
+        self, name: str, argv: list[str], *, stderr_pipe: bool = False, stdin_pipe: bool = False
+    ) -> None:
         output = open(self.workdir / f"{name}.out", "ab")  # noqa: SIM115 - outlives this call
         self._processes[name] = subprocess.Popen(
             argv,
             cwd=self.workdir,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.PIPE if stderr_pipe else output,
         )
         output.close()  # the child holds its own descriptor
 
     def _start_fakesmsc(self) -> None:
-        """Start fakesmsc as a pure receiver (`-m 0`: send no MO messages).
+        """Start fakesmsc as a pure receiver (`-m 0`: send no MO messages) or, with an
+        sms-service, in its interactive mode: each line of its stdin is one MO message, sent
+        at once (`-i 0`); it then reads bearerbox's MT lines at least once a second.
 
         It connects to bearerbox's fake SMSC listener once and exits if that is not up yet, so it
         is restarted until it stays connected.
         """
-        argv = [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.smsc_port), "-m", "0", "-v", "0"]
-        argv.append("0 0 text unused")  # fakesmsc insists on an MO template even with -m 0
+        argv = [FAKESMSC, "-H", "127.0.0.1", "-r", str(self.smsc_port), "-v", "0"]
+        interactive = self.inbound_url is not None
+        if interactive:
+            argv += ["-i", "0"]
+        else:
+            # fakesmsc insists on an MO template even with -m 0 (without one it is interactive).
+            argv += ["-m", "0", "0 0 text unused"]
         deadline = time.monotonic() + self.startup_timeout
         while True:
-            self._spawn("fakesmsc", argv, stderr_pipe=True)
+            self._spawn("fakesmsc", argv, stderr_pipe=True, stdin_pipe=interactive)
             process = self._processes["fakesmsc"]
             try:
                 process.wait(timeout=0.5)
@@ -253,6 +333,8 @@ concatenation = true
             assert process.stderr is not None
             (self.workdir / "fakesmsc.log").write_bytes(process.stderr.read())
             process.stderr.close()
+            if process.stdin is not None:
+                process.stdin.close()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"fakesmsc could not connect to bearerbox\n{self._logs()}")
         assert process.stderr is not None
@@ -272,6 +354,12 @@ concatenation = true
             log.close()
 
     def _record(self, log_line: str) -> None:
+        sent = _SENT_MESSAGE.search(log_line)
+        if sent is not None:
+            with self._condition:
+                self._mo_sent = int(sent["count"])
+                self._condition.notify_all()
+            return
         found = _GOT_MESSAGE.search(log_line)
         if found is None:
             return
