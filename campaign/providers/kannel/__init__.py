@@ -1,5 +1,7 @@
 """Kannel: texts out through smsbox's sendsms interface (`sending.py`), delivery reports in
-(`receipts.py`). The registry (`providers/__init__.py`) reaches it through these names only."""
+(`receipts.py`) and incoming texts in through an `sms-service` get-url (`inbound.py`), both at
+URLs signed with SECRET_KEY. The registry (`providers/__init__.py`) reaches it through these
+names only."""
 
 from __future__ import annotations
 
@@ -7,11 +9,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from campaign.providers.base import Provider, connection_settings
+from campaign.providers.kannel.inbound import INBOUND, parse_inbound
 from campaign.providers.kannel.receipts import RECEIPTS, parse_receipt, receipt_url
 
-__all__ = ["INBOUND", "RECEIPTS", "build", "parse_receipt", "receipt_url"]
+__all__ = [
+    "INBOUND",
+    "OPT_OUT_CODES",
+    "RECEIPTS",
+    "build",
+    "parse_inbound",
+    "parse_receipt",
+    "receipt_url",
+]
 
-INBOUND = None
 # Kannel's reports name no reason a recipient refused us.
 OPT_OUT_CODES: frozenset[str] = frozenset()
 
