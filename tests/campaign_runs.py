@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.models import Engagement, Text, TextStatus
+from campaign.models import Engagement, Text, TextDirection, TextStatus
 from tests.client import ApiClient
 from tests.factories import (
     BULK,
@@ -108,7 +108,10 @@ def text_statuses(app: Flask, engagement_id: str) -> Counter[str]:
     with app.app_context():
         rows = db.session.execute(
             select(Text.status, func.count())
-            .where(Text.engagement_id == engagement_id)
+            .where(
+                Text.engagement_id == engagement_id,
+                Text.direction == TextDirection.OUTBOUND.value,
+            )
             .group_by(Text.status)
         ).all()
         db.session.remove()
