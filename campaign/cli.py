@@ -55,6 +55,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(tokens)
     app.cli.add_command(phone_numbers)
     app.cli.add_command(inbound)
+    app.cli.add_command(inbound_url_command)
     app.cli.add_command(worker)
     app.cli.add_command(run)
     # flask-smorest's group, named for what it does: `campaign openapi print|write FILE`.
@@ -244,6 +245,24 @@ def inbound(sender: str, number: str, body: str) -> None:
     transaction.commit()
     click.echo(f"received from {sender} to {number}")
     click.echo(received.id)
+
+
+@click.command("inbound-url")
+def inbound_url_command() -> None:
+    """Print the URL the configured carrier should deliver incoming texts to (Twilio: a
+    number's "A message comes in" webhook; Kannel: the sms-service get-url, token included)."""
+    from campaign.providers import inbound_url
+
+    _check_provider()
+    url = inbound_url(current_app.config)
+    if url is None:
+        provider = current_app.config["SMS_PROVIDER"]
+        if provider == "console":
+            raise click.ClickException(
+                "the console carrier takes no incoming texts; fake one with campaign inbound"
+            )
+        raise click.ClickException(f"{provider} needs PUBLIC_BASE_URL to deliver incoming texts")
+    click.echo(url)
 
 
 def _check_provider() -> None:

@@ -22,6 +22,9 @@ threads: int = _config["WEB_THREADS"]
 # A runtime control interface nobody uses, at one fixed path per user: two servers on one host
 # (`campaign run`, tests, benchmarks) would fight over it.
 control_socket_disable = True
+# Kannel delivers an incoming text in the get-url's query, its bytes in hex: a 1,600-character
+# UCS-2 text is 6,400 hex digits, beyond gunicorn's default 4,094-byte request line.
+limit_request_line = 8190
 accesslog = "-"
 # One JSON object per line, as the worker writes them (campaign/logs.py).
 logger_class = "campaign.logs.GunicornLogger"

@@ -673,3 +673,32 @@ def test_inbound_fakes_a_text_for_the_console_carrier(
     twilio = {"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}
     refused = campaign("inbound", "+15197566220", "+15195550100", "hi", env=twilio)
     assert refused.code == 1 and "console carrier only" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "last_line", "error"),
+    [
+        (
+            {"SMS_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
+             "PUBLIC_BASE_URL": "https://sms.example"},
+            "https://sms.example/inbound/twilio",
+            None,
+        ),
+        (
+            {"SMS_PROVIDER": "kannel", "KANNEL_SENDSMS_URL": "http://127.0.0.1:13013/cgi-bin/sendsms",
+             "KANNEL_USERNAME": "u", "KANNEL_PASSWORD": "p", "PUBLIC_BASE_URL": "https://sms.example"},
+            "https://sms.example/inbound/kannel?token=",
+            None,
+        ),
+        ({"SMS_PROVIDER": "console"}, "", "fake one with campaign inbound"),
+    ],
+)  # fmt: skip
+def test_inbound_url_prints_where_the_carrier_delivers_incoming_texts(
+    campaign: Campaign, settings: dict[str, str], last_line: str, error: str | None
+) -> None:
+    printed = campaign("inbound-url", env=settings)
+    if error is None:
+        assert printed.code == 0, printed.stderr
+        assert printed.last_line.startswith(last_line)
+    else:
+        assert printed.code == 1 and error in printed.stderr

@@ -5,7 +5,8 @@ Provider, which sends), `receipt_url(config, text_id)` (where it should report o
 `RECEIPTS` (the route its receipts come to, a `ReceiptRoute`, or None) and, when it has one,
 `parse_receipt(request, text_id, config)`, which checks an `IncomingRequest` and returns a
 neutral `Receipt` (`incoming.py`); likewise `INBOUND` (an `InboundRoute`, or None) and
-`parse_inbound(request, config)` for the texts recipients send us, as an `InboundText`; and
+`parse_inbound(request, config)` for the texts recipients send us, as an `InboundText`, with
+`inbound_url(config)`, where the operator tells the carrier to deliver them; and
 `OPT_OUT_CODES`, the error codes by which the carrier says a recipient opted out with it.
 Nothing else switches on the carrier's name.
 """
@@ -68,6 +69,12 @@ def build_provider(config: Mapping[str, Any]) -> Provider:
 def receipt_url(config: Mapping[str, Any], text_id: str) -> str | None:
     """Where the configured carrier should send its receipts for `text_id` (None: nowhere)."""
     url: str | None = _carrier(config).receipt_url(config, text_id)
+    return url
+
+
+def inbound_url(config: Mapping[str, Any]) -> str | None:
+    """Where the configured carrier should deliver incoming texts (None: it cannot)."""
+    url: str | None = _carrier(config).inbound_url(config)
     return url
 
 

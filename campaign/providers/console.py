@@ -18,6 +18,11 @@ INBOUND = None
 OPT_OUT_CODES: frozenset[str] = frozenset()
 
 
+def inbound_url(config: Mapping[str, Any]) -> str | None:
+    """No carrier posts to the console: `campaign inbound` fakes its incoming texts."""
+    return None
+
+
 class ConsoleProvider(LoopProvider):
     """Writes `SMS from -> to: body` to the log and reports the message sent."""
 

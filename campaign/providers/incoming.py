@@ -37,10 +37,12 @@ class Receipt:
 
 @dataclass(frozen=True)
 class ReceiptRoute:
-    """Where a carrier sends its receipts: a path holding `{text_id}`, and the HTTP method."""
+    """Where a carrier sends its receipts: a path holding `{text_id}`, the HTTP method, and the
+    status that tells the carrier it was taken."""
 
     path: str
     method: str
+    answer_status: int = 204
 
     def url(self, base: str, text_id: str) -> str:
         return base + self.path.format(text_id=text_id)

@@ -50,7 +50,7 @@ def _receive(name: str, text_id: str) -> Response:
         error_code=receipt.error_code,
         error_detail=receipt.error_detail,
     )
-    return Response(status=204)
+    return Response(status=carrier(name).RECEIPTS.answer_status)
 
 
 def _register(name: str) -> None:

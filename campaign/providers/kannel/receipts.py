@@ -21,7 +21,9 @@ from typing import Any
 from campaign.errors import ApiError, Forbidden
 from campaign.providers.incoming import IncomingRequest, Receipt, ReceiptRoute
 
-RECEIPTS = ReceiptRoute("/callbacks/kannel/{text_id}", "GET")
+# smsbox counts only 200 and 202 as a fetch that worked; with http-request-retry set (as for
+# incoming texts) a 204 would have it fetch every report again.
+RECEIPTS = ReceiptRoute("/callbacks/kannel/{text_id}", "GET", answer_status=200)
 
 KANNEL_DLR_STATUSES: dict[int, str] = {
     1: "delivered",

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from campaign.providers.base import Provider, connection_settings
-from campaign.providers.twilio.inbound import INBOUND, parse_inbound
+from campaign.providers.twilio.inbound import INBOUND, inbound_url, parse_inbound
 from campaign.providers.twilio.receipts import RECEIPTS, parse_receipt, receipt_url
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "OPT_OUT_CODES",
     "RECEIPTS",
     "build",
+    "inbound_url",
     "parse_inbound",
     "parse_receipt",
     "receipt_url",

@@ -25,6 +25,13 @@ INBOUND = InboundRoute(
 )
 
 
+def inbound_url(config: Mapping[str, Any]) -> str | None:
+    """What to paste into a Twilio number's "A message comes in" field; None without
+    PUBLIC_BASE_URL (Twilio signs that URL, so it must be the one it requests)."""
+    base = config.get("PUBLIC_BASE_URL")
+    return base + INBOUND.path if base else None
+
+
 def parse_inbound(request: IncomingRequest, config: Mapping[str, Any]) -> InboundText:
     """The message Twilio posted, once its signature is checked."""
     check_signed(request, config, "incoming messages")
