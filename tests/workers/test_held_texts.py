@@ -47,6 +47,10 @@ def test_a_number_opted_out_before_scheduling_is_never_texted(
     held = _texts(api, engagement_id)[OPTED_OUT]
     assert (held["status"], held["error-code"], held["body"]) == ("failed", "opted-out", None)
     assert _texts(api, engagement_id)[OTHER]["status"] == "sent"
+    # Held, not attempted: it counts in count-hold and does not keep the engagement going.
+    engagement = api.get(f"/api/v1/engagements/{engagement_id}").data["attributes"]
+    assert (engagement["status"], engagement["count-complete"]) == ("completed", 1)
+    assert (engagement["count-hold"], engagement["count-incomplete"]) == (1, 0)
 
 
 def test_an_opt_out_stored_after_dispatch_stops_the_queued_text(
