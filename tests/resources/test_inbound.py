@@ -6,6 +6,8 @@ START and HELP honoured and confirmed once; the account's replies changeable; ca
 
 from __future__ import annotations
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -328,3 +330,25 @@ def test_a_reply_fires_the_text_reply_trigger_and_a_split_branches_on_it(
     assert len(twilio.sink.messages) == sent
     engagement = api.get(f"/api/v1/engagements/{engagement_id}").data["attributes"]
     assert (engagement["status"], engagement["count-complete"]) == ("completed", 2)
+
+
+def test_a_burst_of_1000_inbound_texts_is_absorbed_without_a_5xx(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    """1,000 deliveries from 1,000 senders, 16 at a time (Twilio's own concurrency per number
+    is far lower), every tenth a STOP: each answered 200, each stored once, each STOP on file
+    with its confirmation queued."""
+    with app.app_context():
+        make_phone_number(account_id=api.credentials.account_id)
+    senders = [f"+1416555{index:04d}" for index in range(1000)]
+    bodies = {number: "STOP" if index % 10 == 0 else f"reply {index}" for index, number in
+              enumerate(senders)}  # fmt: skip
+
+    def deliver(number: str) -> int:
+        return _incoming(twilio, number, bodies[number]).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = Counter(pool.map(deliver, senders))
+    assert statuses == {200: 1000}
+    assert row_count(app, "texts") == 1000 + 100  # the inbound texts and the confirmations
+    assert row_count(app, "opt_outs") == 100
