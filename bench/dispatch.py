@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -101,8 +102,12 @@ def engine_run(
     items: list[Recipient],
     profiler: Profiler | None,
     timeout: float,
+    configure: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
+    """Send `items` through the workers; `configure(engagement id)` runs before scheduling."""
     engagement = prepare(api, phone, items, "engine")
+    if configure is not None:
+        configure(engagement)
     stack.sink.reset()
     memory = PeakMemory(stack.worker_pids)
     memory.sample()
