@@ -7,6 +7,10 @@ A carrier's answers and receipts are untrusted input; every field copied from on
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from campaign.e164 import InvalidNumber, to_e164
+from campaign.errors import ApiError
 
 MAX_MESSAGE_ID = 64  # texts.provider_message_id is a VARCHAR(64)
 MAX_ERROR_CODE = 32  # texts.error_code is a VARCHAR(32)
@@ -47,6 +51,24 @@ def error_detail(value: str) -> str:
     if len(value) <= MAX_ERROR_DETAIL:
         return value
     return value[: MAX_ERROR_DETAIL - len(TRUNCATED)] + TRUNCATED
+
+
+def inbound_numbers(
+    params: Mapping[str, str], sender: str, receiver: str, region: str
+) -> tuple[str, str]:
+    """A received text's sender and our number that received it, from the carrier's parameters
+    `sender` and `receiver`: the sender in E.164 (else a 400 at its parameter: an opt-out must
+    name a number), ours in E.164 or as given, cut to 32 characters, for the service to log and
+    drop as no account's."""
+    try:
+        sent_by = to_e164(params.get(sender, ""), region)
+    except InvalidNumber as exc:
+        raise ApiError(f"{sender}: {exc}", parameter=sender) from None
+    try:
+        sent_to = to_e164(params.get(receiver, ""), region)
+    except InvalidNumber:
+        sent_to = params.get(receiver, "")[:32]
+    return sent_by, sent_to
 
 
 def inbound_body(value: str) -> str | None:

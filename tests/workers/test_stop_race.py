@@ -6,10 +6,7 @@ ahead of the campaign's own texts."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from flask import Flask
 
 from campaign.compliance.keywords import Keyword
@@ -20,7 +17,6 @@ from tests.campaign_runs import (
     start_campaign,
     text_statuses,
     wait_until,
-    worker_environment,
 )
 from tests.client import ApiClient
 from tests.loopback_twilio import TwilioSetup
@@ -30,15 +26,6 @@ SIZE, THROUGHPUT = 40, 8
 # A request that left before the STOP's commit may land at the sink a moment after the answer.
 ON_THE_WIRE = 0.25
 CONFIRMATION = DEFAULT_REPLIES[Keyword.OPT_OUT]
-
-
-@pytest.fixture
-def workers(
-    app_environment: dict[str, str], twilio: TwilioSetup, tmp_path: Path
-) -> Iterator[Workers]:
-    started = Workers(worker_environment(app_environment, twilio), tmp_path)
-    yield started
-    started.stop_all()
 
 
 def test_after_a_stop_is_stored_only_texts_already_handed_to_the_carrier_go(

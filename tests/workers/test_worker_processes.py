@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from flask import Flask
 
 from campaign.extensions import redis_store
@@ -21,20 +18,9 @@ from tests.campaign_runs import (
     start_campaign,
     text_statuses,
     wait_until,
-    worker_environment,
 )
 from tests.client import ApiClient
 from tests.loopback_twilio import TwilioSetup
-
-
-@pytest.fixture
-def workers(
-    app_environment: dict[str, str], twilio: TwilioSetup, tmp_path: Path
-) -> Iterator[Workers]:
-    """Starts `campaign worker` processes on demand; stops whatever is left at the end."""
-    started = Workers(worker_environment(app_environment, twilio), tmp_path)
-    yield started
-    started.stop_all()
 
 
 def test_two_workers_pace_a_sender_at_its_throughput(

@@ -15,7 +15,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from campaign.e164 import InvalidNumber, to_e164
 from campaign.errors import ApiError, Forbidden
 from campaign.providers import fields
 from campaign.providers.incoming import InboundRoute, InboundText, IncomingRequest
@@ -80,15 +79,7 @@ def parse_inbound(request: IncomingRequest, config: Mapping[str, Any]) -> Inboun
     message_id = fields.message_id(query.get("id"))
     if message_id is None:
         raise ApiError("id must be Kannel's id of the message (%I)", parameter="id")
-    region = config["DEFAULT_REGION"]
-    try:
-        sender = to_e164(query.get("from", ""), region)
-    except InvalidNumber as exc:
-        raise ApiError(f"from: {exc}", parameter="from") from None
-    try:
-        to = to_e164(query.get("to", ""), region)
-    except InvalidNumber:
-        to = query.get("to", "")[:32]  # none of ours: logged and dropped by the service
+    sender, to = fields.inbound_numbers(query, "from", "to", config["DEFAULT_REGION"])
     return InboundText(message_id, sender, to, _body(query.get("hex", ""), query.get("charset")))
 
 

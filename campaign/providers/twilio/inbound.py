@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from campaign.e164 import InvalidNumber, to_e164
 from campaign.errors import ApiError
 from campaign.providers import fields
 from campaign.providers.incoming import InboundRoute, InboundText, IncomingRequest
@@ -39,15 +38,7 @@ def parse_inbound(request: IncomingRequest, config: Mapping[str, Any]) -> Inboun
     message_id = fields.message_id(form.get("MessageSid") or form.get("SmsMessageSid"))
     if message_id is None:
         raise ApiError("MessageSid must be Twilio's id of the message", parameter="MessageSid")
-    region = config["DEFAULT_REGION"]
-    try:
-        sender = to_e164(form.get("From", ""), region)
-    except InvalidNumber as exc:
-        raise ApiError(f"From: {exc}", parameter="From") from None
-    try:
-        to = to_e164(form.get("To", ""), region)
-    except InvalidNumber:
-        to = form.get("To", "")[:32]  # none of ours: logged and dropped by the service
+    sender, to = fields.inbound_numbers(form, "From", "To", config["DEFAULT_REGION"])
     body = fields.inbound_body(form.get("Body", ""))
     if body is None:
         raise ApiError(
