@@ -337,12 +337,8 @@ def _rerun_batch(app: Flask, seed: SeedCampaign) -> None:
         db.session.remove()
 
 
-def test_a_held_text_due_again_is_checked_again_at_its_claim(
-    app: Flask, api: ApiClient, twilio: TwilioSetup
-) -> None:
-    """Made due while its window is still closed, it is claimed, found outside, and waits for
-    the same opening again: the window is checked at every claim, the text never fails."""
-    seed, openings, _ = _held(app, api)
+def _due_again(app: Flask, seed: SeedCampaign) -> None:
+    """Make the held texts due now, and run their batch again."""
     with app.app_context():
         db.session.execute(
             update(Text)
@@ -351,6 +347,15 @@ def test_a_held_text_due_again_is_checked_again_at_its_claim(
         )
         db.session.commit()
     _rerun_batch(app, seed)
+
+
+def test_a_held_text_due_again_is_checked_again_at_its_claim(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    """Made due while its window is still closed, it is claimed, found outside, and waits for
+    the same opening again: the window is checked at every claim, the text never fails."""
+    seed, openings, _ = _held(app, api)
+    _due_again(app, seed)
     later = _work(app)
     assert twilio.sink.messages == []
     texts = _texts(app, seed.engagement_id)
@@ -367,14 +372,7 @@ def test_a_waiting_text_still_expires_with_its_validity_period(
     seed, _, _ = _held(app, api)
     assert _patch(api, seed.engagement_id, **{"validity-period": 1}) == 200
     time.sleep(1.2)
-    with app.app_context():
-        db.session.execute(
-            update(Text)
-            .where(Text.engagement_id == seed.engagement_id)
-            .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
-        db.session.commit()
-    _rerun_batch(app, seed)
+    _due_again(app, seed)
     _work(app)
     assert twilio.sink.messages == []
     texts = _texts(app, seed.engagement_id).values()
