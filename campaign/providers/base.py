@@ -30,6 +30,10 @@ class OutboundMessage:
     from_: str
     body: str
     receipt_url: str | None = None
+    # Whole seconds the carrier may still try to deliver it (the engagement's validity period
+    # less what the text has waited), passed on so the carrier's own queue never sends it late
+    # either; None: no limit.
+    valid_for: int | None = None
 
 
 @dataclass(frozen=True)

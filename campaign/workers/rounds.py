@@ -231,6 +231,7 @@ def send_round(
                     item.claimed.sender,
                     item.body,
                     receipt_url(config, item.claimed.text_id),
+                    valid_for=_valid_for(batch, item.claimed, wait),
                 ),
             )
             for item, wait in zip(sending, waits, strict=True)
@@ -256,6 +257,15 @@ def send_round(
     _record(batch, outcomes)
     if interruption is not None:
         raise interruption
+
+
+def _valid_for(batch: Batch, item: Claimed, wait: float) -> int | None:
+    """Whole seconds of the text's validity period left when its slot comes (at least 1: a
+    text past it was held back before the round, and its slot is within the round)."""
+    if not batch.validity_period:
+        return None
+    waited = (utcnow() - item.queued_at).total_seconds() + wait
+    return max(1, int(batch.validity_period - waited))
 
 
 def _hand_over(

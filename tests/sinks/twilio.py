@@ -55,6 +55,7 @@ class ReceivedMessage:
     body: str
     status_callback: str | None
     received: float  # time.monotonic() when the request was accepted
+    validity_period: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,7 @@ class TwilioSink:
             body=form["Body"],
             status_callback=form.get("StatusCallback") or None,
             received=time.monotonic(),
+            validity_period=form.get("ValidityPeriod"),
         )
         with self._lock:
             self._messages.append(message)

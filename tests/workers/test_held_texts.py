@@ -107,6 +107,18 @@ def test_texts_within_their_validity_period_are_sent(
     assert schedule(api, engagement_id, **{"delivery-type": "immediately"}).status == 202
     drain(app)
     assert sorted(message.to for message in twilio.sink.messages) == sorted([OTHER, OPTED_OUT])
+    # What is left of the period goes to Twilio as ValidityPeriod: its queue is bounded too.
+    for message in twilio.sink.messages:
+        assert 35_900 <= int(message.validity_period or 0) <= 36_000
+
+
+def test_without_a_validity_period_twilio_is_given_none(
+    app: Flask, api: ApiClient, twilio: TwilioSetup
+) -> None:
+    engagement_id = _campaign(app, api)
+    assert schedule(api, engagement_id, **{"delivery-type": "immediately"}).status == 202
+    drain(app)
+    assert [message.validity_period for message in twilio.sink.messages] == [None, None]
 
 
 @pytest.mark.parametrize("seconds", [0, 36_001, -5, "60", 1.5, True], ids=repr)

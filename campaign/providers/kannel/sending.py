@@ -107,6 +107,10 @@ class KannelProvider(LoopProvider):
         }
         if count_segments(message.body).encoding == "UCS-2":
             params["coding"] = KANNEL_CODING_UCS2
+        if message.valid_for is not None:
+            # sendsms's `validity` is in minutes: whole minutes left, at least one (the SMSC
+            # then tries for at most a minute past the engagement's validity period).
+            params["validity"] = str(max(1, message.valid_for // 60))
         if message.receipt_url:
             params["dlr-mask"] = str(self.dlr_mask)
             # urlencode percent-encodes the whole value, as Kannel requires of a dlr-url.

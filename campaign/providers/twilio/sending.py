@@ -76,6 +76,8 @@ class TwilioProvider(LoopProvider):
         form = {"To": message.to, "From": message.from_, "Body": message.body}
         if message.receipt_url:
             form["StatusCallback"] = message.receipt_url
+        if message.valid_for is not None:
+            form["ValidityPeriod"] = str(message.valid_for)  # Twilio takes 1 to 36,000 s
         try:
             response = await self._transport.request(
                 "POST", self._target, body=urlencode(form).encode()

@@ -337,3 +337,25 @@ def test_dlr_mask_outside_kannels_bits_is_rejected() -> None:
             read_timeout=1.0,
             dlr_mask=64,
         )
+
+
+@pytest.mark.parametrize(
+    ("valid_for", "validity"), [(None, None), (30, "1"), (60, "1"), (119, "1"), (36_000, "600")]
+)
+def test_a_validity_period_goes_to_kannel_in_whole_minutes(
+    valid_for: int | None, validity: str | None
+) -> None:
+    provider = make_provider("http://127.0.0.1:1/cgi-bin/sendsms")
+    try:
+        outbound = OutboundMessage("txt-1", "+15197566220", SENDER, "Hi", valid_for=valid_for)
+        assert provider._params(outbound).get("validity") == validity
+    finally:
+        provider.close()
+
+
+def test_a_message_with_a_validity_period_reaches_the_smsc(
+    gateway: KannelGateway, provider: KannelProvider
+) -> None:
+    outbound = OutboundMessage("txt-1", "+15197566220", SENDER, "Hello", valid_for=600)
+    result, received = send_and_receive(gateway, provider, outbound)
+    assert (result.status, received.text) == ("sent", "Hello")
