@@ -78,6 +78,9 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     _register_dashboard(app)
     _register_error_handlers(app)
     app.before_request(_guard_api)
+    from campaign.limits.requests import add_headers
+
+    app.after_request(add_headers)
     from campaign.cli import register_commands
 
     register_commands(app)
@@ -183,6 +186,9 @@ def _guard_api() -> None:
 
     check_acceptable(request)
     authenticate(request)
+    from campaign.limits.requests import limit_request
+
+    limit_request()
 
 
 def _register_error_handlers(app: Flask) -> None:

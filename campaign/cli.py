@@ -90,6 +90,32 @@ def create_account(key: str, name: str) -> None:
     click.echo(account.id)
 
 
+@accounts.command("update")
+@click.argument("key")
+@click.option(
+    "--rate-limit",
+    required=True,
+    help='Requests the account may make: "N/second", "N/minute", "N/hour", "off", or '
+    '"default" for CAMPAIGN_API_RATE_LIMIT.',
+)
+def update_account(key: str, rate_limit: str) -> None:
+    """Change the account whose X-Account-Key is KEY (its API rate limit)."""
+    from campaign.limits.rates import parse_rate
+
+    account = _account(key)
+    if rate_limit.strip().lower() == "default":
+        account.rate_limit = None
+    else:
+        try:
+            rate = parse_rate(rate_limit)
+        except ValueError as exc:
+            raise click.ClickException(f"--rate-limit {exc}") from None
+        account.rate_limit = "off" if rate is None else str(rate)
+    transaction.commit()
+    shown = account.rate_limit or f"the default ({current_app.config['API_RATE_LIMIT'] or 'off'})"
+    click.echo(f"account {key}: rate limit {shown}")
+
+
 @click.group(help="Manage API tokens.")
 def tokens() -> None:
     pass

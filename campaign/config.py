@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from campaign.limits.rates import Rate, parse_rate
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the process must not start."""
@@ -207,6 +209,14 @@ SETTINGS: tuple[Setting, ...] = (
         10_000,
         "most envelopes one bulk request may carry",
         key="MAX_BULK",
+    ),
+    Setting(
+        "CAMPAIGN_API_RATE_LIMIT",
+        parse_rate,
+        Rate(3600, 3600),
+        "requests each account may make to the API (N/second, N/minute, N/hour, or off), "
+        "a burst of N at once",
+        key="API_RATE_LIMIT",
     ),
     Setting(
         "CAMPAIGN_MAX_META_BYTES",

@@ -117,6 +117,11 @@ class PayloadTooLarge(ApiError):
     title = "Payload too large"
 
 
+class TooManyRequests(ApiError):
+    status = 429
+    title = "Too many requests"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     title = "Unsupported media type"

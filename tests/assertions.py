@@ -32,8 +32,9 @@ def database_state(app: Flask) -> dict[str, list[str]]:
 
 # Keys that come and go on their own clock, not with requests: what RQ keeps about processes
 # (a worker's registration, a scheduler's lock, when registries were last cleaned) and our
-# short-lived marks (a sender's pacing state, a slot's recount), which expire within seconds.
-# A snapshot taken around a request must not count them.
+# short-lived marks (a sender's pacing state, a slot's recount), which expire within seconds,
+# and the rate limiter's count, which every API request moves, refused ones included. A
+# snapshot taken around a request must not count them.
 _LIVENESS_KEYS = (
     b"rq:worker:",
     b"rq:workers",
@@ -42,6 +43,7 @@ _LIVENESS_KEYS = (
     b"rq:clean_registries:",
     b"campaign:throttle:",
     b"campaign:recount:",
+    b"campaign:rate:",
 )
 
 

@@ -702,3 +702,24 @@ def test_inbound_url_prints_where_the_carrier_delivers_incoming_texts(
         assert printed.last_line.startswith(last_line)
     else:
         assert printed.code == 1 and error in printed.stderr
+
+
+def test_accounts_update_sets_and_clears_an_accounts_rate_limit(
+    app: Flask, api: ApiClient, campaign: Campaign
+) -> None:
+    key = api.credentials.key
+    limited = campaign("accounts", "update", key, "--rate-limit", "2/minute")
+    assert (limited.code, limited.last_line) == (0, f"account {key}: rate limit 2/minute")
+    assert [api.get("/api/v1/text-templates").status for _ in range(3)] == [200, 200, 429]
+    cleared = campaign("accounts", "update", key, "--rate-limit", "default")
+    assert (cleared.code, cleared.last_line) == (
+        0,
+        f"account {key}: rate limit the default (3600/hour)",
+    )
+    assert api.get("/api/v1/text-templates").status == 200
+    bad = campaign("accounts", "update", key, "--rate-limit", "2/fortnight")
+    assert bad.code == 1 and bad.error_lines == [
+        'Error: --rate-limit must be "N/second", "N/minute", "N/hour" or "off", got \'2/fortnight\''
+    ]
+    unknown = campaign("accounts", "update", "nobody", "--rate-limit", "off")
+    assert (unknown.code, unknown.error_lines) == (1, ["Error: no account with key 'nobody'"])

@@ -20,6 +20,9 @@ class Account(Timestamps, db.Model):
     id: Mapped[str] = id_column()
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
+    # The operator's override of CAMPAIGN_API_RATE_LIMIT for this account ("100/minute",
+    # "off"; limits/rates.py reads it); null: the setting.
+    rate_limit: Mapped[str | None] = mapped_column(String(32))
 
 
 def hash_secret(secret: str) -> str:
