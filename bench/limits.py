@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> Report:
     )
     samples: dict[str, list[float]] = {"off": [], "limited": []}
     with Stack(keep_logs=args.keep_logs, workers=0) as stack:
-        accounts = {"off": Api.for_new_account(stack, "off"), "limited": Api.for_new_account(stack, "limited")}
+        accounts = {
+            "off": Api.for_new_account(stack, "off"),
+            "limited": Api.for_new_account(stack, "limited"),
+        }
         stack.campaign("accounts", "update", "off", "--rate-limit", "off")
         stack.campaign("accounts", "update", "limited", "--rate-limit", "1000000/hour")
         for _ in range(args.rounds):
