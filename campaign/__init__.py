@@ -42,15 +42,29 @@ class CampaignFlask(Flask):
     The view builds its answer from the flushed, uncommitted rows; the commit comes after it,
     inside Flask's error handling, so a commit that fails is answered as an error like any
     other and the built answer is dropped. Hooks the services asked for run after the commit.
+    A POST or PATCH with an `Idempotency-Key` claims its key first and stores its answer in
+    the same commit (campaign/idempotency.py).
     """
 
     def dispatch_request(self) -> Any:
+        from campaign import idempotency
+        from campaign.resources.base import API_PREFIX
+
+        claimed = idempotency.claim(request) if request.path.startswith(API_PREFIX) else None
+        if isinstance(claimed, Response):
+            return claimed  # the stored answer of the key's first request
         try:
-            answer = super().dispatch_request()
+            answer = self.make_response(super().dispatch_request())
+            if claimed is not None and answer.status_code < 400:
+                idempotency.store(claimed, answer)
             transaction.commit()
         except BaseException:
             transaction.rollback()
+            if claimed is not None:
+                idempotency.release(claimed)
             raise
+        if claimed is not None and answer.status_code >= 400:
+            idempotency.release(claimed)
         return answer
 
 

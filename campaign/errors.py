@@ -117,6 +117,11 @@ class PayloadTooLarge(ApiError):
     title = "Payload too large"
 
 
+class UnprocessableContent(ApiError):
+    status = 422
+    title = "Unprocessable content"
+
+
 class TooManyRequests(ApiError):
     status = 429
     title = "Too many requests"

@@ -12,6 +12,7 @@ from campaign.models.engagement import (
     InvalidTransition,
 )
 from campaign.models.envelope import Envelope, EnvelopeStatus
+from campaign.models.idempotent_request import IdempotentRequest
 from campaign.models.number_allotment import NumberAllotment
 from campaign.models.opt_out import OptOut, OptOutSource
 from campaign.models.phone_number import PhoneNumber
@@ -31,6 +32,7 @@ __all__ = [
     "EngagementStatus",
     "Envelope",
     "EnvelopeStatus",
+    "IdempotentRequest",
     "InvalidTransition",
     "NumberAllotment",
     "OptOut",

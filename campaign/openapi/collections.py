@@ -363,8 +363,10 @@ ERRORS = {
     "409": ("Conflict", "Wrong type, an id that differs from the URL, or a refused transition"),
     "413": ("PayloadTooLarge", "More resources than CAMPAIGN_MAX_BULK, or too large a body"),
     "415": ("UnsupportedMediaType", "A Content-Type other than JSON:API (ext/profile allowed)"),
+    "422": ("UnprocessableContent", "The Idempotency-Key was used for another request"),
+    "429": ("TooManyRequests", "Over the account's rate limit; Retry-After says when to retry"),
 }
-READ_ONE = ("400", "401", "403", "404", "406")
-READ_MANY = ("400", "401", "403", "406")
-WRITE = ("400", "401", "403", "404", "406", "409", "413", "415")
-DELETE = ("401", "403", "404", "406", "409")
+READ_ONE = ("400", "401", "403", "404", "406", "429")
+READ_MANY = ("400", "401", "403", "406", "429")
+WRITE = ("400", "401", "403", "404", "406", "409", "413", "415", "422", "429")
+DELETE = ("401", "403", "404", "406", "409", "429")

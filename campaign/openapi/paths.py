@@ -141,6 +141,7 @@ def _document_test_requests(item: dict[str, Any]) -> None:
             parameter["schema"] = ID
     operation = item["post"]
     operation["operationId"] = "createTestRequest"
+    operation["parameters"] = [IDEMPOTENCY_KEY]
     operation["description"] = (
         "Makes the web-call activity's request once with the sample variables, through the "
         "SSRF guard and within the activity's timeout; creates no run and changes nothing. "
@@ -194,6 +195,17 @@ def _links(collection: Collection, detail: dict[str, Any]) -> dict[str, Any]:
     return links
 
 
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": "the first answer under this key is stored for 24 h and replayed for the same "
+    "request (Idempotent-Replayed: true); another request under it is 422, one while the first "
+    "is in flight 409",
+}
+
+
 def _errors(*codes: str) -> dict[str, Any]:
     return {code: {"$ref": f"#/components/responses/{ERRORS[code][0]}"} for code in codes}
 
@@ -231,6 +243,7 @@ def _document_path(
             operation["responses"] = {"200": _content(f"{name}Document"), **_errors(*READ_ONE)}
         elif method == "post":
             operation["operationId"] = f"create{name}"
+            operation["parameters"] = [IDEMPOTENCY_KEY]
             operation["requestBody"] = _create_body(collection)
             success = {"201": _created(collection, links)}
             if collection.idempotent_create:
@@ -238,7 +251,7 @@ def _document_path(
             operation["responses"] = {**success, **_errors(*WRITE)}
         elif method == "patch":
             operation["operationId"] = f"update{name}"
-            operation["parameters"] = _include(collection)
+            operation["parameters"] = [*_include(collection), IDEMPOTENCY_KEY]
             operation["requestBody"] = {"required": True, **_content(f"{name}UpdateDocument")}
             success = {"200": _content(f"{name}Document")}
             if collection.schema is EngagementSchema:

@@ -9,6 +9,7 @@
   its send batches and its run job; claims make the repeat harmless.
 - An auto-reply left `queued` longer than CAMPAIGN_STUCK_AFTER lost its job (Redis): it is
   enqueued again, at most REPLIES_PER_SWEEP a sweep; its claim makes a repeat harmless.
+- Idempotency-Key answers older than a day are forgotten (campaign/idempotency.py).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from flask import current_app
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import exists, or_, select, update
 
-from campaign import transaction
+from campaign import idempotency, transaction
 from campaign.extensions import db
 from campaign.models import Engagement, Envelope, Text, TextDirection, TextStatus, utcnow
 from campaign.models.engagement import ACTIVE_STATUSES
@@ -60,6 +61,8 @@ def sweep() -> None:
     now = utcnow()
     _settle_interrupted(now - stuck_after)
     _resend_lost_replies(now - stuck_after)
+    idempotency.forget_expired()
+    transaction.commit()
     waiting = _engagements_with_jobs()
     engagements = db.session.scalars(
         select(Engagement).where(Engagement.status.in_(ACTIVE_STATUSES))

@@ -233,6 +233,8 @@ def test_the_test_request_operation_is_described(spec: dict[str, Any]) -> None:
         "409",
         "413",
         "415",
+        "422",
+        "429",
     }
     answer = spec["components"]["schemas"]["TestRequest"]["properties"]["attributes"]
     assert set(answer["properties"]) == {
