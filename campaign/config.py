@@ -219,6 +219,14 @@ SETTINGS: tuple[Setting, ...] = (
         key="API_RATE_LIMIT",
     ),
     Setting(
+        "CAMPAIGN_IDEMPOTENCY_LEASE",
+        _int(1, 3600),
+        120,
+        "seconds an Idempotency-Key stays claimed by a request that has not answered (one whose "
+        "process died frees it then); longer than any request runs",
+        key="IDEMPOTENCY_LEASE",
+    ),
+    Setting(
         "CAMPAIGN_MAX_META_BYTES",
         _int(64, 65_536),
         2048,

@@ -8,7 +8,9 @@ within KEEP gets the stored answer again with `Idempotent-Replayed: true` and do
 same key with another request is 422; a repeat while the first is still in flight is 409. A
 request that fails (an error answer, a crash) stores nothing and gives its key back, so the
 client may retry it: only what was done is replayed. A process killed mid-request leaves its
-claim behind; once its LEASE has passed the key may be claimed again, so no key stays stuck.
+claim behind; once its lease (CAMPAIGN_IDEMPOTENCY_LEASE, longer than any request runs:
+gunicorn kills a worker after its timeout) has passed the key may be claimed again, so no key
+stays stuck.
 Keys are per account, 1 to 255 visible ASCII characters.
 """
 
@@ -18,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Request, Response
+from flask import Request, Response, current_app
 from sqlalchemy import delete, select, update
 
 from campaign import transaction
@@ -34,9 +36,6 @@ REPLAYED = "Idempotent-Replayed"
 METHODS = frozenset({"POST", "PATCH"})
 # How long an answer is kept for its key, as Stripe keeps them.
 KEEP = timedelta(hours=24)
-# How long a claim holds its key without an answer: longer than any request may run (gunicorn
-# kills a worker after its timeout; CAMPAIGN_REQUEST_TIMEOUT bounds the reading).
-LEASE = timedelta(minutes=2)
 # The answer's headers that are part of it (the rest are the server's of the moment).
 STORED_HEADERS = ("Content-Type", "Location")
 
@@ -78,6 +77,7 @@ def claim(request: Request) -> Claim | Response | None:
     if key is None:
         return None
     account_id, fingerprint, now = current_account().id, _fingerprint(request), utcnow()
+    lease = timedelta(seconds=current_app.config["IDEMPOTENCY_LEASE"])
     # A key's answer is kept KEEP; after it the key is as new.
     db.session.execute(
         delete(IdempotentRequest).where(
@@ -96,7 +96,7 @@ def claim(request: Request) -> Claim | Response | None:
                 "key": key,
                 "fingerprint": fingerprint,
                 "headers": {},
-                "locked_until": now + LEASE,
+                "locked_until": now + lease,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -129,7 +129,7 @@ def claim(request: Request) -> Claim | Response | None:
     taken = db.session.execute(
         update(IdempotentRequest)
         .where(IdempotentRequest.id == held.id, IdempotentRequest.locked_until == held.locked_until)
-        .values(locked_until=now + LEASE, updated_at=now)
+        .values(locked_until=now + lease, updated_at=now)
     ).rowcount
     transaction.commit()
     if not taken:

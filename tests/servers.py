@@ -4,21 +4,27 @@ changed for one test, and `campaign worker` subprocesses."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 from flask import Flask
 from werkzeug.serving import make_server
 
 CAMPAIGN = str(Path(sys.executable).parent / "campaign")
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 
 
 @contextmanager
@@ -125,3 +131,70 @@ def _status(process: psutil.Process) -> str:
         return process.status()
     except psutil.NoSuchProcess:
         return "gone"
+
+
+@dataclass(frozen=True)
+class WebProcess:
+    """The web process as the Procfile runs it: its master's pid, where it listens, its log."""
+
+    pid: int
+    base_url: str
+    port: int
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def _procfile_web_command() -> list[str]:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == "web":
+            return shlex.split(command)
+    raise AssertionError("the Procfile has no web process")
+
+
+@contextmanager
+def web_process(environment: dict[str, str], log_path: Path, **values: Any) -> Iterator[WebProcess]:
+    """The Procfile's web command on a free loopback port, with the test app's database and
+    Redis and `values` over them, until the block ends; waits until it answers."""
+    port = free_port()
+    env = settings_environment(
+        environment,
+        PORT=port,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **values,
+    )
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*_procfile_web_command(), "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(base_url, process, log_path)
+        yield WebProcess(process.pid, base_url, port, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def wait_until_answering(
+    base_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log_path.read_text()
+        try:
+            httpx.get(f"{base_url}/api/openapi.json", timeout=2)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the web process did not start"
+            time.sleep(0.2)

@@ -4,15 +4,10 @@ log keeps query strings (Kannel's `sig`) out."""
 
 from __future__ import annotations
 
-import os
-import shlex
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,81 +15,26 @@ import pytest
 
 from tests.client import basic
 from tests.factories import Credentials
+from tests.servers import WebProcess, web_process
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 # Small numbers so the bound is reachable in a test: 2 processes x 2 threads.
 WORKERS, THREADS, REQUEST_TIMEOUT = 2, 2, 3.0
 BOUND = WORKERS * THREADS
 
 
-@dataclass(frozen=True)
-class WebProcess:
-    base_url: str
-    port: int
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _procfile_web_command() -> list[str]:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == "web":
-            return shlex.split(command)
-    raise AssertionError("the Procfile has no web process")
-
-
 @pytest.fixture
 def web(app_environment: dict[str, str], tmp_path: Path) -> Iterator[WebProcess]:
     """The Procfile's web command, bound to loopback, until the test ends."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        **app_environment,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(WORKERS),
-        "CAMPAIGN_WEB_THREADS": str(THREADS),
-        "CAMPAIGN_REQUEST_TIMEOUT": str(REQUEST_TIMEOUT),
+    with web_process(
+        app_environment,
+        tmp_path / "web.log",
+        WEB_CONCURRENCY=WORKERS,
+        CAMPAIGN_WEB_THREADS=THREADS,
+        CAMPAIGN_REQUEST_TIMEOUT=REQUEST_TIMEOUT,
         # The console carrier: the Kannel receipt route below answers 404, and logs the same.
-        "SMS_PROVIDER": "console",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    log_path = tmp_path / "web.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [*_procfile_web_command(), "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                httpx.get(f"{base_url}/api/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the web process did not start"
-                time.sleep(0.2)
-        yield WebProcess(base_url, port, log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        SMS_PROVIDER="console",
+    ) as started:
+        yield started
 
 
 def _trickle_headers(port: int) -> socket.socket:
