@@ -17,11 +17,13 @@ Keys are per account, 1 to 255 visible ASCII characters.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Request, Response, current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from campaign import transaction
 from campaign.auth import current_account
@@ -30,6 +32,8 @@ from campaign.extensions import db
 from campaign.models import IdempotentRequest, new_id, utcnow
 from campaign.models.base import insert_new
 from campaign.models.idempotent_request import MAX_KEY_LENGTH
+
+log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -165,9 +169,14 @@ def store(claimed: Claim, response: Response) -> None:
 
 
 def release(claimed: Claim) -> None:
-    """Give the key back after a request that failed: nothing was done, nothing is replayed."""
-    db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == claimed.row_id))
-    transaction.commit()
+    """Give the key back after a request that failed: nothing was done, nothing is replayed.
+    When the database itself failed, the claim stays until its lease ends (logged)."""
+    try:
+        db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.id == claimed.row_id))
+        transaction.commit()
+    except SQLAlchemyError:
+        transaction.rollback()
+        log.warning("could not give an Idempotency-Key back; its lease will", exc_info=True)
 
 
 def forget_expired(limit: int = 10_000) -> int:
