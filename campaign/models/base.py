@@ -46,15 +46,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _insert_skipping(model: Any, unique: list[str] | None) -> Any:
+    dialect = db.session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    return statement.on_conflict_do_nothing(index_elements=unique)
+
+
 def insert_new(model: Any, rows: list[dict[str, Any]], unique: list[str] | None = None) -> None:
     """Insert `rows` in one statement, skipping each that a unique constraint (`unique`'s
     columns; any, when None) already holds: `INSERT ... ON CONFLICT DO NOTHING` on both
     dialects."""
+    if rows:
+        db.session.execute(_insert_skipping(model, unique), rows)
+
+
+def insert_new_ids(
+    model: Any, rows: list[dict[str, Any]], unique: list[str] | None = None
+) -> set[str]:
+    """`insert_new`, and the ids of the rows it added (`RETURNING`, in the same statement)."""
     if not rows:
-        return
-    dialect = db.session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-    db.session.execute(statement.on_conflict_do_nothing(index_elements=unique), rows)
+        return set()
+    statement = _insert_skipping(model, unique).returning(model.id)
+    return set(db.session.scalars(statement, rows))
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -13,7 +13,14 @@ from sqlalchemy import CheckConstraint, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.extensions import db
-from campaign.models.base import AccountScoped, Timestamps, id_column, insert_new, new_ids, utcnow
+from campaign.models.base import (
+    AccountScoped,
+    Timestamps,
+    id_column,
+    insert_new_ids,
+    new_ids,
+    utcnow,
+)
 from campaign.models.text import Text
 
 
@@ -25,8 +32,6 @@ class OptOutSource(StrEnum):
     API = "api"
 
 
-# Rows per statement when reading ids back (well under every driver's bind limit).
-_CHUNK = 1000
 # The error code of a text held back because its recipient opted out.
 OPTED_OUT = "opted-out"
 
@@ -77,16 +82,7 @@ def insert_opt_outs(account_id: str, numbers: Sequence[str], source: OptOutSourc
         }
         for id_, number in zip(new_ids(len(numbers)), numbers, strict=True)
     ]
-    insert_new(OptOut, rows, unique=["account_id", "phone_number"])
-    tried = [row["id"] for row in rows]
-    added: set[str] = set()
-    for start in range(0, len(tried), _CHUNK):
-        added.update(
-            db.session.scalars(
-                select(OptOut.id).where(OptOut.id.in_(tried[start : start + _CHUNK]))
-            )
-        )
-    return added
+    return insert_new_ids(OptOut, rows, unique=["account_id", "phone_number"])
 
 
 def record_carrier_opt_outs(text_ids: Iterable[str]) -> None:
