@@ -152,31 +152,17 @@ def _honour(received: Text, keyword: Keyword | None, envelope_id: str | None) ->
 
 def _queue_reply(received: Text, keyword: Keyword) -> None:
     """The keyword's confirmation, from the number that received it, sent after the commit."""
-    now = utcnow()
-    reply_id = new_id()
     body = reply_for(received.account_id, keyword)
-    insert_new(
-        Text,
-        [
-            {
-                "id": reply_id,
-                "account_id": received.account_id,
-                "direction": TextDirection.OUTBOUND.value,
-                "engagement_id": None,
-                "envelope_id": None,
-                "activity_id": None,
-                "step": 1,
-                "to": received.from_,
-                "from_": received.to,
-                "body": body,
-                "status": TextStatus.QUEUED.value,
-                "segments": count_segments(body).segments,
-                "retry_attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-        ],
+    reply = Text(
+        id=new_id(),
+        account_id=received.account_id,
+        to=received.from_,
+        from_=received.to,
+        body=body,
+        segments=count_segments(body).segments,
     )
+    db.session.add(reply)
+    reply_id = reply.id
     transaction.after_commit(lambda: enqueue_reply(reply_id))
 
 
