@@ -111,10 +111,10 @@ def test_a_failed_request_stores_nothing_and_gives_its_key_back(app: Flask, api:
 def test_keys_are_per_account_and_ignored_where_nothing_is_written(
     app: Flask, api: ApiClient, other_api: ApiClient
 ) -> None:
-    assert _post(api, "shared", _template()).status == 201
-    theirs = _post(other_api, "shared", _template())
+    assert _post(api, "one-key-two-accounts", _template()).status == 201
+    theirs = _post(other_api, "one-key-two-accounts", _template())
     assert theirs.status == 201 and "Idempotent-Replayed" not in theirs.headers
-    listed = api.get(TEMPLATES, headers={"Idempotency-Key": "shared"})
+    listed = api.get(TEMPLATES, headers={"Idempotency-Key": "one-key-two-accounts"})
     assert listed.status == 200 and "Idempotent-Replayed" not in listed.headers
     assert row_count(app, "idempotent_requests") == 2
 

@@ -349,6 +349,18 @@ def _due_again(app: Flask, seed: SeedCampaign) -> None:
     _rerun_batch(app, seed)
 
 
+def _assert_still_held(
+    app: Flask, twilio: TwilioSetup, seed: SeedCampaign, openings: dict[str, datetime]
+) -> None:
+    """Worked again, the held texts still wait for their openings, the batch scheduled then."""
+    later = _work(app)
+    assert twilio.sink.messages == []
+    texts = _texts(app, seed.engagement_id)
+    for number, opening in openings.items():
+        _assert_waiting(texts[number], opening)
+    assert min(openings.values()) in _sends(later)
+
+
 def test_a_held_text_due_again_is_checked_again_at_its_claim(
     app: Flask, api: ApiClient, twilio: TwilioSetup
 ) -> None:
@@ -356,12 +368,7 @@ def test_a_held_text_due_again_is_checked_again_at_its_claim(
     the same opening again: the window is checked at every claim, the text never fails."""
     seed, openings, _ = _held(app, api)
     _due_again(app, seed)
-    later = _work(app)
-    assert twilio.sink.messages == []
-    texts = _texts(app, seed.engagement_id)
-    for number, opening in openings.items():
-        _assert_waiting(texts[number], opening)
-    assert min(openings.values()) in _sends(later)
+    _assert_still_held(app, twilio, seed, openings)
 
 
 def test_a_waiting_text_still_expires_with_its_validity_period(
@@ -400,12 +407,7 @@ def test_a_held_engagement_paused_and_resumed_keeps_its_texts_waiting(
     assert _patch(api, seed.engagement_id, status="paused") == 200
     assert _counters(_engagement(api, seed.engagement_id)) == ("paused", 2, 0, 0, 2)
     assert _patch(api, seed.engagement_id, status="scheduled") == 202
-    later = _work(app)
-    assert twilio.sink.messages == []
-    texts = _texts(app, seed.engagement_id)
-    for number, opening in openings.items():
-        _assert_waiting(texts[number], opening)
-    assert min(openings.values()) in _sends(later)
+    _assert_still_held(app, twilio, seed, openings)
 
 
 def test_cancelling_a_held_engagement_cancels_its_waiting_texts(
