@@ -191,14 +191,7 @@ def _change_quiet_hours(
     changed = {name: value for name, value in checked.items() if value != stored[name]}
     if not changed:
         return
-    if current not in _EDITABLE_DELIVERY:
-        key = next(iter(changed)).replace("_", "-")
-        raise Conflict(
-            f"{key} can change only while the engagement is pending or paused; pause it first",
-            at=f"attributes/{key}",
-        )
-    for name, value in changed.items():
-        setattr(engagement, name, value)
+    _set_while_editable(engagement, current, changed, "; pause it first")
     wake_held_texts(engagement.id)
 
 
@@ -259,15 +252,26 @@ def _stop_senders(engagement: Engagement) -> None:
 def _change_delivery(
     engagement: Engagement, current: EngagementStatus, delivery: dict[str, Any]
 ) -> None:
+    _set_while_editable(engagement, current, delivery)
+    _check_delivery(engagement)
+
+
+def _set_while_editable(
+    engagement: Engagement,
+    current: EngagementStatus,
+    changes: dict[str, Any],
+    advice: str = "",
+) -> None:
+    """Set settings the dispatcher reads, which may change only while it cannot be working on
+    the engagement (pending or paused): a 409 at the first one otherwise."""
     if current not in _EDITABLE_DELIVERY:
-        key = next(iter(delivery)).replace("_", "-")
+        key = next(iter(changes)).replace("_", "-")
         raise Conflict(
-            f"{key} can change only while the engagement is pending or paused",
+            f"{key} can change only while the engagement is pending or paused{advice}",
             at=f"attributes/{key}",
         )
-    for name, value in delivery.items():
+    for name, value in changes.items():
         setattr(engagement, name, value)
-    _check_delivery(engagement)
 
 
 def _schedule(engagement: Engagement) -> None:
